@@ -1,0 +1,115 @@
+"""``hashgnn data``: list, download, verify, info and split datasets."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hashgnn.data import DATASETS, DataConfig, SplitConfig, get_dataset, load_interactions, load_split_for
+
+app = typer.Typer(help="Datasets: list, download, verify, statistics and splits.", no_args_is_help=True)
+console = Console()
+
+DatasetArg = typer.Argument(..., help="registry name (see `hashgnn data list`) or a CSV/TSV/Parquet file")
+
+
+def data_config(dataset: str, root: str | None, min_degree: int, user_col: str, item_col: str,
+                rating_col: str | None, timestamp_col: str | None, sep: str | None,
+                min_rating: float | None = None) -> DataConfig:
+    return DataConfig(dataset=dataset, root=root, min_degree=min_degree, user_col=user_col, item_col=item_col,
+                      rating_col=rating_col, timestamp_col=timestamp_col, sep=sep, min_rating=min_rating)
+
+
+@app.command("list")
+def list_() -> None:
+    """Registered datasets and whether their files are in the data root."""
+    table = Table(title="datasets")
+    for col in ("name", "available", "description"):
+        table.add_column(col)
+    for name, spec in sorted(DATASETS.items()):
+        table.add_row(name, "yes" if spec.is_available() else "no", spec.description)
+    console.print(table)
+
+
+@app.command()
+def download(dataset: str = typer.Argument(...), root: str = typer.Option(None, help="data root")) -> None:
+    """Download a dataset's files from their official sources and check their sha256."""
+    for path in get_dataset(dataset).download(root):
+        console.print(f"ok {path}")
+
+
+@app.command()
+def verify(dataset: str = typer.Argument(...), root: str = typer.Option(None, help="data root")) -> None:
+    """Check the sha256 of a dataset's files against the registry."""
+    spec = get_dataset(dataset)
+    spec.require(root)
+    bad = [p for p, ok in spec.verify(root).items() if not ok]
+    for path in spec.files:
+        console.print(f"{'BAD' if path.path in bad else 'ok '} {path.path}")
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(
+    dataset: str = DatasetArg,
+    root: str = typer.Option(None, help="data root (default $HASHGNN_DATA or the user cache dir)"),
+    min_degree: int = typer.Option(0, help="k-core filter: keep users and items with >= this many interactions"),
+    user_col: str = typer.Option("user"), item_col: str = typer.Option("item"),
+    rating_col: str = typer.Option(None), timestamp_col: str = typer.Option(None),
+    sep: str = typer.Option(None, help="CSV separator (default: ',' or tab for .tsv)"),
+) -> None:
+    """Statistics: users, items, interactions, density and degree quantiles."""
+    t0 = time.perf_counter()
+    cfg = data_config(dataset, root, min_degree, user_col, item_col, rating_col, timestamp_col, sep)
+    inter, part = load_interactions(cfg)
+    stats = inter.stats()
+    table = Table(title=f"{inter.name}  ({time.perf_counter() - t0:.2f} s)")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for key in ("users", "items", "interactions"):
+        table.add_row(key, f"{stats[key]:,}")
+    table.add_row("density", f"{stats['density']:.5f}")
+    for who in ("user", "item"):
+        q = [stats[f"{who}_degree_{k}"] for k in ("min", "q25", "median", "q75", "max")]
+        table.add_row(f"{who} degree min/q25/median/q75/max", " / ".join(f"{v:g}" for v in q))
+        table.add_row(f"{who} degree mean", f"{stats[f'{who}_degree_mean']:.2f}")
+    table.add_row("timestamps", "yes" if stats["has_timestamps"] else "no")
+    if part is not None:
+        table.add_row("given split (train / test)", f"{int((part == 0).sum()):,} / {int((part == 1).sum()):,}")
+    console.print(table)
+    if dataset in DATASETS:
+        spec = DATASETS[dataset]
+        if spec.paper:
+            console.print("paper Table 1: " + ", ".join(f"{k} {v:,}" for k, v in spec.paper.items()))
+        if spec.note:
+            console.print(f"note: {spec.note}")
+
+
+@app.command()
+def split(
+    dataset: str = DatasetArg,
+    kind: str = typer.Option("random", help="random (paper 70/30 per user) | temporal | given (dataset's files)"),
+    test_ratio: float = typer.Option(0.3), valid_ratio: float = typer.Option(0.1),
+    seed: int = typer.Option(2020), test_days: float = typer.Option(1.0),
+    test_fraction: float = typer.Option(None), root: str = typer.Option(None),
+    min_degree: int = typer.Option(0), user_col: str = typer.Option("user"), item_col: str = typer.Option("item"),
+    rating_col: str = typer.Option(None), timestamp_col: str = typer.Option(None), sep: str = typer.Option(None),
+) -> None:
+    """Materialise a split in the cache and report its sizes."""
+    t0 = time.perf_counter()
+    cfg = data_config(dataset, root, min_degree, user_col, item_col, rating_col, timestamp_col, sep)
+    result = load_split_for(cfg, SplitConfig(kind, test_ratio, valid_ratio, seed, test_days, test_fraction))
+    table = Table(title=f"{dataset}: {kind} split (seed {seed}, {time.perf_counter() - t0:.2f} s)")
+    table.add_column("part")
+    table.add_column("interactions", justify="right")
+    table.add_column("share", justify="right")
+    summary = result.summary()
+    total = summary["train"] + summary["valid"] + summary["test"]
+    for part in ("train", "valid", "test"):
+        table.add_row(part, f"{summary[part]:,}", f"{summary[part] / total:.1%}")
+    table.add_row("users with test items", f"{summary['test_users']:,}", "")
+    console.print(table)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hashgnn.data import DATASETS, DataConfig, SplitConfig, get_dataset, load_interactions, load_split_for
+from hashgnn.data.download import data_root
 
 app = typer.Typer(help="Datasets: list, download, verify, statistics and splits.", no_args_is_help=True)
 console = Console()
@@ -16,11 +17,18 @@ console = Console()
 DatasetArg = typer.Argument(..., help="registry name (see `hashgnn data list`) or a CSV/TSV/Parquet file")
 
 
+FORMAT_HELP = ("format of a file DATASET: auto (from its name: *.dat ratings.dat, *.data u.data, "
+               "*.rating NCF, "
+               "train/test.txt adjacency, else CSV/TSV/Parquet) | table | adjacency | ncf | movielens-dat | "
+               "movielens-100k")
+
+
 def data_config(dataset: str, root: str | None, min_degree: int, user_col: str, item_col: str,
                 rating_col: str | None, timestamp_col: str | None, sep: str | None,
-                min_rating: float | None = None) -> DataConfig:
+                min_rating: float | None = None, fmt: str = "auto") -> DataConfig:
     return DataConfig(dataset=dataset, root=root, min_degree=min_degree, user_col=user_col, item_col=item_col,
-                      rating_col=rating_col, timestamp_col=timestamp_col, sep=sep, min_rating=min_rating)
+                      rating_col=rating_col, timestamp_col=timestamp_col, sep=sep, min_rating=min_rating,
+                      format=fmt)
 
 
 @app.command("list")
@@ -43,13 +51,23 @@ def download(dataset: str = typer.Argument(...), root: str = typer.Option(None, 
 
 @app.command()
 def verify(dataset: str = typer.Argument(...), root: str = typer.Option(None, help="data root")) -> None:
-    """Check the sha256 of a dataset's files against the registry."""
+    """Check the sha256 of a dataset's files (and companion files) against the registry.
+
+    Prints one line per file: ok, BAD (sha256 mismatch), missing, or unchecked (no checksum known).
+    Exit status 1 when a file is BAD or missing, 2 when none of the dataset's files is there.
+    """
     spec = get_dataset(dataset)
-    spec.require(root)
-    bad = [p for p, ok in spec.verify(root).items() if not ok]
-    for path in spec.files:
-        console.print(f"{'BAD' if path.path in bad else 'ok '} {path.path}")
-    if bad:
+    status = spec.verify_status(root)
+    if all(status[f.path] == "missing" for f in spec.files):
+        spec.require(root)  # raises DatasetNotFoundError saying where to put what
+    base = data_root(root)
+    for f in spec.files + spec.extras:
+        line = f"{status[f.path]:<9} {f.path}"
+        if status[f.path] == "missing":
+            line += f"  (get it from {f.url}{' : ' + f.member if f.member else ''})"
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"data root: {base}", highlight=False, soft_wrap=True)
+    if any(v in ("BAD", "missing") for v in status.values()):
         raise typer.Exit(1)
 
 
@@ -57,14 +75,18 @@ def verify(dataset: str = typer.Argument(...), root: str = typer.Option(None, he
 def info(
     dataset: str = DatasetArg,
     root: str = typer.Option(None, help="data root (default $HASHGNN_DATA or the user cache dir)"),
-    min_degree: int = typer.Option(0, help="k-core filter: keep users and items with >= this many interactions"),
+    min_degree: int = typer.Option(
+        0, help="k-core filter: keep users and items with >= this many interactions"),
     user_col: str = typer.Option("user"), item_col: str = typer.Option("item"),
     rating_col: str = typer.Option(None), timestamp_col: str = typer.Option(None),
     sep: str = typer.Option(None, help="CSV separator (default: ',' or tab for .tsv)"),
+    min_rating: float = typer.Option(None, help="drop rows whose rating is below this (needs --rating-col)"),
+    fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
 ) -> None:
     """Statistics: users, items, interactions, density and degree quantiles."""
     t0 = time.perf_counter()
-    cfg = data_config(dataset, root, min_degree, user_col, item_col, rating_col, timestamp_col, sep)
+    cfg = data_config(dataset, root, min_degree, user_col, item_col, rating_col, timestamp_col, sep,
+                      min_rating, fmt)
     inter, part = load_interactions(cfg)
     stats = inter.stats()
     table = Table(title=f"{inter.name}  ({time.perf_counter() - t0:.2f} s)")
@@ -79,7 +101,8 @@ def info(
         table.add_row(f"{who} degree mean", f"{stats[f'{who}_degree_mean']:.2f}")
     table.add_row("timestamps", "yes" if stats["has_timestamps"] else "no")
     if part is not None:
-        table.add_row("given split (train / test)", f"{int((part == 0).sum()):,} / {int((part == 1).sum()):,}")
+        n_train, n_test = int((part == 0).sum()), int((part == 1).sum())
+        table.add_row("given split (train / test)", f"{n_train:,} / {n_test:,}")
     console.print(table)
     if dataset in DATASETS:
         spec = DATASETS[dataset]
@@ -92,16 +115,20 @@ def info(
 @app.command()
 def split(
     dataset: str = DatasetArg,
-    kind: str = typer.Option("random", help="random (paper 70/30 per user) | temporal | given (dataset's files)"),
+    kind: str = typer.Option(
+        "random", help="random (paper 70/30 per user) | temporal | given (dataset's files)"),
     test_ratio: float = typer.Option(0.3), valid_ratio: float = typer.Option(0.1),
     seed: int = typer.Option(2020), test_days: float = typer.Option(1.0),
     test_fraction: float = typer.Option(None), root: str = typer.Option(None),
-    min_degree: int = typer.Option(0), user_col: str = typer.Option("user"), item_col: str = typer.Option("item"),
-    rating_col: str = typer.Option(None), timestamp_col: str = typer.Option(None), sep: str = typer.Option(None),
+    min_degree: int = typer.Option(0), user_col: str = typer.Option("user"),
+    item_col: str = typer.Option("item"), rating_col: str = typer.Option(None),
+    timestamp_col: str = typer.Option(None), sep: str = typer.Option(None),
+    min_rating: float = typer.Option(None), fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
 ) -> None:
     """Materialise a split in the cache and report its sizes."""
     t0 = time.perf_counter()
-    cfg = data_config(dataset, root, min_degree, user_col, item_col, rating_col, timestamp_col, sep)
+    cfg = data_config(dataset, root, min_degree, user_col, item_col, rating_col, timestamp_col, sep,
+                      min_rating, fmt)
     result = load_split_for(cfg, SplitConfig(kind, test_ratio, valid_ratio, seed, test_days, test_fraction))
     table = Table(title=f"{dataset}: {kind} split (seed {seed}, {time.perf_counter() - t0:.2f} s)")
     table.add_column("part")

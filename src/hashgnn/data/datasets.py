@@ -1,7 +1,8 @@
 """Registry of the datasets hashgnn knows: where their files come from, and how to read them.
 
 Each :class:`DatasetSpec` lists its files relative to the data root (``$HASHGNN_DATA``), with the official
-source URL and sha256 of each file, so that users with a network can fetch them (``hashgnn data download``) and
+source URL and sha256 of each file, so that users with a network can fetch them (``hashgnn data download``)
+and
 users without one know exactly what to put where.
 
 The ids in each dataset's files are its "original ids"; they are mapped to contiguous indices in sorted order.
@@ -23,11 +24,20 @@ from hashgnn.errors import DatasetNotFoundError, HashGNNError
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a dataset: its path under the data root, official URL and sha256 (None = not known)."""
+    """One file of a dataset: its path under the data root, official URL and sha256 (None = not known).
+
+    ``member``: when ``url`` is a zip archive, the file's path inside it.
+    """
 
     path: str
     url: str
     sha256: str | None
+    member: str | None = None
+
+    def hint(self, dest: Path) -> str:
+        """One line saying where to put this file and where it comes from."""
+        src = f"{self.member} from {self.url}" if self.member else self.url
+        return f"  {dest}  <-  {src}" + (f"  (sha256 {self.sha256})" if self.sha256 else "")
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class DatasetSpec:
         fixed_split: True when ``files`` are a train file then a test file (``split="given"`` is available).
         paper: The paper's Table 1 numbers for this dataset, if it is one of the paper's.
         note: How this copy differs from the paper's, shown by ``hashgnn data info``.
+        extras: Companion files (id maps, metadata, negatives) that are checked by ``hashgnn data verify``
+            and fetched by ``download`` but not needed to load the interactions.
     """
 
     name: str
@@ -51,13 +63,14 @@ class DatasetSpec:
     fixed_split: bool = False
     paper: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    extras: tuple[RemoteFile, ...] = ()
 
     def paths(self, root: str | Path | None = None) -> list[Path]:
         base = data_root(root)
         return [base / f.path for f in self.files]
 
     def missing(self, root: str | Path | None = None) -> list[tuple[RemoteFile, Path]]:
-        return [(f, p) for f, p in zip(self.files, self.paths(root)) if not p.is_file()]
+        return [(f, p) for f, p in zip(self.files, self.paths(root), strict=False) if not p.is_file()]
 
     def is_available(self, root: str | Path | None = None) -> bool:
         return not self.missing(root)
@@ -66,7 +79,7 @@ class DatasetSpec:
         """The dataset's file paths; raises :class:`DatasetNotFoundError` saying where to put what."""
         missing = self.missing(root)
         if missing:
-            lines = [f"  {p}  <-  {f.url}" + (f"  (sha256 {f.sha256})" if f.sha256 else "") for f, p in missing]
+            lines = [f.hint(p) for f, p in missing]
             raise DatasetNotFoundError(
                 f"dataset {self.name!r} is not in the data root {data_root(root)} "
                 f"(set HASHGNN_DATA or run `hashgnn data download {self.name}`). Missing file(s):\n"
@@ -75,17 +88,36 @@ class DatasetSpec:
         return self.paths(root)
 
     def download(self, root: str | Path | None = None) -> list[Path]:
-        return [download_url(f.url, p, f.sha256) for f, p in zip(self.files, self.paths(root))]
+        base = data_root(root)
+        return [download_url(f.url, base / f.path, f.sha256, member=f.member)
+                for f in self.files + self.extras]
 
     def verify(self, root: str | Path | None = None) -> dict[str, bool]:
-        """sha256 check of every present file."""
-        return {f.path: check_integrity(p, f.sha256) for f, p in zip(self.files, self.paths(root))}
+        """sha256 check of every file (missing = False); a file with no known checksum passes when present."""
+        base = data_root(root)
+        return {f.path: check_integrity(base / f.path, f.sha256) for f in self.files + self.extras}
+
+    def verify_status(self, root: str | Path | None = None) -> dict[str, str]:
+        """Per file (data files, then extras): ``"ok"``, ``"BAD"`` (sha256 mismatch), ``"missing"``, or
+        ``"unchecked"`` (present, but no checksum is known)."""
+        base = data_root(root)
+        out: dict[str, str] = {}
+        for f in self.files + self.extras:
+            p = base / f.path
+            if not p.is_file():
+                out[f.path] = "missing"
+            elif f.sha256 is None:
+                out[f.path] = "unchecked"
+            else:
+                out[f.path] = "ok" if check_integrity(p, f.sha256) else "BAD"
+        return out
 
     def read_parts(self, root: str | Path | None = None) -> list[io.RawLog]:
         return [self.reader(p) for p in self.require(root)]
 
     def load(self, root: str | Path | None = None) -> tuple[Interactions, np.ndarray | None]:
-        """All interactions (union of the files) and, for a fixed split, the part index (0 train, 1 test) per row."""
+        """All interactions (union of the files) and, for a fixed split, the part index (0 train, 1 test)
+        per row."""
         parts = self.read_parts(root)
         users = np.concatenate([p[0] for p in parts])
         items = np.concatenate([p[1] for p in parts])
@@ -119,6 +151,7 @@ _LIGHTGCN = ("kuandeng/LightGCN", "b067ec05f16a24e0e1efe63cd82385f0c469af20")
 _ULTRAGCN = ("xue-pai/UltraGCN", "b220010d62af08bd895963a3d71c7c8e55ee1f56")
 _NCF = ("hexiangnan/neural_collaborative_filtering", "4aab159e81c44b062c091bdaed0ab54ac632371f")
 _GROUPLENS_100K = "https://files.grouplens.org/datasets/movielens/ml-100k/u.data"
+_ML1M_ZIP = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
 
 DATASETS: dict[str, DatasetSpec] = {}
 
@@ -140,13 +173,25 @@ register(DatasetSpec(
     reader=io.read_adjacency,
     fixed_split=True,
     paper={"users": 6040, "items": 3952, "interactions": 1000209},
-    note="ids are MovieLens UserID-1 / MovieID-1; the paper's 3,952 items is the largest MovieID, 3,706 are rated",
+    note="ids are MovieLens UserID-1 / MovieID-1; the paper's 3,952 items is the largest MovieID, "
+         "3,706 are rated",
 ))
 register(DatasetSpec(
     name="movielens-1m-raw",
-    description="MovieLens-1M from GroupLens' ratings.dat (UserID::MovieID::Rating::Timestamp), with timestamps",
-    files=(RemoteFile("ml-1m/ratings.dat", "https://files.grouplens.org/datasets/movielens/ml-1m.zip", None),),
+    description="MovieLens-1M from GroupLens' ratings.dat (UserID::MovieID::Rating::Timestamp), "
+                "with timestamps",
+    files=(RemoteFile("ml-1m/ratings.dat", _ML1M_ZIP, None, member="ml-1m/ratings.dat"),),
     reader=io.read_movielens_dat,
+    extras=(
+        RemoteFile("ml-1m/grouplens_meta/README", _ML1M_ZIP,
+                   "dc90e3a7a0786854ef5b93ace2f3187b67e0a19650a51725d40086d8495c2c72", member="ml-1m/README"),
+        RemoteFile("ml-1m/grouplens_meta/movies.dat", _ML1M_ZIP,
+                   "0140fc2356357c1a851d0f52e893a1e4d3696df632c4141cea8d5bc3d621f0b9",
+                   member="ml-1m/movies.dat"),
+        RemoteFile("ml-1m/grouplens_meta/users.dat", _ML1M_ZIP,
+                   "1dc3a95300cb19f7c10e027daf29b8cdf1d908dab65b5edfb45950aa389a10a3",
+                   member="ml-1m/users.dat"),
+    ),
     paper={"users": 6040, "items": 3952, "interactions": 1000209},
     note="unzip ml-1m.zip and place ratings.dat; GroupLens publishes no checksum, so none is verified",
 ))
@@ -162,7 +207,34 @@ register(DatasetSpec(
     reader=io.read_adjacency,
     fixed_split=True,
     paper={"users": 29585, "items": 40981, "interactions": 1027370},
-    note="the paper's 29,585 users is a transposition of 29,858, which NGCF/LightGCN report and the data holds",
+    note="the paper's 29,585 users is a transposition of 29,858, which NGCF/LightGCN report and the "
+         "data holds",
+    extras=(
+        RemoteFile("gowalla/lightgcn/user_list.txt", _gh(*_LIGHTGCN, "Data/gowalla/user_list.txt"),
+                   "5344c4d0deef610e1f148f23ad216a0db03b36f88834cd39a06786a672c5f5a1"),
+        RemoteFile("gowalla/lightgcn/item_list.txt", _gh(*_LIGHTGCN, "Data/gowalla/item_list.txt"),
+                   "6b186f92890cc3f0c15a6dae5d6285f125a302bb8c5ea0cd9a16cf9c16347139"),
+        RemoteFile("gowalla/lightgcn/README.md", _gh(*_LIGHTGCN, "Data/gowalla/README.md"),
+                   "d2eea49ca83f034c71ddaa03422d4491e86fb6131bccfb35e35ec5f575a10955"),
+    ),
+))
+register(DatasetSpec(
+    name="movielens-1m-ncf",
+    description="MovieLens-1M (NCF leave-one-out: train.rating + test.rating, with timestamps)",
+    files=(
+        RemoteFile("ml-1m/ncf/ml-1m.train.rating", _gh(*_NCF, "Data/ml-1m.train.rating"), None),
+        RemoteFile("ml-1m/ncf/ml-1m.test.rating", _gh(*_NCF, "Data/ml-1m.test.rating"),
+                   "231ae11eb060b643a8c58c063cd17ffc743b54f569afb073d1abb6cf126b88b5"),
+    ),
+    reader=io.read_ncf,
+    fixed_split=True,
+    paper={"users": 6040, "items": 3952, "interactions": 1000209},
+    note="NCF's own item ids (order of first appearance), not MovieID-1; the train half (git blob 31ba384f…) "
+         "could not be obtained here, so its sha256 is not recorded",
+    extras=(
+        RemoteFile("ml-1m/ncf/ml-1m.test.negative", _gh(*_NCF, "Data/ml-1m.test.negative"),
+                   "127853228a76b7d21c0481e8ef8d00dd009cd5c88670dbdd9e9debfdb9f93de4"),
+    ),
 ))
 register(DatasetSpec(
     name="pinterest-20",
@@ -176,7 +248,8 @@ register(DatasetSpec(
     reader=io.read_ncf,
     fixed_split=True,
     paper={"users": 55187, "items": 9916, "interactions": 1500809},
-    note="the train half (git blob 99813f8e…) could not be obtained here; its sha256 is therefore not recorded",
+    note="the train half (git blob 99813f8e…) could not be obtained here; its sha256 is therefore "
+         "not recorded",
 ))
 register(DatasetSpec(
     name="movielens-100k",
@@ -184,6 +257,17 @@ register(DatasetSpec(
     files=(RemoteFile("ml-100k/u.data", _GROUPLENS_100K,
                       "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"),),
     reader=io.read_movielens_100k,
+    extras=tuple(
+        RemoteFile(f"ml-100k/{name}", _GROUPLENS_100K.rsplit("/", 1)[0] + f"/{name}", sha)
+        for name, sha in (
+            ("README", "d5f41f88d1a96b8faefed3c2f51fce1fca3be1ba6ab0d06e346898ffae920de9"),
+            ("u.item", "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701"),
+            ("u.user", "f120e114da2e8cf314fd28f99417c94ae9ddf1cb6db8ce0e4b5995d40e90e62c"),
+            ("u.info", "5b0a40b2e47a729ee6203063f6dcf8790c2e63f5a18663e6ee318a72c5f3c27b"),
+            ("u.genre", "9757e0d3e6b298159a80dd48eaf938114690e911e39af97a76949ef1663610bb"),
+            ("u.occupation", "cd5fbec9afe345d993a62fc7817df1a4a9079c4feb267b3118763b8fd942137d"),
+        )
+    ),
 ))
 register(DatasetSpec(
     name="amazon-cds",

@@ -52,15 +52,25 @@ def check_integrity(path: Path, sha256: str | None) -> bool:
     return sha256 is None or sha256_of(path) == sha256
 
 
-def download_url(url: str, dest: Path, sha256: str | None, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest`` atomically and verify its sha256; skip when an intact copy is there."""
-    if check_integrity(dest, sha256):
+def download_url(url: str, dest: Path, sha256: str | None, timeout: float = 60.0,
+                 member: str | None = None) -> Path:
+    """Download ``url`` to ``dest`` atomically and verify its sha256; skip when an intact copy is there.
+
+    ``member``: ``url`` is a zip archive and ``dest`` is this file inside it.
+    """
+    if check_integrity(dest, sha256):  # present and intact (or present with no known checksum)
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    except OSError as exc:
+        problem = f"cannot write the data root ({exc.strerror or exc}); set HASHGNN_DATA"
+        raise DataError(problem, dest) from None
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
             shutil.copyfileobj(resp, out)
+        if member is not None:
+            _extract_member(tmp, member, url, dest)
         if sha256 is not None and sha256_of(tmp) != sha256:
             raise DataError(f"downloaded file from {url} is corrupted (sha256 mismatch)", dest)
         os.replace(tmp, dest)
@@ -70,3 +80,15 @@ def download_url(url: str, dest: Path, sha256: str | None, timeout: float = 60.0
         if os.path.exists(tmp):
             os.unlink(tmp)
     return dest
+
+
+def _extract_member(archive: str, member: str, url: str, dest: Path) -> None:
+    """Replace the downloaded zip ``archive`` by its file ``member``, in place."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            data = zf.read(member)
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise DataError(f"{url} is not a zip archive holding {member} ({exc})", dest) from None
+    Path(archive).write_bytes(data)

@@ -75,7 +75,8 @@ class Interactions:
         return inter.deduplicated()
 
     def deduplicated(self) -> Interactions:
-        """Keep one row per (user, item) pair (the earliest when timestamps exist), sorted by user then item."""
+        """Keep one row per (user, item) pair (the earliest when timestamps exist), sorted by user then
+        item."""
         if self.timestamps is not None:
             order = np.lexsort((self.timestamps, self.items, self.users))
         else:
@@ -147,7 +148,7 @@ class Interactions:
         }
         for who, deg in (("user", ud), ("item", idg)):
             q = np.quantile(deg, [0.0, 0.25, 0.5, 0.75, 1.0]) if len(deg) else np.zeros(5)
-            for name, v in zip(("min", "q25", "median", "q75", "max"), q):
+            for name, v in zip(("min", "q25", "median", "q75", "max"), q, strict=False):
                 out[f"{who}_degree_{name}"] = float(v)
             out[f"{who}_degree_mean"] = float(deg.mean()) if len(deg) else 0.0
         out["has_timestamps"] = int(self.timestamps is not None)

@@ -5,7 +5,8 @@ Each reader returns raw ``(users, items, timestamps | None)`` arrays (original i
 
 Supported formats:
 
-* ``adjacency``: LightGCN/NGCF ``train.txt``/``test.txt``: ``user item item ...`` per line, whitespace separated.
+* ``adjacency``: LightGCN/NGCF ``train.txt``/``test.txt``: ``user item item ...`` per line, whitespace
+separated.
 * ``ncf``: NCF ``*.train.rating``/``*.test.rating``: ``user\\titem\\trating\\ttimestamp``.
 * ``movielens-dat``: GroupLens ML-1M/10M ``ratings.dat``: ``UserID::MovieID::Rating::Timestamp``.
 * ``movielens-100k``: GroupLens ``u.data``: ``user\\titem\\trating\\ttimestamp``.
@@ -44,10 +45,13 @@ def _read_text(path: Path) -> str:
 
 
 def _parse_int(token: str, path: Path, line: int, what: str) -> int:
+    token = token.strip()
     try:
+        if not (token.isascii() and token.lstrip("-").isdigit()):
+            raise ValueError(token)
         value = int(token)
     except ValueError:
-        raise DataError(f"{what} {token!r} is not an integer", path, line) from None
+        raise DataError(f"{what} {token[:40]!r} is not an integer", path, line) from None
     if value < 0:
         raise DataError(f"{what} {value} is negative", path, line)
     if value >= 2**62:
@@ -64,29 +68,32 @@ def read_adjacency(path: str | Path) -> RawLog:
     text = _read_text(path)
     users: list[int] = []
     items: list[int] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         parts = line.split()
         if not parts:
             continue
         user = _parse_int(parts[0], path, lineno, "user id")
         try:
+            if not line.isascii() or "_" in line:  # int() accepts "1_000" and non-ASCII digits; ids do not
+                raise ValueError
             row = [int(t) for t in parts[1:]]
         except ValueError:
-            bad = next(t for t in parts[1:] if not _is_int(t))
-            raise DataError(f"item id {bad!r} is not an integer", path, lineno) from None
+            bad = next((t for t in parts[1:] if not _is_int(t)), None)
+            problem = ("contains a character that is neither an ASCII digit nor a space" if bad is None
+                       else f"item id {bad[:40]!r} is not an integer")
+            raise DataError(problem, path, lineno) from None
         if row and (min(row) < 0 or max(row) >= 2**62):
             raise DataError(f"item id {min(row) if min(row) < 0 else max(row)} is out of range", path, lineno)
         users.extend([user] * len(row))
         items.extend(row)
+    if not users:
+        raise DataError("file has no interactions (no line lists an item)", path)
     return np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64), None
 
 
 def _is_int(token: str) -> bool:
-    try:
-        int(token)
-    except ValueError:
-        return False
-    return True
+    """A plain ASCII decimal integer (``int()`` alone would also accept ``"1_000"`` and non-ASCII digits)."""
+    return token.isascii() and token.lstrip("-").isdigit() and token.count("-") <= (token[:1] == "-")
 
 
 def _read_delimited(path: Path, sep: str | None, min_fields: int, has_time: bool, fmt: str) -> RawLog:
@@ -95,13 +102,14 @@ def _read_delimited(path: Path, sep: str | None, min_fields: int, has_time: bool
     users: list[int] = []
     items: list[int] = []
     times: list[int] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         parts = line.strip().split(sep)
         if len(parts) < min_fields:
             raise DataError(
-                f"expected {min_fields} {fmt} fields separated by {sep or 'whitespace'!r}, found {len(parts)}",
+                f"expected {min_fields} {fmt} fields separated by {sep or 'whitespace'!r}, "
+                f"found {len(parts)}",
                 path,
                 lineno,
             )
@@ -121,14 +129,15 @@ def _check_rating(token: str, path: Path, line: int) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise DataError(f"rating {token!r} is not a number", path, line) from None
+        raise DataError(f"rating {token[:40]!r} is not a number", path, line) from None
     if not math.isfinite(value) or value < 0:
-        raise DataError(f"rating {token!r} must be a finite number >= 0", path, line)
+        raise DataError(f"rating {token[:40]!r} must be a finite number >= 0", path, line)
     return value
 
 
 def read_ncf(path: str | Path) -> RawLog:
-    """NCF ``*.rating`` file: ``user\\titem\\trating\\ttimestamp`` (a timestamp of 0 everywhere means none)."""
+    """NCF ``*.rating`` file: ``user\\titem\\trating\\ttimestamp`` (a timestamp of 0 everywhere means
+    none)."""
     users, items, ts = _read_delimited(Path(path), "\t", 4, True, "NCF")
     if ts is not None and not ts.any():
         ts = None
@@ -152,7 +161,8 @@ class Columns:
     Args:
         user: user id column (any type).
         item: item id column (any type).
-        rating: optional rating column: rows with a rating below ``min_rating`` are dropped, the rest become 1.
+        rating: optional rating column: rows with a rating below ``min_rating`` are dropped, the rest
+        become 1.
         timestamp: optional time column: integers (Unix seconds) or ISO date-times.
     """
 
@@ -179,16 +189,15 @@ def read_table(path: str | Path, columns: Columns = Columns(), sep: str | None =
     wanted = [c for c in (columns.user, columns.item, columns.rating, columns.timestamp) if c]
     if len(set(wanted)) != len(wanted):
         raise DataError(f"the same column is named for two roles: {wanted}", path)
-    if path.suffix.lower() in {".parquet", ".pq"}:
-        frame = _read_parquet(path)
-    else:
-        frame = _read_csv(path, sep)
-    dupes = [c for c in frame.columns if str(c).rsplit(".", 1)[0] in frame.columns and "." in str(c)]
+    frame = _read_parquet(path) if path.suffix.lower() in {".parquet", ".pq"} else _read_csv(path, sep)
+    dupes = [str(c) for c in frame.columns[frame.columns.duplicated()]]
+    dupes += [c for c in map(str, frame.columns) if "." in c and c.rsplit(".", 1)[0] in frame.columns]
     if dupes:
         raise DataError(f"duplicate column names in header: {dupes}", path, 1)
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise DataError(f"missing column(s) {missing}; the header has {list(map(str, frame.columns))}", path, 1)
+        header = list(map(str, frame.columns))
+        raise DataError(f"missing column(s) {missing}; the header has {header}", path, 1)
     if frame.empty:
         raise DataError("file has a header but no rows", path)
     for col in (columns.user, columns.item):
@@ -202,10 +211,13 @@ def read_table(path: str | Path, columns: Columns = Columns(), sep: str | None =
         if bad.any():
             row = int(np.argmax(bad))
             raise DataError(
-                f"rating {frame[columns.rating].iloc[row]!r} must be a finite number >= 0", path, row + 2
+                f"rating {_short(frame[columns.rating].iloc[row])} must be a finite number >= 0", path,
+                row + 2,
             )
         if min_rating is not None:
             keep &= ratings >= min_rating
+            if not keep.any():
+                raise DataError(f"no row has a rating >= min_rating {min_rating}", path)
     times = None
     if columns.timestamp:
         times = _parse_times(frame[columns.timestamp], path)
@@ -276,20 +288,79 @@ def _is_plain_int(s: str) -> bool:
     return s.isdigit() or (s.startswith("-") and s[1:].isdigit())
 
 
+_MAX_TIME = 2**53  # seconds; far beyond any real date, and exactly representable as a float
+
+
 def _parse_times(series, path: Path) -> np.ndarray:
+    """Unix seconds from integer/float seconds or date-time values (strings or a Parquet datetime column)."""
     import pandas as pd
 
-    numeric = pd.to_numeric(series, errors="coerce")
-    if numeric.notna().all():
-        values = numeric.to_numpy(dtype=float)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise DataError(f"timestamp {series.iloc[int(np.argmax(bad))]!r} is not finite", path,
-                            int(np.argmax(bad)) + 2)
-        return values.astype(np.int64)
-    parsed = pd.to_datetime(series, errors="coerce", utc=True)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        parsed = series if getattr(series.dt, "tz", None) is not None else series.dt.tz_localize("UTC")
+    else:
+        numeric = pd.to_numeric(series, errors="coerce") if not pd.api.types.is_bool_dtype(series.dtype) \
+            else pd.Series(np.full(len(series), np.nan))
+        if numeric.notna().all():
+            values = numeric.to_numpy(dtype=float)
+            bad = ~np.isfinite(values) | (np.abs(values) >= _MAX_TIME)
+            if bad.any():
+                row = int(np.argmax(bad))
+                raise DataError(f"timestamp {_short(series.iloc[row])} is not a finite time in seconds", path,
+                                row + 2)
+            if pd.api.types.is_integer_dtype(numeric.dtype):
+                return numeric.to_numpy(dtype=np.int64)
+            return np.floor(values).astype(np.int64)
+        try:
+            parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            parsed = pd.Series(pd.NaT, index=series.index, dtype="datetime64[s, UTC]")
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(f"timestamp {series.iloc[row]!r} is neither a number nor a date-time", path, row + 2)
-    return (parsed.astype("int64") // 10**9).to_numpy()
+        raise DataError(f"timestamp {_short(series.iloc[row])} is neither a number nor a date-time", path,
+                        row + 2)
+    try:  # as_unit: pandas parses at us (or ns) resolution; whole seconds truncate toward the past
+        return parsed.dt.as_unit("s").astype("int64").to_numpy(dtype=np.int64)
+    except (ValueError, OverflowError) as exc:  # OutOfBoundsDatetime is a ValueError
+        raise DataError(f"timestamps out of range ({exc})", path) from None
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 42 else text[:40] + "…"
+
+
+FORMATS = ("auto", "table", "adjacency", "ncf", "movielens-dat", "movielens-100k")
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a user's file from its name: ``*.dat`` is GroupLens ``ratings.dat``,
+    ``u.data``/``*.data``
+    is ML-100K, ``*.rating`` is NCF, ``*.txt`` with a LightGCN name (``train.txt``/``test.txt``) is an
+    adjacency
+    list; everything else (CSV, TSV, Parquet) is a table with a header."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".dat":
+        return "movielens-dat"
+    if suffix == ".data":
+        return "movielens-100k"
+    if suffix == ".rating":
+        return "ncf"
+    if suffix == ".txt" and path.stem.lower() in {"train", "test", "valid", "val"}:
+        return "adjacency"
+    return "table"
+
+
+def read_file(path: str | Path, fmt: str = "auto", columns: Columns = Columns(), sep: str | None = None,
+              min_rating: float | None = None) -> RawLog:
+    """Read a user's interaction file in any supported format (``fmt="auto"``: :func:`detect_format`)."""
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", path)
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt == "table":
+        return read_table(path, columns, sep, min_rating)
+    reader = {"adjacency": read_adjacency, "ncf": read_ncf, "movielens-dat": read_movielens_dat,
+              "movielens-100k": read_movielens_100k}[fmt]
+    return reader(path)

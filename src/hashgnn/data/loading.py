@@ -35,8 +35,10 @@ class DataConfig:
         dataset: A registry name (``hashgnn data list``) or a path to a CSV/TSV/Parquet interaction log.
         root: Data root (default ``$HASHGNN_DATA`` or the user cache dir).
         min_degree: k-core filter (paper: 10 for Gowalla, already applied in its files); 0/1 = off.
-        user_col, item_col, rating_col, timestamp_col, sep, min_rating: for a user's own file.
+        user_col, item_col, rating_col, timestamp_col, sep, min_rating: for a user's own CSV/TSV/Parquet file.
         use_cache: Read/write the processed and split caches.
+        format: For a user's own file: ``auto`` (from the name, see :func:`hashgnn.data.io.detect_format`),
+            ``table`` (CSV/TSV/Parquet), ``adjacency``, ``ncf``, ``movielens-dat`` or ``movielens-100k``.
     """
 
     dataset: str = "movielens-1m"
@@ -49,6 +51,7 @@ class DataConfig:
     sep: str | None = None
     min_rating: float | None = None
     use_cache: bool = True
+    format: str = "auto"
 
 
 def _is_file_dataset(name: str) -> bool:
@@ -57,7 +60,12 @@ def _is_file_dataset(name: str) -> bool:
 
 def _source_files(config: DataConfig) -> list[Path]:
     if _is_file_dataset(config.dataset):
-        return [Path(config.dataset)]
+        path = Path(config.dataset)
+        if not path.exists():
+            raise DataError("file not found", path)
+        if not path.is_file():
+            raise DataError("is not a regular file", path)
+        return [path]
     return get_dataset(config.dataset).require(config.root)
 
 
@@ -81,7 +89,7 @@ def _read_raw(config: DataConfig) -> tuple[Interactions, np.ndarray | None]:
     if _is_file_dataset(config.dataset):
         path = Path(config.dataset)
         cols = io.Columns(config.user_col, config.item_col, config.rating_col, config.timestamp_col)
-        users, items, times = io.read_table(path, cols, config.sep, config.min_rating)
+        users, items, times = io.read_file(path, config.format, cols, config.sep, config.min_rating)
         if len(users) == 0:
             raise DataError("no interaction left (every rating was below min_rating)", path)
         return Interactions.from_raw(users, items, times, name=path.name), None
@@ -125,7 +133,10 @@ def load_interactions(config: DataConfig) -> tuple[Interactions, np.ndarray | No
         raise DataError(f"{inter.name}: the dataset has no interactions", files[0])
     if config.min_degree > 1:
         before = inter
-        inter = k_core(inter, config.min_degree)
+        try:
+            inter = k_core(inter, config.min_degree)
+        except DataError as exc:
+            raise _with_path(exc, files) from None
         if part is not None:
             part = _part_after_filter(before, inter, part)
     if config.use_cache:
@@ -139,6 +150,14 @@ def load_interactions(config: DataConfig) -> tuple[Interactions, np.ndarray | No
     return inter, part
 
 
+def _with_path(exc: DataError, files: list[Path]) -> DataError:
+    """The same problem, naming the source file(s) when the error did not name one."""
+    if exc.path is not None:
+        return exc
+    where = str(files[0]) if len(files) == 1 else ", ".join(map(str, files))
+    return type(exc)(exc.problem, where, exc.line)
+
+
 def _display_name(config: DataConfig) -> str:
     return Path(config.dataset).name if _is_file_dataset(config.dataset) else config.dataset
 
@@ -146,7 +165,7 @@ def _display_name(config: DataConfig) -> str:
 def _part_after_filter(before: Interactions, after: Interactions, part: np.ndarray) -> np.ndarray:
     key_before = before.user_ids[before.users].astype(str).astype(object) + "\x00" + \
         before.item_ids[before.items].astype(str).astype(object)
-    lookup = dict(zip(key_before.tolist(), part.tolist()))
+    lookup = dict(zip(key_before.tolist(), part.tolist(), strict=False))
     key_after = after.user_ids[after.users].astype(str).astype(object) + "\x00" + \
         after.item_ids[after.items].astype(str).astype(object)
     return np.asarray([lookup[k] for k in key_after.tolist()], dtype=np.int8)
@@ -157,15 +176,19 @@ def load_split_for(config: DataConfig, split: SplitConfig) -> Split:
     split.validate()
     inter, part = load_interactions(config)
     files = _source_files(config)
-    path = cache_dir() / "splits" / f"{_safe_name(config.dataset)}-{_cache_key(config, files, split.key())}.npz"
+    key = _cache_key(config, files, split.key())
+    path = cache_dir() / "splits" / f"{_safe_name(config.dataset)}-{key}.npz"
     if config.use_cache and path.is_file():
         try:
             return load_split(inter, path)
         except (OSError, ValueError, KeyError, DataError):
             path.unlink(missing_ok=True)
-    result = make_split(inter, split, part)
-    if len(result.train_idx) == 0 or len(result.test_idx) == 0:
-        raise DataError(f"{inter.name}: the split has an empty train or test part")
+    try:
+        result = make_split(inter, split, part)
+        if len(result.train_idx) == 0 or len(result.test_idx) == 0:
+            raise DataError(f"{inter.name}: the split has an empty train or test part")
+    except DataError as exc:
+        raise _with_path(exc, files) from None
     if config.use_cache:
         save_split(result, path)
     return result

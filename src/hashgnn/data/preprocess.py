@@ -12,16 +12,20 @@ from hashgnn.data.interactions import Interactions
 from hashgnn.errors import DataError
 
 
-def k_core(inter: Interactions, k: int, max_rounds: int = 100) -> Interactions:
+def k_core(inter: Interactions, k: int, max_rounds: int | None = None) -> Interactions:
     """Keep the largest sub-log where every user and every item has at least ``k`` interactions.
 
     Removing a low-degree item can push a user under ``k``, so the filter repeats until nothing changes
-    (the "10-core" of the Gowalla preprocessing of NGCF, which the paper follows).
+    (the "10-core" of the Gowalla preprocessing of NGCF, which the paper follows). Each round removes at least
+    one row, so it always ends; ``max_rounds`` (default: no limit) stops earlier, and then the result is not
+    guaranteed to be a k-core.
     """
     if k <= 1:
         return inter
     keep = np.ones(len(inter), dtype=bool)
-    for _ in range(max_rounds):
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
         ud = np.bincount(inter.users[keep], minlength=inter.n_users)
         idg = np.bincount(inter.items[keep], minlength=inter.n_items)
         new_keep = keep & (ud[inter.users] >= k) & (idg[inter.items] >= k)

@@ -8,16 +8,19 @@ Three kinds:
 * ``temporal`` (the paper's Alibaba set): interactions in the last ``test_days`` days (or the last
   ``test_fraction`` of time-ordered interactions) are test, the rest train; validation is the last
   ``valid_ratio`` of train by time.
-* ``given``: the dataset's own train/test files (LightGCN format); validation is a random ``valid_ratio`` of each
+* ``given``: the dataset's own train/test files (LightGCN format); validation is a random ``valid_ratio``
+of each
   user's train interactions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -67,7 +70,8 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class Split:
-    """Row indices of ``interactions`` in each part; ``train``, ``valid``, ``test`` are disjoint and sorted."""
+    """Row indices of ``interactions`` in each part; ``train``, ``valid``, ``test`` are disjoint and
+    sorted."""
 
     interactions: Interactions
     train_idx: np.ndarray
@@ -120,7 +124,8 @@ def random_split(inter: Interactions, test_ratio: float = 0.3, valid_ratio: floa
     u = inter.users[order]
     is_test = rank < n_test[u]
     is_valid = ~is_test & (rank < n_test[u] + n_valid[u])
-    return Split(inter, np.sort(order[~is_test & ~is_valid]), np.sort(order[is_valid]), np.sort(order[is_test]))
+    train = order[~is_test & ~is_valid]
+    return Split(inter, np.sort(train), np.sort(order[is_valid]), np.sort(order[is_test]))
 
 
 def _valid_from_train(inter: Interactions, train_rows: np.ndarray, valid_ratio: float,
@@ -145,7 +150,8 @@ def given_split(inter: Interactions, part: np.ndarray, valid_ratio: float = 0.1,
 
 def temporal_split(inter: Interactions, test_days: float = 1.0, test_fraction: float | None = None,
                    valid_ratio: float = 0.1) -> Split:
-    """Global time cut: the last ``test_days`` days (or last ``test_fraction``) are test (module docstring)."""
+    """Global time cut: the last ``test_days`` days (or last ``test_fraction``) are test (module
+    docstring)."""
     if inter.timestamps is None:
         raise DataError(f"{inter.name}: a temporal split needs timestamps, and this dataset has none")
     ts = inter.timestamps
@@ -173,17 +179,29 @@ def make_split(inter: Interactions, config: SplitConfig, part: np.ndarray | None
     if config.kind == "temporal":
         return temporal_split(inter, config.test_days, config.test_fraction, config.valid_ratio)
     if part is None:
-        raise ConfigError(f"{inter.name} has no given train/test files; use split kind 'random' or 'temporal'")
+        raise ConfigError(
+            f"{inter.name} has no given train/test files; use split kind 'random' or 'temporal'")
     return given_split(inter, part, config.valid_ratio, config.seed)
 
 
+def _write_npz(fh, **arrays: np.ndarray) -> None:
+    """``np.savez`` without the wall-clock time ``zipfile`` stamps on each member, so that the same split
+    always gives the same bytes on disk."""
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            zf.writestr(info, buf.getvalue())
+
+
 def save_split(split: Split, path: Path) -> None:
-    """Write the three index arrays atomically."""
+    """Write the three index arrays atomically (byte-identical for identical splits)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, train=split.train_idx, valid=split.valid_idx, test=split.test_idx)
+            _write_npz(fh, train=split.train_idx, valid=split.valid_idx, test=split.test_idx)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

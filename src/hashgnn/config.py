@@ -1,0 +1,212 @@
+"""Typed run configuration: nested frozen dataclasses, JSON round trip, dotted overrides that fail loudly.
+
+Every setting is validated before any work starts (:meth:`RunConfig.validate`), and an unknown key in a JSON
+file or a ``--set section.key=value`` override is an error that lists the valid keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from hashgnn.data.loading import DataConfig
+from hashgnn.data.splits import SplitConfig
+from hashgnn.errors import ConfigError
+from hashgnn.models.encoders import ENCODERS
+from hashgnn.models.hashing import METHODS
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Encoder + hash layer + discrete optimisation (paper 3.2–4, 5.2.3).
+
+    ``score_scale``: s = score_scale·⟨ĥ_i, ĥ_j⟩ inside σ; 1.0 is the paper's eq. 5–7, ``"sqrt"`` means 1/√K.
+    """
+
+    encoder: str = "sage"
+    embedding_dim: int = 64
+    dims: tuple[int, ...] = (128, 68)
+    activation: str = "relu"
+    num_layers: int = 2
+    n_bits: int = 32
+    method: str = "guided"
+    init_std: float = 0.02
+    score_scale: float | str = 1.0
+    p0: float = 1.0
+    p_decay: float = 0.95
+    p_every: int = 250
+    p_min: float = 0.0
+    fixed_p: float | None = None
+    hashnet_gamma: float = 0.005
+    hashnet_every: int = 200
+    gumbel_tau_min: float = 0.1
+    gumbel_rate: float = 1e-3
+
+    def binarizer_kwargs(self) -> dict[str, Any]:
+        if self.method == "guided":
+            return {"p0": self.p0, "p_decay": self.p_decay, "p_every": self.p_every, "p_min": self.p_min,
+                    "fixed_p": self.fixed_p}
+        if self.method == "hashnet":
+            return {"gamma": self.hashnet_gamma, "beta_every": self.hashnet_every}
+        if self.method == "gumbel":
+            return {"tau_min": self.gumbel_tau_min, "rate": self.gumbel_rate}
+        return {}
+
+    def scale(self) -> float:
+        if self.score_scale == "sqrt":
+            return self.n_bits ** -0.5
+        return float(self.score_scale)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation (paper 5.2.3: Adam, lr 1e-3, batch 256; λ = 0.5, α = 0.2, 5 triplets per node).
+
+    ``batch_size`` is in train edges; the paper's 256 is slow on CPU with full-graph propagation per step, so
+    the default is larger. ``triplets`` negatives are sampled per positive edge: each gives one non-link for
+    eq. 5 and one triplet for eq. 6.
+    """
+
+    epochs: int = 30
+    batch_size: int = 4096
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lam: float = 0.5
+    margin: float = 0.2
+    triplets: int = 5
+    patience: int = 5
+    valid_every: int = 1
+    log_every: int = 10
+    auc_pairs: int = 20000
+    device: str = "cpu"
+    threads: int | None = None
+    max_minutes: float | None = None
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation: cut-offs, hierarchical candidates M, the tie rule's seed, and the validation metric."""
+
+    ns: tuple[int, ...] = (20, 50, 100)
+    n_candidates: int = 100
+    tie_seed: int = 0
+    valid_n: int = 50
+    valid_mode: str = "auto"
+    max_test_users: int | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; written as ``config.json`` in the run directory."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> RunConfig:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+
+    def override(self, assignments: list[str]) -> RunConfig:
+        """Apply ``section.key=value`` strings; values are parsed as JSON when possible, else as strings."""
+        data = self.to_dict()
+        for item in assignments:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} must look like section.key=value")
+            key, raw = item.split("=", 1)
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            node = data
+            parts = key.split(".")
+            for part in parts[:-1]:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"unknown config section {part!r} in {key!r}; sections: {sorted(data)}")
+                node = node[part]
+            if parts[-1] not in node:
+                raise ConfigError(f"unknown config key {key!r}; valid keys here: {', '.join(sorted(node))}")
+            node[parts[-1]] = value
+        return RunConfig.from_dict(data)
+
+    def validate(self) -> RunConfig:
+        """Reject impossible settings before any work starts."""
+        m, t, e = self.model, self.train, self.eval
+        self.split.validate()
+        if m.encoder not in ENCODERS:
+            raise ConfigError(f"unknown encoder {m.encoder!r}; choose one of {', '.join(ENCODERS)}")
+        if m.method not in METHODS:
+            raise ConfigError(f"unknown method {m.method!r}; choose one of {', '.join(METHODS)}")
+        if m.n_bits <= 0 or m.n_bits % 8:
+            raise ConfigError(f"model.n_bits must be a positive multiple of 8, got {m.n_bits}")
+        for label, v in (("model.p0", m.p0), ("model.p_min", m.p_min), ("model.fixed_p", m.fixed_p)):
+            if v is not None and not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{label} must be in [0, 1], got {v}")
+        if not 0.0 < m.p_decay <= 1.0:
+            raise ConfigError(f"model.p_decay must be in (0, 1], got {m.p_decay}")
+        if not (m.score_scale == "sqrt" or (isinstance(m.score_scale, (int, float)) and m.score_scale > 0)):
+            raise ConfigError(f"model.score_scale must be a positive number or 'sqrt', got {m.score_scale!r}")
+        if m.embedding_dim <= 0 or any(d <= 0 for d in m.dims):
+            raise ConfigError("model.embedding_dim and model.dims must be positive")
+        if t.lam < 0:
+            raise ConfigError(f"train.lam (λ) must be >= 0, got {t.lam}")
+        if t.margin < 0:
+            raise ConfigError(f"train.margin (α) must be >= 0, got {t.margin}")
+        for label, v in (("train.epochs", t.epochs), ("train.batch_size", t.batch_size),
+                         ("train.triplets", t.triplets), ("train.log_every", t.log_every),
+                         ("train.valid_every", t.valid_every)):
+            if v <= 0:
+                raise ConfigError(f"{label} must be > 0, got {v}")
+        if t.lr <= 0:
+            raise ConfigError(f"train.lr must be > 0, got {t.lr}")
+        if any(n <= 0 for n in e.ns) or e.valid_n <= 0 or e.n_candidates <= 0:
+            raise ConfigError(f"eval cut-offs must be > 0 (ns={e.ns}, valid_n={e.valid_n}, "
+                              f"n_candidates={e.n_candidates})")
+        if e.valid_mode not in ("auto", "hamming", "hierarchical", "continuous"):
+            raise ConfigError(f"eval.valid_mode must be auto|hamming|hierarchical|continuous, got {e.valid_mode!r}")
+        if not t.device.startswith(("cpu", "cuda")):
+            raise ConfigError(f"train.device must be cpu or cuda[:N], got {t.device!r}")
+        return self
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section {where or 'root'!r} must be an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {sorted(unknown)} in {where or 'root'!r}; "
+                          f"valid keys: {', '.join(sorted(known))}")
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            value = _build(hint, value, f"{where}.{f.name}".strip("."))
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return replace(cls(), **kwargs)

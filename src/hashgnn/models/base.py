@@ -1,0 +1,135 @@
+"""The one recommender contract every model and baseline implements (benfred/implicit style).
+
+A model is fitted on a :class:`~hashgnn.data.splits.Split` and then exposes its :class:`Embeddings`: continuous
+user/item vectors z and, for hashing methods, K-bit codes h. Recommendation, similar items and evaluation are
+written once, here and in :mod:`hashgnn.evaluation`, on top of those and the :mod:`hashgnn.index` search
+engines (``hamming`` = HamR, ``hierarchical`` = HieS, ``continuous`` = CeS), so a baseline only implements
+``fit`` and ``embeddings``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from hashgnn.errors import ArtifactError, ConfigError
+from hashgnn.io_utils import atomic_save_npy, load_npy
+
+SEARCH_MODES = ("hamming", "hierarchical", "continuous")
+
+
+@dataclass
+class Embeddings:
+    """Trained outputs: ``user_z``/``item_z`` float32 ``[n, d]``; ``user_codes``/``item_codes`` packed uint8
+    ``[n, K/8]`` (None for continuous-only methods)."""
+
+    user_z: np.ndarray
+    item_z: np.ndarray
+    user_codes: np.ndarray | None = None
+    item_codes: np.ndarray | None = None
+    n_bits: int | None = None
+
+    @property
+    def has_codes(self) -> bool:
+        return self.user_codes is not None and self.item_codes is not None
+
+    @classmethod
+    def from_signs(cls, user_z: np.ndarray, item_z: np.ndarray, user_signs: np.ndarray | None,
+                   item_signs: np.ndarray | None) -> Embeddings:
+        """Build from continuous vectors and ±1 codes (packed here)."""
+        from hashgnn.index import pack_codes
+
+        if user_signs is None or item_signs is None:
+            return cls(user_z.astype(np.float32), item_z.astype(np.float32))
+        return cls(user_z.astype(np.float32), item_z.astype(np.float32), pack_codes(user_signs),
+                   pack_codes(item_signs), int(user_signs.shape[1]))
+
+    FILES = {"user_z": "embeddings_users.npy", "item_z": "embeddings_items.npy",
+             "user_codes": "codes_users.npy", "item_codes": "codes_items.npy"}
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        for attr, name in self.FILES.items():
+            value = getattr(self, attr)
+            if value is not None:
+                atomic_save_npy(directory / name, value)
+        meta = {"n_bits": self.n_bits, "dim": int(self.user_z.shape[1])}
+        from hashgnn.io_utils import atomic_write_text
+
+        atomic_write_text(directory / "embeddings.json", json.dumps(meta))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Embeddings:
+        directory = Path(directory)
+        meta_path = directory / "embeddings.json"
+        if not meta_path.is_file():
+            raise ArtifactError(f"{directory}: no embeddings.json — not a finished run directory")
+        meta = json.loads(meta_path.read_text())
+        arrays = {}
+        for attr, name in cls.FILES.items():
+            path = directory / name
+            arrays[attr] = load_npy(path) if path.is_file() else None
+        if arrays["user_z"] is None or arrays["item_z"] is None:
+            raise ArtifactError(f"{directory}: embeddings_users.npy / embeddings_items.npy missing")
+        return cls(n_bits=meta.get("n_bits"), **arrays)
+
+
+class Recommender(ABC):
+    """Contract: ``fit(split)`` then ``embeddings()``; ``recommend`` and ``similar_items`` come for free."""
+
+    tie_seed: int = 0
+    n_candidates: int = 100
+    _train_items: sp.csr_matrix | None = None
+
+    @abstractmethod
+    def fit(self, split, **kwargs) -> Recommender:  # split: hashgnn.data.Split
+        """Train on ``split.train`` (and use ``split.valid`` for model selection only)."""
+
+    @abstractmethod
+    def embeddings(self) -> Embeddings:
+        """The trained continuous vectors and (if any) codes."""
+
+    def default_mode(self) -> str:
+        return "hierarchical" if self.embeddings().has_codes else "continuous"
+
+    def recommend(self, userid: int | np.ndarray, N: int = 10, mode: str | None = None,
+                  filter_already_liked_items: bool = True,
+                  user_items: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``N`` items for one user index or an array of them: ``(ids, scores)``, higher score = better.
+
+        ``user_items`` (rows aligned with ``userid``) are excluded when ``filter_already_liked_items``; by
+        default the items the model was trained on are.
+        """
+        from hashgnn.evaluation.search import search_users
+
+        single = np.isscalar(userid)
+        users = np.atleast_1d(np.asarray(userid, dtype=np.int64))
+        emb = self.embeddings()
+        mode = mode or self.default_mode()
+        exclude = None
+        if filter_already_liked_items:
+            if user_items is not None:
+                exclude = sp.csr_matrix(user_items)
+            elif self._train_items is not None:
+                exclude = self._train_items[users]
+        ids, scores = search_users(emb, users, N, mode, exclude, self.n_candidates, self.tie_seed)
+        return (ids[0], scores[0]) if single else (ids, scores)
+
+    def similar_items(self, itemid: int | np.ndarray, N: int = 10,
+                      mode: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Items closest to the given item(s), the item itself excluded."""
+        from hashgnn.evaluation.search import search_items
+
+        single = np.isscalar(itemid)
+        items = np.atleast_1d(np.asarray(itemid, dtype=np.int64))
+        emb = self.embeddings()
+        mode = mode or self.default_mode()
+        if mode not in SEARCH_MODES:
+            raise ConfigError(f"unknown search mode {mode!r}; choose one of {', '.join(SEARCH_MODES)}")
+        ids, scores = search_items(emb, items, N, mode, self.n_candidates, self.tie_seed)
+        return (ids[0], scores[0]) if single else (ids, scores)

@@ -1,0 +1,56 @@
+"""HashGNN (Tan et al., WWW 2020): GNN encoder φ + hash layer ψ, trained end to end (sections 3–4)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from hashgnn.models.encoders import GraphInputs, NodeInput, build_encoder
+from hashgnn.models.hashing import HashLayer, build_binarizer, sign
+
+
+class HashGNNModel(nn.Module):
+    r"""Node ids → u = φ(graph) → a = Wᵀu + b → z = tanh(a), h = sign(z).
+
+    During training the loss sees the binarizer's relaxed code ĥ (guided STE by default, eq. 8); at inference
+    :meth:`encode` returns z and h for every node.
+
+    Args:
+        num_nodes: Users + items (users first).
+        config: :class:`~hashgnn.config.ModelConfig`.
+        features: Optional fixed node features concatenated to the id embeddings.
+    """
+
+    def __init__(self, num_nodes: int, config, features: Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.input = NodeInput(num_nodes, config.embedding_dim, features, config.init_std)
+        self.encoder = build_encoder(config.encoder, self.input.out_dim, config.dims, config.num_layers,
+                                     config.activation, config.init_std)
+        self.hash = HashLayer(self.encoder.out_dim, config.n_bits, config.init_std)
+        self.binarizer = build_binarizer(config.method, **config.binarizer_kwargs())
+
+    def reset_parameters(self) -> None:
+        self.input.reset_parameters()
+        self.encoder.reset_parameters()
+        self.hash.reset_parameters()
+
+    def forward(self, graph: GraphInputs) -> Tensor:
+        """Pre-activations ``a`` ``[N, K]`` of every node."""
+        return self.hash(self.encoder(self.input(), graph))
+
+    def relaxed(self, a: Tensor) -> Tensor:
+        """ĥ that the loss sees during training."""
+        return self.binarizer(a)
+
+    @torch.no_grad()
+    def encode(self, graph: GraphInputs) -> tuple[Tensor, Tensor]:
+        """``(z, h)`` for every node: continuous embeddings and ±1 codes (eq. 2–3)."""
+        a = self.forward(graph)
+        z = torch.tanh(a)
+        return z, sign(z)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"HashGNNModel(encoder={c.encoder}{tuple(c.dims)}, n_bits={c.n_bits}, method={c.method}, "
+                f"nodes={self.input.embedding.num_embeddings})")

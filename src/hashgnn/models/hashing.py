@@ -1,0 +1,219 @@
+"""Hash layer ψ and the discrete optimisation strategies of paper sections 3.3 and 4.
+
+The hash layer maps u to a pre-activation :math:`a = \\mathbf{W}^T\\mathbf{u} + \\mathbf{b}` and
+:math:`\\mathbf{z} = \\tanh(a)` (eq. 2); the code is :math:`\\mathbf{h} = \\mathrm{sign}(\\mathbf{z})` with
+sign(0) = +1 (eq. 3). A *binarizer* decides what the loss sees during training (ĥ) and owns its schedule:
+
+==============  ==========================================================================================
+``guided``      the paper's: ĥ = Q⊙z + (1−Q)⊙h, Q ~ Bernoulli(p) per element, h by STE (eq. 8);
+                p starts at 1 and is multiplied by ``p_decay`` every ``p_every`` iterations (floor ``p_min``)
+``ste``         ĥ = h forward, identity gradient backward (Bengio et al. 2013) — ``guided`` with p = 0
+``hashnet``     ĥ = tanh(β a); β = 1, then β = (1 + γ t)^0.5 updated every ``beta_every`` (200) iterations
+                (HashNet, Cao et al. 2017, continuation)
+``gumbel``      each bit a 2-way Gumbel-softmax over logits (a, −a) at temperature τ, ĥ = y₊ − y₋;
+                τ = max(τ_min, exp(−r t)) (Jang et al. 2017)
+``continuous``  ĥ = z: no binarisation (the GraphSage baseline)
+==============  ==========================================================================================
+
+At inference every strategy returns h = sign(z) (= sign(a)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hashgnn.errors import ConfigError
+
+
+def sign(x: Tensor) -> Tensor:
+    """sign with sign(0) = +1 (eq. 3)."""
+    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+
+def sign_ste(z: Tensor) -> Tensor:
+    """Straight-through sign: forward :func:`sign`, backward identity (gradient copied from h to z)."""
+    return z + (sign(z) - z).detach()
+
+
+class HashLayer(nn.Module):
+    r"""Fully connected hash layer, eq. 2: :math:`\mathbf{z} = \tanh(\mathbf{W}^T\mathbf{u} + \mathbf{b})`.
+
+    Args:
+        in_dim: Size d of u.
+        n_bits: Code length K (default: :obj:`32`).
+        init_std: N(0, σ) init of W (paper: 0.02); b starts at 0.
+    """
+
+    def __init__(self, in_dim: int, n_bits: int = 32, init_std: float = 0.02) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_dim, n_bits)
+        self.init_std = init_std
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.linear.weight, 0.0, self.init_std)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, u: Tensor) -> Tensor:
+        """Returns the pre-activation a; z = tanh(a)."""
+        return self.linear(u)
+
+    def __repr__(self) -> str:
+        return f"HashLayer({self.linear.in_features}, n_bits={self.linear.out_features})"
+
+
+class Binarizer(nn.Module):
+    """What the loss sees during training; ``step(t)`` advances its schedule to iteration ``t``."""
+
+    name = "base"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.iteration = 0
+
+    def step(self, iteration: int) -> None:
+        self.iteration = iteration
+
+    def forward(self, a: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, float]:
+        """Schedule values to log (p, β, τ)."""
+        return {}
+
+
+class Continuous(Binarizer):
+    """ĥ = z = tanh(a): the continuous GraphSage counterpart."""
+
+    name = "continuous"
+
+    def forward(self, a: Tensor) -> Tensor:
+        return torch.tanh(a)
+
+
+class GuidedSTE(Binarizer):
+    r"""Guided STE (paper eq. 8): :math:`\hat{\mathbf{h}} = Q \odot \mathbf{z} + (1-Q) \odot \mathbf{h}`.
+
+    Args:
+        p0: Initial Bernoulli parameter p (paper: 1).
+        p_decay: Multiplier applied every ``p_every`` iterations (paper: 0.95, "decrease 5 %").
+        p_every: Iterations between decays (paper: 250).
+        p_min: Floor of p (default 0: the sequence converges to plain STE, as the paper says).
+        fixed_p: If set, p is constant (Figure 7's fixed-p runs); overrides the schedule.
+    """
+
+    name = "guided"
+
+    def __init__(self, p0: float = 1.0, p_decay: float = 0.95, p_every: int = 250, p_min: float = 0.0,
+                 fixed_p: float | None = None) -> None:
+        super().__init__()
+        for label, v in (("p0", p0), ("p_min", p_min), ("fixed_p", fixed_p)):
+            if v is not None and not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{label} must be in [0, 1], got {v}")
+        if not 0.0 < p_decay <= 1.0:
+            raise ConfigError(f"p_decay must be in (0, 1], got {p_decay}")
+        if p_every < 1:
+            raise ConfigError(f"p_every must be >= 1, got {p_every}")
+        self.p0, self.p_decay, self.p_every, self.p_min, self.fixed_p = p0, p_decay, p_every, p_min, fixed_p
+
+    @property
+    def p(self) -> float:
+        if self.fixed_p is not None:
+            return self.fixed_p
+        return max(self.p_min, self.p0 * self.p_decay ** (self.iteration // self.p_every))
+
+    def forward(self, a: Tensor) -> Tensor:
+        z = torch.tanh(a)
+        h = sign_ste(z)
+        p = self.p
+        if p <= 0.0:
+            return h
+        if p >= 1.0:
+            return z
+        q = torch.bernoulli(torch.full_like(z, p))
+        return q * z + (1.0 - q) * h
+
+    def state(self) -> dict[str, float]:
+        return {"p": self.p}
+
+
+class STE(GuidedSTE):
+    """Plain straight-through estimator: Guided STE with p = 0 (Hash_ste)."""
+
+    name = "ste"
+
+    def __init__(self) -> None:
+        super().__init__(fixed_p=0.0)
+
+
+class HashNetContinuation(Binarizer):
+    r"""HashNet continuation (Cao et al., ICCV 2017): :math:`\hat{\mathbf{h}} = \tanh(\beta a)`.
+
+    β = β₀ for the first ``beta_every`` iterations, then :math:`\beta = \beta_0 (1 + \gamma t)^{0.5}` evaluated
+    at the last multiple of ``beta_every`` (HashNet's released schedule: γ = 0.005, power 0.5, step 200),
+    so tanh(β a) → sign(a) as training goes on.
+    """
+
+    name = "hashnet"
+
+    def __init__(self, beta0: float = 1.0, gamma: float = 0.005, power: float = 0.5, beta_every: int = 200) -> None:
+        super().__init__()
+        self.beta0, self.gamma, self.power, self.beta_every = beta0, gamma, power, beta_every
+
+    @property
+    def beta(self) -> float:
+        t = (self.iteration // self.beta_every) * self.beta_every
+        return self.beta0 * (1.0 + self.gamma * t) ** self.power
+
+    def forward(self, a: Tensor) -> Tensor:
+        return torch.tanh(self.beta * a)
+
+    def state(self) -> dict[str, float]:
+        return {"beta": self.beta}
+
+
+class GumbelBinarizer(Binarizer):
+    r"""Gumbel-softmax bits (Hash_gumb; Jang et al., ICLR 2017).
+
+    Each bit is a 2-way categorical with logits :math:`(a, -a)`; a relaxed sample
+    :math:`y = \mathrm{softmax}((\ell + g)/\tau)` gives :math:`\hat{h} = y_+ - y_-`, which becomes exactly ±1
+    as τ → 0. Temperature :math:`\tau = \max(\tau_{min}, \tau_0 e^{-r t})`, updated every ``tau_every`` steps.
+    """
+
+    name = "gumbel"
+
+    def __init__(self, tau0: float = 1.0, tau_min: float = 0.1, rate: float = 1e-3, tau_every: int = 100) -> None:
+        super().__init__()
+        self.tau0, self.tau_min, self.rate, self.tau_every = tau0, tau_min, rate, tau_every
+
+    @property
+    def tau(self) -> float:
+        t = (self.iteration // self.tau_every) * self.tau_every
+        return max(self.tau_min, self.tau0 * math.exp(-self.rate * t))
+
+    def relaxed(self, a: Tensor, tau: float) -> Tensor:
+        logits = torch.stack([a, -a], dim=-1)
+        y = F.gumbel_softmax(logits, tau=tau, hard=False, dim=-1)
+        return y[..., 0] - y[..., 1]
+
+    def forward(self, a: Tensor) -> Tensor:
+        return self.relaxed(a, self.tau)
+
+    def state(self) -> dict[str, float]:
+        return {"tau": self.tau}
+
+
+METHODS = ("guided", "ste", "hashnet", "gumbel", "continuous")
+
+
+def build_binarizer(method: str, **kwargs: float) -> Binarizer:
+    """Binarizer by method name; ``kwargs`` are that class's schedule settings."""
+    classes: dict[str, type[Binarizer]] = {"guided": GuidedSTE, "ste": STE, "hashnet": HashNetContinuation,
+                                           "gumbel": GumbelBinarizer, "continuous": Continuous}
+    if method not in classes:
+        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return classes[method](**kwargs)

@@ -1,0 +1,142 @@
+"""The run directory: one self-describing folder per training run.
+
+::
+
+    RUN_DIR/
+      config.json            resolved RunConfig (every setting, defaults included)
+      env.json               library versions, device, threads, git commit
+      split.npz              train/valid/test row indices (later runs and the service reuse the same split)
+      id_maps.npz            original user and item ids, by index
+      interactions.npz       the (user, item) index pairs the split's rows refer to
+      checkpoints/last.pt    model + optimiser + schedule + history, every epoch (resume point)
+      checkpoints/best.pt    the weights with the best validation metric
+      embeddings_users.npy   z of every user (float32)     embeddings_items.npy
+      codes_users.npy        h of every user, packed bits   codes_items.npy
+      embeddings.json        K and d
+      metrics.csv            training log: iteration, loss terms, p/β/τ, AUC on held-out links
+      history.json           per-epoch validation metric
+      results.json           evaluation: {mode: {protocol: {metric@n: value}}}
+      training_curve.png
+
+Every file is written atomically (temp file + fsync + rename) and ``.npy``/``.pt`` files carry sha256 side files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hashgnn.errors import ArtifactError
+from hashgnn.io_utils import atomic_torch_save, atomic_write_bytes, atomic_write_text, torch_load_checked
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts recorded with every run."""
+    import importlib.metadata as md
+
+    import torch
+
+    versions = {}
+    for pkg in ("hashgnn", "torch", "torch_geometric", "numpy", "scipy", "pandas", "faiss-cpu", "numba"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    return {"python": platform.python_version(), "platform": platform.platform(), "versions": versions,
+            "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(), "git_commit": sha}
+
+
+class RunDir:
+    """Paths and atomic readers/writers of one run directory."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    def exists(self) -> bool:
+        return (self.path / "config.json").is_file()
+
+    def write_json(self, name: str, data: Any) -> None:
+        atomic_write_text(self.file(name), json.dumps(data, indent=2, sort_keys=True, default=_jsonable))
+
+    def read_json(self, name: str) -> Any:
+        path = self.file(name)
+        if not path.is_file():
+            raise ArtifactError(f"{path}: missing — is {self.path} a hashgnn run directory?")
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ArtifactError(f"{path}: corrupt JSON ({exc})") from None
+
+    def write_config(self, config) -> None:
+        self.write_json("config.json", config.to_dict())
+
+    def read_config(self):
+        from hashgnn.config import RunConfig
+
+        return RunConfig.from_dict(self.read_json("config.json"))
+
+    def write_arrays(self, name: str, **arrays: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(self.file(name), buf.getvalue())
+
+    def read_arrays(self, name: str) -> dict[str, np.ndarray]:
+        path = self.file(name)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise ArtifactError(f"{path}: missing or corrupt ({exc})") from None
+
+    def save_checkpoint(self, state: dict, best: bool = False) -> None:
+        atomic_torch_save(self.checkpoints / "last.pt", state)
+        if best:
+            atomic_torch_save(self.checkpoints / "best.pt", state)
+
+    def load_checkpoint(self, which: str = "last") -> dict:
+        path = self.checkpoints / f"{which}.pt"
+        if not path.is_file():
+            raise ArtifactError(f"{path}: no checkpoint to resume from")
+        return torch_load_checked(path)
+
+    def write_metrics_csv(self, rows: list[dict[str, float]], name: str = "metrics.csv") -> None:
+        if not rows:
+            return
+        keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "iteration", k != "epoch", k))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.file(name), out.getvalue())
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

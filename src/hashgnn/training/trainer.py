@@ -1,0 +1,261 @@
+"""Training loop of HashGNN and its hashing variants (paper section 4 and 5.2.3).
+
+Each step: full-graph propagation → relaxed codes ĥ of all nodes → a batch of train edges (u, i), ``T``
+sampled negatives m per edge → ``L = L_cross + λ L_rank`` (eq. 7) → Adam. The binarizer's schedule (p, β, τ)
+advances by iteration. After every ``valid_every`` epochs the validation Recall@n (never the test set) selects
+the checkpoint and drives early stopping; ``last.pt`` is written every epoch so ``resume`` continues from the
+last complete epoch with the same random streams (each epoch's generators are seeded from (seed, epoch)).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from tqdm.auto import tqdm
+
+from hashgnn.config import RunConfig
+from hashgnn.data.graph import BipartiteGraph
+from hashgnn.data.splits import Split
+from hashgnn.errors import ArtifactError, ConfigError
+from hashgnn.evaluation.protocol import evaluate_part
+from hashgnn.losses import hashgnn_loss
+from hashgnn.models.base import Embeddings
+from hashgnn.models.encoders import GraphInputs
+from hashgnn.models.hashgnn import HashGNNModel
+from hashgnn.seed import seed_everything
+from hashgnn.training.negatives import NegativeSampler
+from hashgnn.training.rundir import RunDir, environment
+
+
+@dataclass
+class TrainResult:
+    model: HashGNNModel
+    embeddings: Embeddings
+    history: list[dict[str, Any]] = field(default_factory=list)
+    log: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_metric: float = float("nan")
+    seconds: float = 0.0
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Area under the ROC curve of positive vs negative scores, ties counted one half (Mann–Whitney U)."""
+    ranks = rankdata(np.concatenate([pos, neg]))
+    n_pos, n_neg = len(pos), len(neg)
+    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def valid_mode(config: RunConfig) -> str:
+    if config.eval.valid_mode != "auto":
+        return config.eval.valid_mode
+    return "continuous" if config.model.method == "continuous" else "hierarchical"
+
+
+def embeddings_from_model(model: HashGNNModel, graph: GraphInputs, n_users: int, with_codes: bool) -> Embeddings:
+    model.eval()
+    z, h = model.encode(graph)
+    model.train()
+    z_np, h_np = z.cpu().numpy(), h.cpu().numpy()
+    if not with_codes:
+        return Embeddings.from_signs(z_np[:n_users], z_np[n_users:], None, None)
+    return Embeddings.from_signs(z_np[:n_users], z_np[n_users:], h_np[:n_users], h_np[n_users:])
+
+
+class Trainer:
+    """Fits a :class:`HashGNNModel` on a split.
+
+    Args:
+        config: The run configuration (validated here, before any work).
+        split: Train/valid/test split; only train edges build the graph and the loss, valid selects the model.
+        run_dir: Where checkpoints, logs and outputs go (None: in memory only).
+        progress: Show a tqdm bar with the loss and p.
+    """
+
+    def __init__(self, config: RunConfig, split: Split, run_dir: RunDir | None = None, progress: bool = True) -> None:
+        self.config = config.validate()
+        self.split = split
+        self.run_dir = run_dir
+        self.progress = progress
+        inter = split.interactions
+        self.n_users, self.n_items = inter.n_users, inter.n_items
+        self.device = torch.device(config.train.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("train.device is cuda but no CUDA device is available")
+        train = split.train
+        self.train_users = train.users.astype(np.int64)
+        self.train_items = train.items.astype(np.int64)
+        if len(self.train_users) == 0:
+            raise ConfigError("the split has no train interactions")
+        self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
+        self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
+        self._auc_pairs = self._held_out_pairs()
+
+    def _held_out_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fixed validation links and as many sampled non-links for the AUC curve (Figure 6)."""
+        rng = np.random.default_rng(self.config.seed + 7)
+        valid = self.split.valid
+        if len(valid) == 0:
+            valid = self.split.train
+        n = min(self.config.train.auc_pairs, len(valid))
+        pick = rng.choice(len(valid), n, replace=False)
+        users, items = valid.users[pick], valid.items[pick]
+        negs = self.sampler.sample(users, 1, rng)[:, 0]
+        return users, items, negs
+
+    def _held_out_auc(self, a: torch.Tensor) -> dict[str, float]:
+        users, items, negs = self._auc_pairs
+        z = torch.tanh(a.detach()).cpu()
+        h = torch.where(z >= 0, 1.0, -1.0)
+        out = {}
+        for name, x in (("auc_h", h), ("auc_z", z)):
+            u = x[users]
+            pos = (u * x[self.n_users + items]).sum(1).numpy()
+            neg = (u * x[self.n_users + negs]).sum(1).numpy()
+            out[name] = auc(pos, neg)
+        return out
+
+    def _new_state(self) -> dict[str, Any]:
+        return {"epoch": 0, "iteration": 0, "best_metric": -math.inf, "best_epoch": 0, "bad_rounds": 0,
+                "history": [], "log": [], "seconds": 0.0}
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        cfg, tcfg = self.config, self.config.train
+        if tcfg.threads:
+            torch.set_num_threads(tcfg.threads)
+        seed_everything(cfg.seed)
+        model = HashGNNModel(self.n_users + self.n_items, cfg.model).to(self.device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        state = self._new_state()
+        if resume:
+            state = self._restore(model, optimizer)
+        elif self.run_dir is not None:
+            self.run_dir.path.mkdir(parents=True, exist_ok=True)
+            self.run_dir.write_config(cfg)
+            self.run_dir.write_json("env.json", environment())
+            self.run_dir.write_arrays("split.npz", train=self.split.train_idx, valid=self.split.valid_idx,
+                                      test=self.split.test_idx)
+            inter = self.split.interactions
+            self.run_dir.write_arrays("id_maps.npz", user_ids=_npz_ids(inter.user_ids),
+                                      item_ids=_npz_ids(inter.item_ids))
+            self.run_dir.write_arrays("interactions.npz", users=inter.users, items=inter.items)
+        model.binarizer.step(state["iteration"])
+        started = time.perf_counter() - state["seconds"]
+        while state["epoch"] < tcfg.epochs:
+            epoch = state["epoch"] + 1
+            self._run_epoch(model, optimizer, state, epoch)
+            state["epoch"] = epoch
+            state["seconds"] = time.perf_counter() - started
+            stop = self._end_of_epoch(model, optimizer, state, epoch)
+            if stop:
+                break
+            if tcfg.max_minutes is not None and state["seconds"] > 60 * tcfg.max_minutes:
+                tqdm.write(f"time budget of {tcfg.max_minutes} min reached after epoch {epoch}")
+                break
+        return self._finish(model, state)
+
+    def _run_epoch(self, model: HashGNNModel, optimizer: torch.optim.Optimizer, state: dict, epoch: int) -> None:
+        cfg, tcfg = self.config, self.config.train
+        rng = np.random.default_rng([cfg.seed, epoch])
+        torch.manual_seed(cfg.seed * 100003 + epoch)
+        order = rng.permutation(len(self.train_users))
+        n_batches = math.ceil(len(order) / tcfg.batch_size)
+        scale = cfg.model.scale()
+        bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{tcfg.epochs}", disable=not self.progress, leave=False)
+        for b in bar:
+            idx = order[b * tcfg.batch_size:(b + 1) * tcfg.batch_size]
+            users = self.train_users[idx]
+            pos_items = self.train_items[idx]
+            neg_items = self.sampler.sample(users, tcfg.triplets, rng)
+            a = model(self.graph)
+            h = model.relaxed(a)
+            u_t = torch.from_numpy(users).to(self.device)
+            hu = h[u_t]
+            hi = h[torch.from_numpy(pos_items + self.n_users).to(self.device)]
+            hm = h[torch.from_numpy(neg_items + self.n_users).to(self.device)]
+            pos_s = scale * (hu * hi).sum(-1)
+            neg_s = scale * torch.einsum("bk,btk->bt", hu, hm)
+            loss, cross, rank = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            state["iteration"] += 1
+            model.binarizer.step(state["iteration"])
+            if not torch.isfinite(loss):
+                raise ArtifactError(f"training diverged at iteration {state['iteration']} (loss {loss.item()})")
+            sched = model.binarizer.state()
+            if state["iteration"] % tcfg.log_every == 0 or b == n_batches - 1:
+                row = {"iteration": state["iteration"], "epoch": epoch, "loss": loss.item(),
+                       "loss_cross": cross.item(), "loss_rank": rank.item(), **sched, **self._held_out_auc(a)}
+                state["log"].append(row)
+            bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3f}" for k, v in sched.items()})
+
+    def _end_of_epoch(self, model: HashGNNModel, optimizer: torch.optim.Optimizer, state: dict, epoch: int) -> bool:
+        cfg, tcfg = self.config, self.config.train
+        record: dict[str, Any] = {"epoch": epoch, "iteration": state["iteration"], "seconds": state["seconds"]}
+        improved = False
+        if epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
+            metric = self.validate(model)
+            record[f"valid_recall@{cfg.eval.valid_n}"] = metric
+            if metric > state["best_metric"]:
+                state["best_metric"], state["best_epoch"], state["bad_rounds"] = metric, epoch, 0
+                state["best_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                improved = True
+            else:
+                state["bad_rounds"] += 1
+        state["history"].append(record)
+        if self.progress:
+            tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        if self.run_dir is not None:
+            ckpt = {k: v for k, v in state.items() if k != "best_model"}
+            ckpt.update(model=model.state_dict(), optimizer=optimizer.state_dict(), config=cfg.to_dict())
+            self.run_dir.save_checkpoint(ckpt | {"best_model": state.get("best_model")}, best=improved)
+            self.run_dir.write_metrics_csv(state["log"])
+            self.run_dir.write_json("history.json", state["history"])
+        return state["bad_rounds"] >= tcfg.patience
+
+    def validate(self, model: HashGNNModel) -> float:
+        cfg = self.config
+        mode = valid_mode(cfg)
+        emb = embeddings_from_model(model, self.graph, self.n_users, with_codes=mode != "continuous")
+        res = evaluate_part(emb, self.split, "valid", modes=(mode,), ns=(cfg.eval.valid_n,),
+                            protocols=("standard",), n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
+        return res[mode]["standard"][f"recall@{cfg.eval.valid_n}"]
+
+    def _restore(self, model: HashGNNModel, optimizer: torch.optim.Optimizer) -> dict:
+        if self.run_dir is None:
+            raise ConfigError("resume needs a run directory")
+        ckpt = self.run_dir.load_checkpoint("last")
+        if ckpt.get("config") != self.config.to_dict():
+            raise ConfigError(f"{self.run_dir.path}: the checkpoint was made with another configuration; "
+                              "resume with the run's own config.json")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state = {k: ckpt[k] for k in self._new_state()}
+        if ckpt.get("best_model") is not None:
+            state["best_model"] = ckpt["best_model"]
+        return state
+
+    def _finish(self, model: HashGNNModel, state: dict) -> TrainResult:
+        if state.get("best_model") is not None:
+            model.load_state_dict(state["best_model"])
+        with_codes = self.config.model.method != "continuous"
+        emb = embeddings_from_model(model, self.graph, self.n_users, with_codes=with_codes)
+        if self.run_dir is not None:
+            emb.save(self.run_dir.path)
+            self.run_dir.write_json("training.json", {"best_epoch": state["best_epoch"],
+                                                      "best_valid_metric": state["best_metric"],
+                                                      "epochs_run": state["epoch"],
+                                                      "iterations": state["iteration"],
+                                                      "seconds": state["seconds"]})
+        return TrainResult(model, emb, state["history"], state["log"], state["best_epoch"], state["best_metric"],
+                           state["seconds"])
+
+
+def _npz_ids(ids: np.ndarray) -> np.ndarray:
+    return ids.astype(str) if ids.dtype == object else ids

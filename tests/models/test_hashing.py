@@ -1,0 +1,131 @@
+import math
+
+import pytest
+import torch
+
+from hashgnn.errors import ConfigError
+from hashgnn.models.hashing import (
+    STE,
+    Continuous,
+    GuidedSTE,
+    GumbelBinarizer,
+    HashLayer,
+    HashNetContinuation,
+    build_binarizer,
+    sign,
+    sign_ste,
+)
+
+
+def test_sign_zero_is_plus_one():
+    assert sign(torch.tensor([-0.5, 0.0, 0.3])).tolist() == [-1.0, 1.0, 1.0]
+
+
+def test_ste_forward_is_sign_and_gradient_is_identity():
+    z = torch.tensor([-0.7, -0.1, 0.0, 0.2, 0.9], requires_grad=True)
+    h = sign_ste(z)
+    assert h.tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
+    weights = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    (h * weights).sum().backward()
+    assert torch.equal(z.grad, weights)
+
+
+def test_ste_binarizer_gradient_is_identity_through_tanh():
+    a = torch.randn(6, 8, requires_grad=True)
+    out = STE()(a)
+    assert set(out.unique().tolist()) <= {-1.0, 1.0}
+    out.sum().backward()
+    assert torch.allclose(a.grad, 1 - torch.tanh(a.detach()) ** 2)
+
+
+def test_guided_uses_z_where_q_is_one_and_h_where_q_is_zero():
+    torch.manual_seed(0)
+    a = torch.randn(400, 32) * 0.3
+    g = GuidedSTE(fixed_p=0.5)
+    out = g(a)
+    z = torch.tanh(a)
+    is_z = torch.isclose(out, z)
+    is_h = out == sign(z)
+    assert bool((is_z | is_h).all())
+    assert abs(is_z.float().mean().item() - 0.5) < 0.02
+
+
+@pytest.mark.parametrize("p", [0.9, 0.6, 0.2])
+def test_guided_mean_q_matches_p(p):
+    torch.manual_seed(1)
+    a = torch.full((500, 64), 0.3)
+    out = GuidedSTE(fixed_p=p)(a)
+    frac_z = torch.isclose(out, torch.tanh(a)).float().mean().item()
+    assert abs(frac_z - p) < 0.01
+
+
+def test_guided_p_schedule_values():
+    g = GuidedSTE()
+    values = {}
+    for it in (0, 249, 250, 499, 500, 2500):
+        g.step(it)
+        values[it] = g.p
+    assert values[0] == 1.0 and values[249] == 1.0
+    assert math.isclose(values[250], 0.95)
+    assert math.isclose(values[499], 0.95)
+    assert math.isclose(values[500], 0.95**2)
+    assert math.isclose(values[2500], 0.95**10)
+    floor = GuidedSTE(p_min=0.5)
+    floor.step(10**6)
+    assert floor.p == 0.5
+
+
+def test_guided_p_one_is_continuous_and_p_zero_is_ste():
+    a = torch.randn(5, 8)
+    assert torch.equal(GuidedSTE(fixed_p=1.0)(a), Continuous()(a))
+    assert torch.equal(GuidedSTE(fixed_p=0.0)(a), sign(torch.tanh(a)))
+
+
+def test_guided_rejects_bad_p():
+    with pytest.raises(ConfigError):
+        GuidedSTE(fixed_p=1.5)
+    with pytest.raises(ConfigError):
+        GuidedSTE(p0=-0.1)
+
+
+def test_hashnet_beta_schedule():
+    hn = HashNetContinuation()
+    hn.step(0)
+    assert hn.beta == 1.0
+    hn.step(199)
+    assert hn.beta == 1.0
+    hn.step(200)
+    assert math.isclose(hn.beta, (1 + 0.005 * 200) ** 0.5)
+    hn.step(1000)
+    assert hn.beta > 2.0
+    a = torch.tensor([0.5])
+    hn.step(10**6)
+    assert hn(a).item() > 0.999
+
+
+def test_gumbel_becomes_one_hot_as_temperature_goes_to_zero():
+    torch.manual_seed(0)
+    g = GumbelBinarizer()
+    a = torch.randn(200, 16)
+    soft = g.relaxed(a, tau=1.0)
+    hard = g.relaxed(a, tau=1e-3)
+    assert (soft.abs() < 0.99).float().mean() > 0.3
+    assert (hard.abs() > 0.999).float().mean() > 0.99
+    g.step(0)
+    assert g.tau == 1.0
+    g.step(10**6)
+    assert g.tau == pytest.approx(0.1)
+
+
+def test_hash_layer_shapes_init_and_repr():
+    torch.manual_seed(0)
+    layer = HashLayer(68, 32)
+    assert repr(layer) == "HashLayer(68, n_bits=32)"
+    assert layer.linear.weight.std().item() == pytest.approx(0.02, rel=0.1)
+    assert torch.count_nonzero(layer.linear.bias) == 0
+    assert layer(torch.randn(3, 68)).shape == (3, 32)
+
+
+def test_unknown_method_lists_choices():
+    with pytest.raises(ConfigError, match="guided"):
+        build_binarizer("nope")

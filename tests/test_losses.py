@@ -1,0 +1,42 @@
+import math
+
+import torch
+
+from hashgnn.losses import hashgnn_loss, link_bce, triplet_rank
+
+
+def sig(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def test_triplet_hinge_on_hand_computed_triplets():
+    pos = torch.tensor([2.0, -1.0])
+    neg = torch.tensor([[1.0, 3.0], [-4.0, -1.0]])
+    expected = [
+        max(0.0, -sig(2.0) + sig(1.0) + 0.2),
+        max(0.0, -sig(2.0) + sig(3.0) + 0.2),
+        max(0.0, -sig(-1.0) + sig(-4.0) + 0.2),
+        max(0.0, -sig(-1.0) + sig(-1.0) + 0.2),
+    ]
+    assert math.isclose(triplet_rank(pos, neg, 0.2).item(), sum(expected) / 4, rel_tol=1e-6)
+
+
+def test_triplet_is_zero_when_margin_is_met():
+    pos = torch.tensor([20.0])
+    neg = torch.tensor([[-20.0, -30.0]])
+    assert triplet_rank(pos, neg, 0.2).item() == 0.0
+
+
+def test_link_bce_hand_computed():
+    pos = torch.tensor([1.0])
+    neg = torch.tensor([[0.0, 2.0]])
+    expected = -math.log(sig(1.0)) + 0.5 * (-math.log(1 - sig(0.0)) - math.log(1 - sig(2.0)))
+    assert math.isclose(link_bce(pos, neg).item(), expected, rel_tol=1e-6)
+
+
+def test_total_loss_is_cross_plus_lambda_rank():
+    pos, neg = torch.randn(8), torch.randn(8, 5)
+    total, cross, rank = hashgnn_loss(pos, neg, lam=0.5, margin=0.2)
+    assert math.isclose(total.item(), cross.item() + 0.5 * rank.item(), rel_tol=1e-6)
+    total0, cross0, rank0 = hashgnn_loss(pos, neg, lam=0.0)
+    assert rank0.item() == 0.0 and math.isclose(total0.item(), cross0.item())

@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	$(VENV)/bin/hashgnn data info movielens-1m
+	$(VENV)/bin/hashgnn train --dataset movielens-1m
 
 test: install
 	$(PY) -m pytest -q

@@ -105,6 +105,39 @@ class HashGNN(Recommender):
         return model
 
 
+    def load_network(self):
+        """The trained network and its train-graph inputs (for inductive inference), from ``checkpoints/best.pt``."""
+        from hashgnn.data.graph import BipartiteGraph
+        from hashgnn.models.encoders import GraphInputs
+        from hashgnn.models.hashgnn import HashGNNModel
+
+        if getattr(self, "_network", None) is None:
+            rd = getattr(self, "run_dir", None)
+            if rd is None:
+                raise ConfigError("load_network() needs a model loaded from a run directory")
+            ckpt = rd.load_checkpoint("best")
+            inter = self.split.interactions
+            net = HashGNNModel(inter.n_users + inter.n_items, self.config.model)
+            net.load_state_dict(ckpt.get("best_model") or ckpt["model"])
+            net.eval()
+            graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(self.split.train))
+            self._network = (net, graph)
+        return self._network
+
+    def encode_new_users(self, item_lists: list[np.ndarray]) -> Embeddings:
+        """z and codes for users outside the training data, from the item indices each interacted with."""
+        import torch
+
+        net, graph = self.load_network()
+        n_users = self.split.interactions.n_users
+        z, h = net.encode_new_users([torch.as_tensor(np.asarray(i, dtype=np.int64)) for i in item_lists], graph,
+                                    n_users)
+        emb = self.embeddings()
+        from hashgnn.index import pack_codes
+
+        return Embeddings(z.numpy(), emb.item_z, pack_codes(h.numpy()), emb.item_codes, emb.n_bits)
+
+
 def _interactions_from_run(rd: RunDir) -> tuple[np.ndarray, np.ndarray]:
     arrays = rd.read_arrays("interactions.npz")
     return arrays["users"], arrays["items"]

@@ -50,6 +50,38 @@ class HashGNNModel(nn.Module):
         z = torch.tanh(a)
         return z, sign(z)
 
+    @torch.no_grad()
+    def encode_new_users(self, item_lists: list[Tensor], graph: GraphInputs, n_users: int) -> tuple[Tensor, Tensor]:
+        """Inductive codes for users the model never saw, from the items they interacted with (GraphSAGE's point).
+
+        Each new user has no id embedding, so its own input is the mean of its items' inputs; every layer then
+        applies eq. 1 over {the new user} ∪ {its items}, the items' representations being those of the train
+        graph (the new user is not added to the items' neighbourhoods). Returns ``(z, h)`` ``[B, K]``.
+        """
+        from hashgnn.errors import ConfigError
+        from hashgnn.models.encoders import SAGEMeanEncoder
+
+        if not isinstance(self.encoder, SAGEMeanEncoder):
+            raise ConfigError("inductive inference needs the 'sage' encoder (mean aggregator of eq. 1)")
+        a_op, a_t = graph.mean_op
+        x = self.input()
+        states = [x]
+        for layer in self.encoder.layers:
+            from hashgnn.models.propagation import sparse_propagate
+
+            x = self.encoder.act(layer(sparse_propagate(a_op, a_t, x)))
+            states.append(x)
+        outs = []
+        for items in item_lists:
+            nodes = items + n_users
+            own = states[0][nodes].mean(0)
+            for layer, prev in zip(self.encoder.layers, states[:-1]):
+                pooled = (own + prev[nodes].sum(0)) / (len(nodes) + 1)
+                own = self.encoder.act(layer(pooled))
+            outs.append(own)
+        z = torch.tanh(self.hash(torch.stack(outs)))
+        return z, sign(z)
+
     def __repr__(self) -> str:
         c = self.config
         return (f"HashGNNModel(encoder={c.encoder}{tuple(c.dims)}, n_bits={c.n_bits}, method={c.method}, "

@@ -1,0 +1,43 @@
+"""``hashgnn experiment NAME``: reproduce one of the paper's tables or figures (see :mod:`hashgnn.experiments`)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def _split_list(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("experiment")
+    def experiment(
+        name: str = typer.Argument(..., help="table2 | figure3 | figure4_6 | figure5 | figure7 | table3 | table4"),
+        datasets: list[str] = typer.Option(None, "--datasets", "-d",
+                                           help="dataset name(s), repeat or comma-separate (default: the config's)"),
+        seeds: int = typer.Option(None, "--seeds", help="number of seeds (0..N-1)"),
+        quick: bool = typer.Option(False, "--quick", help="small end-to-end check: ML-100K, 1 seed, 1-2 epochs"),
+        out: Path = typer.Option(None, "--out", "-o", help="output folder (default results/NAME[-quick])"),
+        methods: list[str] = typer.Option(None, "--methods", "-m", help="registry names, repeat or comma-separate"),
+        set_: list[str] = typer.Option([], "--set", help="dotted RunConfig override for every run"),
+        fresh: bool = typer.Option(False, "--fresh", help="ignore runs already recorded in --out (default: resume)"),
+        progress: bool = typer.Option(False, help="progress bars of each training run"),
+    ) -> None:
+        """Run an experiment of the paper; writes CSV, a Markdown table and PNG plots, prints ours vs paper."""
+        from hashgnn.experiments import Options, run_experiment
+
+        command = "hashgnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        options = Options(name, _split_list(datasets), seeds, quick, out, _split_list(methods), list(set_), fresh,
+                          progress, command)
+        folder, text = run_experiment(options)
+        print(text)
+        console.print(f"written to {folder}")

@@ -1,0 +1,31 @@
+"""Reproductions of the paper's experiments (section 5): ``hashgnn experiment NAME``.
+
+Each experiment has a JSON config under ``configs/`` (datasets, methods, seeds, budgets, the ``quick``
+subset and the paper's reference numbers) and writes, under ``results/NAME/``: ``results.csv`` (long metrics
+of every run), ``runs.csv`` (per-run wall times and the resolved RunConfig), ``summary.csv`` (mean/std over
+seeds), ``table.md`` (ours beside the paper's), PNG plots, ``command.txt`` and ``experiment.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hashgnn.experiments.runner import EXPERIMENTS, Options, load_experiment_config, make_plan, write_meta
+
+
+def run_experiment(options: Options) -> tuple[Path, str]:
+    """Run one experiment; returns ``(output folder, markdown table)``."""
+    from hashgnn.experiments.tables import RUNNERS
+    from hashgnn.io_utils import atomic_write_text
+
+    plan = make_plan(options)
+    write_meta(plan)
+    t0 = time.perf_counter()
+    text = RUNNERS[plan.name](plan)
+    seconds = time.perf_counter() - t0
+    atomic_write_text(plan.out / "wall_time.txt", f"{seconds:.1f} s\n")
+    return plan.out, text
+
+
+__all__ = ["EXPERIMENTS", "Options", "load_experiment_config", "make_plan", "run_experiment"]

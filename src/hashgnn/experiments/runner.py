@@ -1,0 +1,257 @@
+"""Shared machinery of the paper experiments: configs, dataset substitution, one training+evaluation run,
+resumable result files, summaries and output writing.
+
+Every run trains one registry method (:data:`hashgnn.models.baselines.BASELINES`) on one dataset and seed,
+records its wall time (training, evaluation) and appends long-format rows
+``dataset, label, variant, method, seed, mode, protocol, metric, value`` to ``results.csv`` right away, so an
+interrupted experiment continues where it stopped (``fresh=False``).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hashgnn.config import RunConfig
+from hashgnn.data.datasets import get_dataset
+from hashgnn.data.loading import load_split_for
+from hashgnn.data.splits import Split
+from hashgnn.errors import ConfigError
+from hashgnn.evaluation.protocol import evaluate_part
+from hashgnn.experiments.paper import DATASET_LABELS, SUBSTITUTES
+from hashgnn.io_utils import atomic_write_text
+from hashgnn.models.baselines import BASELINES, canonical_name
+from hashgnn.models.baselines.embedding import EmbeddingBaseline
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+EXPERIMENTS = ("table2", "figure3", "figure4_6", "figure5", "figure7", "table3", "table4")
+KEY = ["dataset", "variant", "seed"]
+
+
+def load_experiment_config(name: str) -> dict[str, Any]:
+    """The JSON config of experiment ``name`` (with the paper's numbers under ``"paper"``)."""
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    return json.loads((CONFIG_DIR / f"{name}.json").read_text())
+
+
+@dataclass
+class Options:
+    """What the command line asked for; ``None`` fields fall back to the experiment config."""
+
+    name: str
+    datasets: list[str] | None = None
+    seeds: int | None = None
+    quick: bool = False
+    out: Path | None = None
+    methods: list[str] | None = None
+    sets: list[str] = field(default_factory=list)
+    fresh: bool = False
+    progress: bool = False
+    command: str = ""
+
+
+@dataclass
+class Plan:
+    """The resolved experiment: config, datasets ``(name, label)``, seeds, methods and the output folder."""
+
+    name: str
+    config: dict[str, Any]
+    datasets: list[tuple[str, str]]
+    seeds: list[int]
+    methods: list[str]
+    out: Path
+    overrides: list[str]
+    params: dict[str, Any]
+    quick: bool
+    options: Options
+
+
+def dataset_available(name: str) -> bool:
+    spec = get_dataset(name)
+    return spec.is_available()
+
+
+def resolve_datasets(names: list[str]) -> list[tuple[str, str]]:
+    """``(dataset to run, label)``; a paper dataset whose files are absent runs its substitute, labelled so."""
+    out = []
+    for name in names:
+        if name in SUBSTITUTES and not dataset_available(name):
+            sub = SUBSTITUTES[name]
+            out.append((sub, f"{DATASET_LABELS.get(sub, sub)}"))
+        else:
+            out.append((name, DATASET_LABELS.get(name, name)))
+    return out
+
+
+def make_plan(options: Options) -> Plan:
+    cfg = load_experiment_config(options.name)
+    quick = cfg.get("quick", {}) if options.quick else {}
+    merged = {**cfg, **{k: v for k, v in quick.items() if k not in ("overrides", "params")}}
+    datasets = options.datasets or merged["datasets"]
+    n_seeds = options.seeds or merged["seeds"]
+    methods = [canonical_name(m) for m in (options.methods or merged["methods"])]
+    overrides = [*merged.get("split", []), *cfg.get("overrides", []), *quick.get("overrides", []), *options.sets]
+    params = {**cfg.get("params", {}), **quick.get("params", {})}
+    out = options.out or Path("results") / (options.name + ("-quick" if options.quick else ""))
+    RunConfig().override(overrides).validate()  # fail before any work
+    return Plan(options.name, merged, resolve_datasets(list(datasets)), list(range(n_seeds)), methods, Path(out),
+                overrides, params, options.quick, options)
+
+
+def run_config(plan: Plan, dataset: str, seed: int, extra: list[str] = ()) -> RunConfig:
+    """The RunConfig of one run: dataset, seed (model seed; the split seed stays fixed), plan overrides, extra."""
+    return RunConfig().override([f"data.dataset={dataset}", f"seed={seed}", *plan.overrides, *extra]).validate()
+
+
+def build_method(plan: Plan, method: str, cfg: RunConfig, extra_params: dict | None = None):
+    """An unfitted registry method for ``cfg``, with the plan's and the method's own settings."""
+    settings = plan.config.get("method_settings", {}).get(method, {})
+    factory = BASELINES[method]
+    cfg = cfg.override(list(settings.get("overrides", [])))
+    if isinstance(factory, type) and issubclass(factory, EmbeddingBaseline):
+        params = {**plan.params, **settings.get("params", {}), **(extra_params or {})}
+        return factory(config=cfg, progress=plan.options.progress, **params)
+    return factory(config=cfg, progress=plan.options.progress)
+
+
+_SPLITS: dict[tuple, Split] = {}
+
+
+def get_split(cfg: RunConfig) -> Split:
+    key = (cfg.data, cfg.split)
+    if key not in _SPLITS:
+        _SPLITS.clear()
+        _SPLITS[key] = load_split_for(cfg.data, cfg.split)
+    return _SPLITS[key]
+
+
+def default_modes(model) -> tuple[str, ...]:
+    return ("hamming", "hierarchical", "continuous") if model.embeddings().has_codes else ("continuous",)
+
+
+class ResultStore:
+    """``results.csv`` (long metrics) and ``runs.csv`` (one row per run: times, config) in the output folder."""
+
+    def __init__(self, out: Path, fresh: bool) -> None:
+        self.out = out
+        out.mkdir(parents=True, exist_ok=True)
+        self.results_path, self.runs_path = out / "results.csv", out / "runs.csv"
+        if fresh:
+            for p in (self.results_path, self.runs_path):
+                p.unlink(missing_ok=True)
+        self.results = pd.read_csv(self.results_path) if self.results_path.is_file() else pd.DataFrame()
+        self.runs = pd.read_csv(self.runs_path) if self.runs_path.is_file() else pd.DataFrame()
+
+    def done(self, dataset: str, variant: str, seed: int) -> bool:
+        if self.runs.empty:
+            return False
+        r = self.runs
+        return bool(((r["dataset"] == dataset) & (r["variant"] == variant) & (r["seed"] == seed)).any())
+
+    def add(self, rows: list[dict], run: dict) -> None:
+        self.results = pd.concat([self.results, pd.DataFrame(rows)], ignore_index=True)
+        self.runs = pd.concat([self.runs, pd.DataFrame([run])], ignore_index=True)
+        atomic_write_text(self.results_path, self.results.to_csv(index=False))
+        atomic_write_text(self.runs_path, self.runs.to_csv(index=False))
+
+
+def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str, seed: int, method: str,
+                       variant: str | None = None, extra: list[str] = (), modes: tuple[str, ...] | None = None,
+                       keep_model: bool = False):
+    """Fit ``method`` on (dataset, seed) with ``extra`` overrides, evaluate on the test part, store the rows.
+
+    Returns the fitted model when ``keep_model`` (else None); a run already in the store is skipped.
+    """
+    variant = variant or method
+    if store.done(dataset, variant, seed) and not keep_model:
+        print(f"[{plan.name}] skip {dataset} {variant} seed {seed}: already in {store.runs_path}")
+        return None
+    cfg = run_config(plan, dataset, seed, list(extra))
+    split = get_split(cfg)
+    model = build_method(plan, method, cfg)
+    t0 = time.perf_counter()
+    model.fit(split)
+    train_wall = time.perf_counter() - t0
+    modes = modes or default_modes(model)
+    t1 = time.perf_counter()
+    res = evaluate_part(model.embeddings(), split, "test", modes=modes, ns=tuple(plan.config["ns"]),
+                        protocols=tuple(plan.config["protocols"]), n_candidates=cfg.eval.n_candidates,
+                        tie_seed=cfg.eval.tie_seed, max_users=cfg.eval.max_test_users)
+    eval_wall = time.perf_counter() - t1
+    rows = [{"dataset": dataset, "label": label, "variant": variant, "method": method, "seed": seed, "mode": mode,
+             "protocol": protocol, "metric": metric, "value": value}
+            for mode, by_p in res.items() for protocol, metrics in by_p.items() for metric, value in metrics.items()]
+    run = {"dataset": dataset, "label": label, "variant": variant, "method": method, "seed": seed,
+           "train_seconds": train_wall, "model_seconds": float(getattr(model, "seconds", train_wall)),
+           "eval_seconds": eval_wall, "epochs_run": len(getattr(model, "history", []) or []),
+           "config": cfg.to_json().replace("\n", " "),
+           "params": json.dumps(getattr(getattr(model, "params", None), "__dict__", {}) or {}),
+           "finished": datetime.now().isoformat(timespec="seconds")}
+    store.add(rows, run)
+    main = "hierarchical" if "hierarchical" in res else next(iter(res))
+    r50 = res[main][plan.config["protocols"][0]].get("recall@50", float("nan"))
+    print(f"[{plan.name}] {label} {variant} seed {seed}: train {train_wall:.1f}s eval {eval_wall:.1f}s "
+          f"{main} recall@50 {r50:.4f}", flush=True)
+    return model if keep_model else None
+
+
+def headline(results: pd.DataFrame, continuous_methods: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Rows of the 'hierarchical' column: hierarchical search, or continuous search for methods without codes."""
+    if results.empty:
+        return results
+    has_h = results.groupby(["dataset", "variant"])["mode"].transform(lambda s: (s == "hierarchical").any())
+    pick = (results["mode"] == "hierarchical") | (~has_h & (results["mode"] == "continuous"))
+    return results[pick]
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std and count over seeds of every (dataset, label, variant, mode, protocol, metric)."""
+    cols = ["dataset", "label", "variant", "mode", "protocol", "metric"]
+    g = results.groupby(cols, sort=False)["value"]
+    return g.agg(mean="mean", std="std", n="count").reset_index()
+
+
+def fmt(mean: float, std: float, n: int) -> str:
+    if np.isnan(mean):
+        return "–"
+    return f"{mean:.3f} ± {std:.3f}" if n > 1 and not np.isnan(std) else f"{mean:.3f}"
+
+
+def write_meta(plan: Plan, extra: dict | None = None) -> None:
+    """``command.txt`` (the exact command), ``experiment.json`` (the resolved plan) in the output folder."""
+    plan.out.mkdir(parents=True, exist_ok=True)
+    command = plan.options.command or " ".join(sys.argv)
+    atomic_write_text(plan.out / "command.txt", command + "\n")
+    meta = {"experiment": plan.name, "quick": plan.quick, "datasets": plan.datasets, "seeds": plan.seeds,
+            "methods": plan.methods, "overrides": plan.overrides, "params": plan.params,
+            "config": plan.config, "python": platform.python_version(), "started": datetime.now().isoformat(),
+            **(extra or {})}
+    atomic_write_text(plan.out / "experiment.json", json.dumps(meta, indent=2, default=str) + "\n")
+
+
+def savefig(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -1,0 +1,90 @@
+"""Exact Hamming top-k over packed codes (HamR)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hashgnn.index import _kernels
+from hashgnn.index.base import SearchIndex, check_packed
+from hashgnn.index.packing import padded_words
+
+TWO_PASS_MAX_ITEMS = 1 << 14  # two-pass (byte buffer per query) below this; streaming above (measured)
+QUERY_BLOCK = 64
+ITEM_BLOCK = 16384
+
+_DUMMY2 = np.zeros((1, 1), dtype=np.uint64)
+
+
+def code_words(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(1-D words or dummy, 2-D words or dummy, n_words) — n_words 0 selects the single-word kernels
+    (uint32 for K <= 32, uint64 for K <= 64)."""
+    n_bits = packed.shape[1] * 8
+    if n_bits <= 32:
+        return np.ascontiguousarray(padded_words(packed, np.uint32)[:, 0]), _DUMMY2, 0
+    if n_bits <= 64:
+        return np.ascontiguousarray(padded_words(packed, np.uint64)[:, 0]), _DUMMY2, 0
+    words = np.ascontiguousarray(padded_words(packed, np.uint64))
+    return np.zeros(1, dtype=np.uint64), words, words.shape[1]
+
+
+def hamming_topk_positions(q_packed: np.ndarray, x1: np.ndarray, x2: np.ndarray, n_words: int, n_bits: int,
+                           k: int, ex_ptr: np.ndarray, ex_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k positions (ascending distance, then position) and distances; -1 padding."""
+    q1, q2, _ = code_words(q_packed)
+    if n_words == 0:
+        q1 = q1.astype(x1.dtype, copy=False)
+    nq = q_packed.shape[0]
+    n = x1.shape[0] if n_words == 0 else x2.shape[0]
+    out_pos = np.empty((nq, k), dtype=np.int64)
+    out_d = np.empty((nq, k), dtype=np.int64)
+    if nq == 0:
+        return out_pos, out_d
+    if n <= TWO_PASS_MAX_ITEMS and n_bits <= 248:
+        _kernels.hamming_topk_2pass(q1, x1, q2, x2, n_words, n_bits, k, ex_ptr, ex_pos, out_pos, out_d)
+    else:
+        _kernels.hamming_topk(q1, x1, q2, x2, n_words, n_bits, k, ex_ptr, ex_pos, QUERY_BLOCK, ITEM_BLOCK,
+                              out_pos, out_d)
+    return out_pos, out_d
+
+
+def distances_to_scores(dist: np.ndarray, n_bits: int) -> np.ndarray:
+    scores = (n_bits - dist).astype(np.float32)
+    scores[dist < 0] = -np.inf
+    return scores
+
+
+class HammingIndex(SearchIndex):
+    """Exact top-k by Hamming distance; score = K − distance. Queries: packed uint8 codes ``[B, K/8]``."""
+
+    kind = "hamming"
+
+    def __init__(self, item_codes_packed: np.ndarray, tie_seed: int | None = None) -> None:
+        codes = check_packed(item_codes_packed, "item codes")
+        self._setup_ties(codes.shape[0], tie_seed)
+        self.codes = codes
+        self.n_bytes = codes.shape[1]
+        self.n_bits = self.n_bytes * 8
+        self._x1, self._x2, self._n_words = code_words(codes[self._item_at])
+
+    def _check_queries(self, queries: Any) -> np.ndarray:
+        return check_packed(queries, "query codes", self.n_bytes)
+
+    def _n_queries(self, queries: np.ndarray) -> int:
+        return queries.shape[0]
+
+    def _slice_queries(self, queries: np.ndarray, start: int, stop: int) -> np.ndarray:
+        return queries[start:stop]
+
+    def _search(self, queries, k, ex_ptr, ex_pos):
+        pos, dist = hamming_topk_positions(queries, self._x1, self._x2, self._n_words, self.n_bits, k,
+                                           ex_ptr, ex_pos)
+        return pos, distances_to_scores(dist, self.n_bits)
+
+    def _state(self):
+        return {}, {"item_codes": self.codes}
+
+    @classmethod
+    def _from_state(cls, params, arrays):
+        return cls(arrays["item_codes"], tie_seed=params["tie_seed"])

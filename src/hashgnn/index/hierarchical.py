@@ -1,0 +1,83 @@
+"""Hierarchical search (HieS): exact Hamming top-M candidates, then exact ⟨z_q, z_i⟩ re-rank."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hashgnn.errors import ConfigError
+from hashgnn.index.base import SearchIndex, check_float, check_k, check_packed
+from hashgnn.index.hamming import code_words, hamming_topk_positions
+
+GATHER_BLOCK_BYTES = 128 << 20
+
+
+class HierarchicalIndex(SearchIndex):
+    """Queries are ``(query_packed [B, K/8], query_embeddings [B, d])``. The Hamming top-``n_candidates``
+    (seen items excluded, shared tie rule) are re-ranked by inner product (ties again by tie rank); with
+    ``k > n_candidates`` only ``n_candidates`` real results are returned, then padding."""
+
+    kind = "hierarchical"
+
+    def __init__(self, item_codes_packed: np.ndarray, item_embeddings: np.ndarray, n_candidates: int = 100,
+                 tie_seed: int | None = None) -> None:
+        codes = check_packed(item_codes_packed, "item codes")
+        emb = check_float(item_embeddings, "item embeddings")
+        if emb.shape[0] != codes.shape[0]:
+            raise ConfigError(f"item codes ({codes.shape[0]} rows) and item embeddings ({emb.shape[0]} rows) "
+                              "must describe the same items")
+        self.n_candidates = check_k(n_candidates)
+        self._setup_ties(codes.shape[0], tie_seed)
+        self.codes = codes
+        self.embeddings = emb
+        self.n_bytes = codes.shape[1]
+        self.n_bits = self.n_bytes * 8
+        self.dim = emb.shape[1]
+        self._x1, self._x2, self._n_words = code_words(codes[self._item_at])
+        self._z = np.ascontiguousarray(emb[self._item_at])
+
+    def _check_queries(self, queries: Any) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(queries, (tuple, list)) or len(queries) != 2:
+            raise ConfigError("HierarchicalIndex queries must be a tuple (query_packed, query_embeddings)")
+        codes = check_packed(queries[0], "query codes", self.n_bytes)
+        z = check_float(queries[1], "query embeddings", self.dim)
+        if codes.shape[0] != z.shape[0]:
+            raise ConfigError(f"query codes ({codes.shape[0]} rows) and query embeddings ({z.shape[0]} rows) "
+                              "differ in length")
+        return codes, z
+
+    def _n_queries(self, queries) -> int:
+        return queries[0].shape[0]
+
+    def _slice_queries(self, queries, start: int, stop: int):
+        return queries[0][start:stop], queries[1][start:stop]
+
+    def _default_batch(self, n_queries: int, k: int) -> int:
+        per_query = 4 * self.n_candidates * max(self.dim, 1)
+        return max(1, min(n_queries, GATHER_BLOCK_BYTES // per_query))
+
+    def _search(self, queries, k, ex_ptr, ex_pos):
+        codes, z = queries
+        m = self.n_candidates
+        cand, _ = hamming_topk_positions(codes, self._x1, self._x2, self._n_words, self.n_bits, m, ex_ptr,
+                                         ex_pos)
+        valid = cand >= 0
+        scores = np.einsum("bd,bmd->bm", z, self._z[np.maximum(cand, 0)], optimize=False).astype(np.float32)
+        scores[~valid] = -np.inf
+        tie_key = np.where(valid, cand, np.iinfo(np.int64).max)
+        order = np.lexsort((tie_key, -scores.astype(np.float64)), axis=-1)
+        kk = min(k, m)
+        out_pos = np.full((len(cand), k), -1, dtype=np.int64)
+        out_s = np.full((len(cand), k), -np.inf, dtype=np.float32)
+        out_pos[:, :kk] = np.take_along_axis(cand, order[:, :kk], axis=1)
+        out_s[:, :kk] = np.take_along_axis(scores, order[:, :kk], axis=1)
+        return out_pos, out_s
+
+    def _state(self):
+        return {"n_candidates": self.n_candidates}, {"item_codes": self.codes, "item_embeddings": self.embeddings}
+
+    @classmethod
+    def _from_state(cls, params, arrays):
+        return cls(arrays["item_codes"], arrays["item_embeddings"], n_candidates=int(params["n_candidates"]),
+                   tie_seed=params["tie_seed"])

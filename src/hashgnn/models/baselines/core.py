@@ -1,0 +1,119 @@
+"""Baselines that are the HashGNN core itself with other settings (paper 5.2.2): no new model code.
+
+Each class fixes the config keys that *define* the method (applied after the caller's overrides, so a method
+stays what its name says) and runs :class:`~hashgnn.training.trainer.Trainer` on the given split:
+
+==============  ==========================================================================================
+``GraphSage``   ``model.method=continuous``: the 2-layer GraphSAGE encoder (eq. 1) + tanh head, loss eq. 7 on z
+``HashNet``     ``model.method=hashnet``: ĥ = tanh(β a), β = (1 + γ t)^0.5 every 200 iterations (Cao et al. 2017)
+``Hash_gumb``   ``model.method=gumbel``: 2-way Gumbel-softmax per bit with annealed τ (Jang et al. 2017)
+``Hash_ste``    ``model.method=ste``: plain straight-through sign (Bengio et al. 2013), i.e. guided with p = 0
+``HashGNN_nr``  ``model.method=guided, train.lam=0``: eq. 5 only (no ranking loss eq. 6)
+``HashGNN``     ``model.method=guided``: eq. 7 with guided STE (eq. 8)
+``LightGCN``    ``model.encoder=lightgcn, model.method=continuous``: LightGCN propagation (He et al. 2020) under
+                the core's tanh head and the HashGNN loss (eq. 5–7), *not* LightGCN's own BPR objective
+==============  ==========================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from hashgnn.config import RunConfig
+from hashgnn.data.splits import Split
+from hashgnn.models.baselines.common import FittedRecommender
+from hashgnn.training.rundir import RunDir
+
+
+def apply_overrides(config: RunConfig | None, overrides: Sequence[str] | Mapping[str, object] = ()) -> RunConfig:
+    """``config`` (default :class:`RunConfig`) with dotted overrides, given as ``["a.b=1"]`` or ``{"a.b": 1}``."""
+    cfg = config or RunConfig()
+    if isinstance(overrides, Mapping):
+        overrides = [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
+    return cfg.override(list(overrides)) if overrides else cfg
+
+
+class CoreBaseline(FittedRecommender):
+    """The core Trainer with the method-defining overrides ``defining``.
+
+    Args:
+        config: Base run configuration (data/split keys are ignored: ``fit`` takes the split).
+        overrides: Extra dotted overrides (budgets, K, λ, ...), applied before the defining ones.
+        progress: tqdm bars while training.
+        run_dir: Optional run directory for the Trainer's checkpoints and logs.
+    """
+
+    name = "core"
+    defining: tuple[str, ...] = ()
+
+    def __init__(self, config: RunConfig | None = None, overrides: Sequence[str] | Mapping[str, object] = (),
+                 progress: bool = False, run_dir: str | None = None) -> None:
+        super().__init__()
+        cfg = apply_overrides(config, overrides)
+        self.config = cfg.override(list(self.defining)).validate()
+        self.tie_seed = self.config.eval.tie_seed
+        self.n_candidates = self.config.eval.n_candidates
+        self.progress = progress
+        self.run_dir = run_dir
+        self.trainer = None
+        self.result = None
+
+    def fit(self, split: Split, **kwargs) -> CoreBaseline:
+        from hashgnn.training.trainer import Trainer
+
+        self.trainer = Trainer(self.config, split, RunDir(self.run_dir) if self.run_dir else None,
+                               progress=self.progress)
+        self.result = self.trainer.fit()
+        self.log, self.history, self.seconds = self.result.log, self.result.history, self.result.seconds
+        self._attach(split, self.result.embeddings)
+        return self
+
+
+class GraphSage(CoreBaseline):
+    """GraphSAGE (Hamilton et al. 2017), the continuous counterpart of HashGNN: ``model.method=continuous``."""
+
+    name = "GraphSage"
+    defining = ("model.encoder=sage", "model.method=continuous")
+
+
+class HashNet(CoreBaseline):
+    """HashNet continuation ĥ = tanh(β a) on the GraphSAGE encoder: ``model.method=hashnet``."""
+
+    name = "HashNet"
+    defining = ("model.encoder=sage", "model.method=hashnet")
+
+
+class HashGumbel(CoreBaseline):
+    """Hash_gumb: Gumbel-softmax bits on the GraphSAGE encoder: ``model.method=gumbel``."""
+
+    name = "Hash_gumb"
+    defining = ("model.encoder=sage", "model.method=gumbel")
+
+
+class HashSTE(CoreBaseline):
+    """Hash_ste: plain straight-through sign on the GraphSAGE encoder: ``model.method=ste``."""
+
+    name = "Hash_ste"
+    defining = ("model.encoder=sage", "model.method=ste")
+
+
+class HashGNNNoRank(CoreBaseline):
+    """HashGNN_nr: guided STE with λ = 0 (link reconstruction eq. 5 only)."""
+
+    name = "HashGNN_nr"
+    defining = ("model.encoder=sage", "model.method=guided", "train.lam=0")
+
+
+class HashGNNFull(CoreBaseline):
+    """HashGNN itself (guided STE, eq. 7–8) behind the same baseline interface."""
+
+    name = "HashGNN"
+    defining = ("model.encoder=sage", "model.method=guided")
+
+
+class LightGCN(CoreBaseline):
+    """LightGCN propagation (He et al., SIGIR 2020) + the core's continuous tanh head and HashGNN loss."""
+
+    name = "LightGCN"
+    defining = ("model.encoder=lightgcn", "model.method=continuous")

@@ -1,0 +1,181 @@
+"""Two-stage hashing baselines built on a trained GraphSage (paper 5.2.2): LSH and HashGNN_sp.
+
+Both first fit :class:`~hashgnn.models.baselines.core.GraphSage` (the core with ``model.method=continuous``)
+on the split, then hash its output without touching the GraphSAGE weights again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from hashgnn.config import RunConfig
+from hashgnn.data.splits import Split
+from hashgnn.errors import ArtifactError, ConfigError
+from hashgnn.losses import hashgnn_loss
+from hashgnn.models.base import Embeddings
+from hashgnn.models.baselines.common import FittedRecommender, valid_recall
+from hashgnn.models.baselines.core import GraphSage, apply_overrides
+from hashgnn.models.hashing import GuidedSTE, HashLayer, sign
+from hashgnn.seed import seed_everything
+from hashgnn.training.negatives import NegativeSampler
+
+
+def random_hyperplane_codes(z: np.ndarray, projection: np.ndarray) -> np.ndarray:
+    """h = sign(z R) with sign(0) = +1 (Charikar 2002 random hyperplanes): ±1 float32 ``[n, K]``."""
+    p = z.astype(np.float64) @ projection.astype(np.float64)
+    return np.where(p >= 0, 1.0, -1.0).astype(np.float32)
+
+
+class LSH(FittedRecommender):
+    """LSH by random hyperplanes (Gionis et al. 1999; Charikar 2002) on GraphSage embeddings.
+
+    GraphSage is trained first; then one seeded Gaussian projection ``R ~ N(0, 1)^{d×K}`` is shared by users and
+    items and ``h = sign(z R)``, with ``z`` GraphSage's continuous output (the tanh head, d = ``model.n_bits``).
+    ``z`` itself stays GraphSage's, so hierarchical search re-ranks Hamming candidates by GraphSage's inner
+    products. The paper feeds "the output of Graphsage" to LSH; which layer is not stated, z is used here.
+
+    Args:
+        config, overrides, progress: as for :class:`~hashgnn.models.baselines.core.CoreBaseline`.
+        n_bits: Code length K (default: ``model.n_bits``).
+        lsh_seed: Seed of R (default: ``config.seed``).
+    """
+
+    name = "LSH"
+
+    def __init__(self, config: RunConfig | None = None, overrides: Sequence[str] | Mapping[str, object] = (),
+                 progress: bool = False, n_bits: int | None = None, lsh_seed: int | None = None) -> None:
+        super().__init__()
+        self.graphsage = GraphSage(config, overrides, progress)
+        self.config = self.graphsage.config
+        self.n_bits = int(n_bits or self.config.model.n_bits)
+        if self.n_bits <= 0 or self.n_bits % 8:
+            raise ConfigError(f"LSH n_bits must be a positive multiple of 8, got {self.n_bits}")
+        self.lsh_seed = self.config.seed if lsh_seed is None else lsh_seed
+        self.tie_seed, self.n_candidates = self.config.eval.tie_seed, self.config.eval.n_candidates
+        self.projection: np.ndarray | None = None
+
+    def fit(self, split: Split, **kwargs) -> LSH:
+        self.graphsage.fit(split)
+        base = self.graphsage.embeddings()
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(self.lsh_seed)
+        self.projection = rng.standard_normal((base.user_z.shape[1], self.n_bits)).astype(np.float32)
+        emb = Embeddings.from_signs(base.user_z, base.item_z, random_hyperplane_codes(base.user_z, self.projection),
+                                    random_hyperplane_codes(base.item_z, self.projection))
+        self.log, self.history = self.graphsage.log, self.graphsage.history
+        self.seconds = self.graphsage.seconds + time.perf_counter() - t0
+        self._attach(split, emb)
+        return self
+
+
+class HashGNNSeparate(FittedRecommender):
+    """HashGNN_sp: GraphSage first, then only a hash layer on its frozen representations.
+
+    Stage 1 fits :class:`GraphSage`. Its encoder output **u** (the 2-layer GraphSAGE representation of eq. 1,
+    before GraphSage's own tanh head) is computed once and frozen (no gradient reaches GraphSAGE). Stage 2 trains
+    a new :class:`~hashgnn.models.hashing.HashLayer` (eq. 2) with the guided binarizer (eq. 8) under the same
+    loss (eq. 5–7, :func:`hashgnn.losses.hashgnn_loss`), train edges, negatives
+    (:class:`~hashgnn.training.negatives.NegativeSampler`, ``train.triplets`` per edge), batch size, lr, epochs
+    and p schedule as the core. The checkpoint with the best validation hierarchical Recall@``eval.valid_n`` is
+    kept. The continuous z used by hierarchical search is the new layer's tanh(a).
+
+    Args: as for :class:`LSH` (without ``lsh_seed``).
+    """
+
+    name = "HashGNN_sp"
+
+    def __init__(self, config: RunConfig | None = None, overrides: Sequence[str] | Mapping[str, object] = (),
+                 progress: bool = False) -> None:
+        super().__init__()
+        self.graphsage = GraphSage(config, overrides, progress)
+        # stage 2 uses the caller's binarizer settings with the guided method
+        self.config = apply_overrides(config, overrides).override(["model.method=guided"]).validate()
+        self.tie_seed, self.n_candidates = self.config.eval.tie_seed, self.config.eval.n_candidates
+        self.hash_layer: HashLayer | None = None
+        self.frozen_u: torch.Tensor | None = None
+
+    def fit(self, split: Split, **kwargs) -> HashGNNSeparate:
+        self.graphsage.fit(split)
+        gs_model, graph = self.graphsage.result.model, self.graphsage.trainer.graph
+        gs_model.eval()
+        for param in gs_model.parameters():
+            param.requires_grad_(False)
+        with torch.no_grad():
+            self.frozen_u = gs_model.encoder(gs_model.input(), graph).detach().clone()
+        t0 = time.perf_counter()
+        self._fit_hash_layer(split)
+        self.seconds = self.graphsage.seconds + time.perf_counter() - t0
+        return self
+
+    def _encode(self) -> Embeddings:
+        n_users = self.split_n_users
+        with torch.no_grad():
+            z = torch.tanh(self.hash_layer(self.frozen_u))
+            h = sign(z)
+        z_np, h_np = z.numpy(), h.numpy()
+        return Embeddings.from_signs(z_np[:n_users], z_np[n_users:], h_np[:n_users], h_np[n_users:])
+
+    def _fit_hash_layer(self, split: Split) -> None:
+        cfg, tcfg, mcfg = self.config, self.config.train, self.config.model
+        seed_everything(cfg.seed)
+        inter = split.interactions
+        self.split_n_users = n_users = inter.n_users
+        users_all = split.train.users.astype(np.int64)
+        items_all = split.train.items.astype(np.int64)
+        sampler = NegativeSampler(users_all, items_all, inter.n_items)
+        self.hash_layer = HashLayer(self.frozen_u.shape[1], mcfg.n_bits, mcfg.init_std)
+        binarizer = GuidedSTE(**mcfg.binarizer_kwargs())
+        optimizer = torch.optim.Adam(self.hash_layer.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        scale = mcfg.scale()
+        u = self.frozen_u
+        best, best_state, bad, iteration = -math.inf, None, 0, 0
+        self.log, self.history = [], []
+        for epoch in range(1, tcfg.epochs + 1):
+            rng = np.random.default_rng([cfg.seed, epoch, 17])
+            order = rng.permutation(len(users_all))
+            n_batches = math.ceil(len(order) / tcfg.batch_size)
+            for b in range(n_batches):
+                idx = order[b * tcfg.batch_size:(b + 1) * tcfg.batch_size]
+                users, pos = users_all[idx], items_all[idx]
+                neg = sampler.sample(users, tcfg.triplets, rng)
+                nodes = np.unique(np.concatenate([users, pos + n_users, neg.ravel() + n_users]))
+                # only the batch's nodes go through the layer (u is fixed); positions by binary search
+                h = binarizer(self.hash_layer(u[torch.from_numpy(nodes)]))
+                pos_u = torch.from_numpy(np.searchsorted(nodes, users))
+                pos_i = torch.from_numpy(np.searchsorted(nodes, pos + n_users))
+                pos_m = torch.from_numpy(np.searchsorted(nodes, neg + n_users))
+                hu = h[pos_u]
+                pos_s = scale * (hu * h[pos_i]).sum(-1)
+                neg_s = scale * torch.einsum("bk,btk->bt", hu, h[pos_m])
+                loss, cross, rank = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                iteration += 1
+                binarizer.step(iteration)
+                if not torch.isfinite(loss):
+                    raise ArtifactError(f"HashGNN_sp diverged at iteration {iteration}")
+                if iteration % tcfg.log_every == 0 or b == n_batches - 1:
+                    self.log.append({"iteration": iteration, "epoch": epoch, "loss": loss.item(),
+                                     "loss_cross": cross.item(), "loss_rank": rank.item(), **binarizer.state()})
+            record: dict[str, float] = {"epoch": epoch, "iteration": iteration}
+            if epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
+                metric = valid_recall(self._encode(), split, "hierarchical", cfg.eval.valid_n,
+                                      cfg.eval.n_candidates, cfg.eval.tie_seed)
+                record[f"valid_recall@{cfg.eval.valid_n}"] = metric
+                if not metric <= best:  # NaN (no validation users) keeps the latest weights
+                    best, bad = metric, 0
+                    best_state = {k: v.clone() for k, v in self.hash_layer.state_dict().items()}
+                else:
+                    bad += 1
+            self.history.append(record)
+            if bad >= tcfg.patience:
+                break
+        if best_state is not None:
+            self.hash_layer.load_state_dict(best_state)
+        self._attach(split, self._encode())

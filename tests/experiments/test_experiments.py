@@ -1,0 +1,58 @@
+"""Experiment configs carry the paper's numbers, and ``hashgnn experiment table2 --quick`` runs end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hashgnn.errors import ConfigError
+from hashgnn.experiments import EXPERIMENTS, Options, load_experiment_config, make_plan
+from hashgnn.experiments.paper import TABLE2, TABLE3_PERCENT, TABLE4_SECONDS
+from hashgnn.models.baselines import BASELINES
+
+
+def test_configs_match_paper_numbers_and_registry():
+    t2 = load_experiment_config("table2")
+    assert {d: {m: tuple(v) for m, v in r.items()} for d, r in t2["paper"]["results"].items()} == TABLE2
+    assert {m: tuple(v) for m, v in load_experiment_config("table3")["paper"]["results"].items()} == TABLE3_PERCENT
+    assert load_experiment_config("table4")["paper"]["results"] == TABLE4_SECONDS
+    assert TABLE2["movielens-1m"]["HashGNN"] == (0.248, 0.373, 0.325, 0.431)
+    for name in EXPERIMENTS:
+        cfg = load_experiment_config(name)
+        assert set(cfg["methods"]) <= set(BASELINES)
+    with pytest.raises(ConfigError, match="choose one of"):
+        load_experiment_config("table9")
+
+
+@pytest.mark.dataset
+def test_pinterest_is_substituted_and_labelled():
+    plan = make_plan(Options("table2"))
+    names = [d for d, _ in plan.datasets]
+    if "pinterest-20" not in names:
+        assert "amazon-cds" in names
+        assert any("substitute" in label for _, label in plan.datasets)
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_table2_quick_end_to_end(tmp_path: Path):
+    from hashgnn.cli import main
+
+    out = tmp_path / "t2"
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "table2", "--quick", "--out", str(out)])
+    assert exc.value.code in (0, None)
+    for name in ("results.csv", "runs.csv", "summary.csv", "table.md", "timing.csv", "command.txt",
+                 "experiment.json", "recall50_vs_paper.png", "hamming_recall_at_n.png"):
+        assert (out / name).is_file(), name
+    runs = pd.read_csv(out / "runs.csv")
+    assert set(runs["variant"]) == set(BASELINES)
+    assert (runs["train_seconds"] > 0).all()
+    res = pd.read_csv(out / "results.csv")
+    assert set(res["protocol"]) == {"standard", "paper"}
+    assert set(res[res["variant"] == "MF"]["mode"]) == {"continuous"}
+    assert "hierarchical" in set(res[res["variant"] == "HashGNN"]["mode"])
+    assert "(0.248)" not in (out / "table.md").read_text()  # ML-100K has no paper row
+    assert json.loads((out / "experiment.json").read_text())["quick"] is True

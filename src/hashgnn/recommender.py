@@ -63,6 +63,7 @@ class HashGNN(Recommender):
             self.config = replace(self.config, data=replace(self.config.data, dataset=dataset))
             split = load_split_for(self.config.data, self.config.split)
         elif isinstance(dataset, Interactions):
+            self.config = replace(self.config, data=replace(self.config.data, dataset=dataset.name))
             split = make_split(dataset, self.config.split)
         elif isinstance(dataset, Split):
             split = dataset
@@ -121,17 +122,18 @@ class HashGNN(Recommender):
             net.load_state_dict(ckpt.get("best_model") or ckpt["model"])
             net.eval()
             graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(self.split.train))
-            self._network = (net, graph)
+            self._network = (net, net.layer_states(graph))
         return self._network
 
     def encode_new_users(self, item_lists: list[np.ndarray]) -> Embeddings:
         """z and codes for users outside the training data, from the item indices each interacted with."""
         import torch
 
-        net, graph = self.load_network()
+        net, states = self.load_network()
         n_users = self.split.interactions.n_users
-        z, h = net.encode_new_users([torch.as_tensor(np.asarray(i, dtype=np.int64)) for i in item_lists], graph,
-                                    n_users)
+        with torch.no_grad():
+            z, h = net.encode_new_users([torch.as_tensor(np.asarray(i, dtype=np.int64)) for i in item_lists],
+                                        states, n_users)
         emb = self.embeddings()
         from hashgnn.index import pack_codes
 

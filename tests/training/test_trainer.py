@@ -17,7 +17,7 @@ from hashgnn.data import DataConfig, SplitConfig, load_split_for
 from hashgnn.evaluation import evaluate_part
 from hashgnn.training import RunDir, Trainer
 
-SMALL = ["data.dataset=movielens-100k", "train.batch_size=2048", "train.log_every=2", "model.p_every=10",
+SMALL = ["data.dataset=movielens-100k", "train.batch_size=1024", "train.log_every=2", "model.p_every=10",
          "train.auc_pairs=2000"]
 
 

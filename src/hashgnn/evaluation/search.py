@@ -47,10 +47,10 @@ def _queries(emb: Embeddings, mode: str, codes: np.ndarray | None, z: np.ndarray
 def search_users(emb: Embeddings, users: np.ndarray, k: int, mode: str, exclude: sp.csr_matrix | None = None,
                  n_candidates: int = 100, tie_seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` items for user indices ``users``: ``(ids [B,k], scores [B,k])``; ``exclude`` rows align with
-    ``users``."""
+    ``users``. Hierarchical search takes at least ``k`` Hamming candidates, so it always fills ``k`` slots."""
     if k <= 0:
         raise ConfigError(f"k must be > 0, got {k}")
-    index = build_index(emb, mode, n_candidates, tie_seed)
+    index = build_index(emb, mode, max(n_candidates, k), tie_seed)
     codes = emb.user_codes[users] if emb.user_codes is not None else None
     return index.search(_queries(emb, mode, codes, emb.user_z[users]), k, exclude=exclude)
 
@@ -58,7 +58,7 @@ def search_users(emb: Embeddings, users: np.ndarray, k: int, mode: str, exclude:
 def search_items(emb: Embeddings, items: np.ndarray, k: int, mode: str, n_candidates: int = 100,
                  tie_seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` items most similar to each of ``items``, excluding the item itself."""
-    index = build_index(emb, mode, n_candidates, tie_seed)
+    index = build_index(emb, mode, max(n_candidates, k), tie_seed)
     codes = emb.item_codes[items] if emb.item_codes is not None else None
     n = len(items)
     self_mask = sp.csr_matrix((np.ones(n, dtype=np.float32), (np.arange(n), items)),

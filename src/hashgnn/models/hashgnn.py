@@ -51,15 +51,11 @@ class HashGNNModel(nn.Module):
         return z, sign(z)
 
     @torch.no_grad()
-    def encode_new_users(self, item_lists: list[Tensor], graph: GraphInputs, n_users: int) -> tuple[Tensor, Tensor]:
-        """Inductive codes for users the model never saw, from the items they interacted with (GraphSAGE's point).
-
-        Each new user has no id embedding, so its own input is the mean of its items' inputs; every layer then
-        applies eq. 1 over {the new user} ∪ {its items}, the items' representations being those of the train
-        graph (the new user is not added to the items' neighbourhoods). Returns ``(z, h)`` ``[B, K]``.
-        """
+    def layer_states(self, graph: GraphInputs) -> list[Tensor]:
+        """Input and every encoder layer's output for all nodes (the 'sage' encoder), computed once for reuse."""
         from hashgnn.errors import ConfigError
         from hashgnn.models.encoders import SAGEMeanEncoder
+        from hashgnn.models.propagation import sparse_propagate
 
         if not isinstance(self.encoder, SAGEMeanEncoder):
             raise ConfigError("inductive inference needs the 'sage' encoder (mean aggregator of eq. 1)")
@@ -67,10 +63,19 @@ class HashGNNModel(nn.Module):
         x = self.input()
         states = [x]
         for layer in self.encoder.layers:
-            from hashgnn.models.propagation import sparse_propagate
-
             x = self.encoder.act(layer(sparse_propagate(a_op, a_t, x)))
             states.append(x)
+        return states
+
+    @torch.no_grad()
+    def encode_new_users(self, item_lists: list[Tensor], states: list[Tensor], n_users: int) -> tuple[Tensor, Tensor]:
+        """Inductive codes for users the model never saw, from the items they interacted with (GraphSAGE's point).
+
+        A new user has no id embedding, so its own input is the mean of its items' inputs; every layer then
+        applies eq. 1 over {the new user} ∪ {its items}, using the items' representations on the train graph
+        (``states`` from :meth:`layer_states`; the new user is not added to the items' neighbourhoods).
+        Returns ``(z, h)`` ``[B, K]``.
+        """
         outs = []
         for items in item_lists:
             nodes = items + n_users

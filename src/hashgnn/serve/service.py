@@ -44,7 +44,8 @@ class InvalidRequestError(HashGNNError):
 class Recall:
     """One answer: the query, the search mode used, the k asked for and the ranked (item id, score) pairs.
 
-    ``items`` may hold fewer than ``k`` entries when fewer unseen items exist.
+    ``items`` may hold fewer than ``k`` entries: when fewer unseen items exist, and in ``hierarchical`` mode,
+    which re-ranks only the Hamming top-``n_candidates`` (M of the paper, ``eval.n_candidates``).
     """
 
     query: Any
@@ -231,9 +232,12 @@ class RecallService:
         idx = self.item_indices(items)
         if not self.inductive:
             raise InvalidRequestError(f"this run cannot encode new users: {self.inductive_error}")
-        new = self.model.encode_new_users([idx])
+        import torch
+
+        with torch.no_grad():
+            new = self.model.encode_new_users([idx])
         # the model's own (cached) index: encode_new_users returns a fresh Embeddings without the cache
-        index = build_index(self.emb, mode, self.model.n_candidates, self.model.tie_seed)
+        index = build_index(self.emb, mode, max(self.model.n_candidates, k), self.model.tie_seed)
         z = np.ascontiguousarray(new.user_z, dtype=np.float32)
         if mode == "continuous":
             queries: Any = z
@@ -250,4 +254,5 @@ class RecallService:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "dataset": self.dataset, "method": self.method, "n_users": int(self.n_users),
                 "n_items": int(self.n_items), "n_bits": self.n_bits, "modes": list(self.modes),
-                "default_mode": self.default_mode, "inductive": self.inductive, "max_k": self.max_k}
+                "default_mode": self.default_mode,
+                "n_candidates": int(self.model.n_candidates), "inductive": self.inductive, "max_k": self.max_k}

@@ -1,0 +1,89 @@
+"""``hashgnn serve`` (the HTTP recall service) and ``hashgnn recommend`` (the same answers in a table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hashgnn.errors import ConfigError
+
+console = Console()
+
+
+def _recall_table(rec) -> Table:
+    table = Table()
+    table.add_column("rank", justify="right")
+    table.add_column("item")
+    table.add_column("score", justify="right")
+    for rank, (item, score) in enumerate(rec.items, 1):
+        table.add_row(str(rank), str(item), f"{score:.6g}")
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        run_dir: Path = typer.Argument(..., help="a run directory written by `hashgnn train`"),
+        host: str = typer.Option("127.0.0.1", help="interface to bind"),
+        port: int = typer.Option(8000, help="TCP port"),
+        workers: int = typer.Option(1, min=1, help="uvicorn worker processes (each loads the model)"),
+        max_k: int = typer.Option(1000, "--max-k", min=1, help="largest k a request may ask for"),
+        log_level: str = typer.Option("warning", help="uvicorn log level (critical|error|warning|info|debug)"),
+    ) -> None:
+        """Serve recommendations over HTTP (FastAPI + uvicorn); OpenAPI docs at /docs."""
+        import os
+
+        import uvicorn
+
+        from hashgnn.serve.app import MAX_K_ENV, RUN_DIR_ENV, create_app
+        from hashgnn.training.rundir import RunDir
+
+        if not RunDir(run_dir).exists():
+            raise ConfigError(f"{run_dir}: not a hashgnn run directory (no config.json)")
+        console.print(f"serving {run_dir} on http://{host}:{port} ({workers} worker{'s' * (workers > 1)}); "
+                      f"docs at /docs")
+        if workers == 1:
+            uvicorn.run(create_app(run_dir, max_k=max_k), host=host, port=port, log_level=log_level)
+        else:
+            os.environ[RUN_DIR_ENV] = str(Path(run_dir).resolve())
+            os.environ[MAX_K_ENV] = str(max_k)
+            uvicorn.run("hashgnn.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                        log_level=log_level)
+
+    @app.command()
+    def recommend(
+        run_dir: Path = typer.Argument(..., help="a run directory written by `hashgnn train`"),
+        user: str = typer.Option(None, "--user", help="original id of a known user"),
+        similar_to: str = typer.Option(None, "--similar-to", help="original id of an item: its nearest items"),
+        items: str = typer.Option(None, "--items", help="comma-separated original item ids of a new user"),
+        k: int = typer.Option(10, "--k", "-k", help="number of items"),
+        mode: str = typer.Option(None, help="hamming | hierarchical | continuous (default: the model's)"),
+    ) -> None:
+        """Top-k items for a user, a new user (--items) or similar to an item — the service's code path."""
+        from hashgnn.serve.service import RecallService
+
+        given = [name for name, v in (("--user", user), ("--similar-to", similar_to), ("--items", items))
+                 if v is not None]
+        if len(given) != 1:
+            raise ConfigError("give exactly one of --user, --similar-to, --items"
+                              + (f" (got {', '.join(given)})" if given else ""))
+        svc = RecallService.from_run_dir(run_dir)
+        if user is not None:
+            rec = svc.recommend_user(user, k, mode)
+            title = f"top-{rec.k} for user {rec.query} ({rec.mode})"
+        elif similar_to is not None:
+            rec = svc.similar_items(similar_to, k, mode)
+            title = f"{rec.k} items most similar to {rec.query} ({rec.mode})"
+        else:
+            wanted = [s.strip() for s in items.split(",") if s.strip()]
+            rec = svc.recommend_new_user(wanted, k, mode)
+            title = f"top-{rec.k} for a new user with items {', '.join(map(str, rec.query))} ({rec.mode})"
+        console.print(title, highlight=False, soft_wrap=True)
+        console.print(_recall_table(rec))
+        if len(rec.items) < rec.k:
+            why = (f"hierarchical search re-ranks only the Hamming top-{svc.model.n_candidates}"
+                   if rec.mode == "hierarchical" and rec.k > svc.model.n_candidates else "no more unseen items")
+            console.print(f"{len(rec.items)} of {rec.k} items ({why})")

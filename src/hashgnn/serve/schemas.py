@@ -1,0 +1,117 @@
+"""Request and response models of the recall service (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from hashgnn.serve.service import MAX_INPUT_ITEMS
+
+# Original ids keep their type: integers for integer id maps (MovieLens), strings otherwise.
+OriginalId = int | str
+
+
+class SearchMode(str, Enum):
+    """``hamming`` = Hamming ranking (HamR), ``hierarchical`` = Hamming top-M re-ranked by inner product
+    (HieS), ``continuous`` = inner product over all items (CeS)."""
+
+    hamming = "hamming"
+    hierarchical = "hierarchical"
+    continuous = "continuous"
+
+
+class ScoredItem(BaseModel):
+    item: OriginalId = Field(description="original item id")
+    score: float = Field(description="higher is better: K − Hamming distance (hamming), inner product otherwise")
+
+
+_ITEMS_EXAMPLE = [{"item": 50, "score": 29.0}, {"item": 181, "score": 28.0}]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+    dataset: str = Field(description="dataset the run was trained on")
+    method: str = Field(description="hashing method (guided, ste, hashnet, gumbel, continuous)")
+    n_users: int
+    n_items: int
+    n_bits: int | None = Field(description="code length K; null for continuous-only models")
+    modes: list[SearchMode] = Field(description="search modes this model supports")
+    default_mode: SearchMode = Field(description="mode used when a request names none")
+    n_candidates: int = Field(description="M of hierarchical search: it re-ranks the Hamming top-max(M, k)")
+    inductive: bool = Field(description="whether POST /recommendations (new users) is available")
+    max_k: int = Field(description="largest k a request may ask for (also capped by n_items)")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "ok", "dataset": "movielens-1m", "method": "guided", "n_users": 6040, "n_items": 3706,
+        "n_bits": 32, "modes": ["hamming", "hierarchical", "continuous"], "default_mode": "hierarchical",
+        "n_candidates": 100, "inductive": True, "max_k": 1000}]})
+
+
+class UserRecommendations(BaseModel):
+    user: OriginalId = Field(description="original user id")
+    mode: SearchMode
+    k: int
+    items: list[ScoredItem] = Field(description="best first; the user's train and valid items are excluded "
+                                                "(fewer than k only when fewer unseen items exist; "
+                                                "hierarchical search re-ranks max(n_candidates, k) "
+                                                "Hamming candidates)")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user": 1, "mode": "hierarchical", "k": 2, "items": _ITEMS_EXAMPLE}]})
+
+
+class SimilarItems(BaseModel):
+    item: OriginalId = Field(description="original id of the query item")
+    mode: SearchMode
+    k: int
+    items: list[ScoredItem] = Field(description="best first; the query item itself is excluded")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"item": 1, "mode": "hierarchical", "k": 2, "items": _ITEMS_EXAMPLE}]})
+
+
+class NewUserRequest(BaseModel):
+    """A user the model never saw, described by the items they interacted with."""
+
+    items: list[StrictInt | StrictStr] = Field(min_length=1, max_length=MAX_INPUT_ITEMS,
+                                    description="original ids of the items the new user interacted with; "
+                                                "every one must be known (else 404)")
+    k: StrictInt = Field(10, ge=1, description="number of items to return (at most max_k and n_items)")
+    mode: SearchMode | None = Field(None, description="search mode; null = the model's default")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"items": [1, 50, 260], "k": 10, "mode": "hierarchical"}]})
+
+
+class NewUserRecommendations(BaseModel):
+    input_items: list[OriginalId] = Field(description="the request's items (de-duplicated, in id order)")
+    mode: SearchMode
+    k: int
+    items: list[ScoredItem] = Field(description="best first; the request's items are excluded")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input_items": [1, 50, 260], "mode": "hierarchical", "k": 2, "items": _ITEMS_EXAMPLE}]})
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx answer: a machine-readable kind and a message for people."""
+
+    error: Literal["not_found", "invalid_request", "method_not_allowed", "http_error"]
+    detail: str = Field(description="what is wrong, in words a caller can act on")
+    errors: list[dict] | None = Field(None, description="field-level validation errors (422 from request "
+                                                        "validation only)")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": "not_found", "detail": "unknown user '999999'", "errors": None}]})
+
+
+ERROR_RESPONSES: dict[int | str, dict] = {
+    404: {"model": ErrorResponse, "description": "unknown user or item id (the message names it)",
+          "content": {"application/json": {"example": {"error": "not_found", "detail": "unknown item 'x'"}}}},
+    422: {"model": ErrorResponse, "description": "bad k, unknown or unavailable mode, malformed body",
+          "content": {"application/json": {"example": {
+              "error": "invalid_request", "detail": "k must be between 1 and 1000 (max_k=1000, n_items=3706), "
+                                                    "got 0"}}}},
+}

@@ -499,3 +499,147 @@ def mih_topk(qw, qkeys, n_bits, k, sub_len, sub_mask, offsets, tab_pos, tab_code
             for u in range(o, k):
                 out_pos[qi, u] = -1
                 out_d[qi, u] = -1
+
+
+
+@njit(cache=True, inline="always")
+def _count4(qc, x1, g):
+    """Numbers of items at distance <= g, g+1, g+2, g+3 from ``qc`` (one vectorised pass)."""
+    c0 = np.int32(0)
+    c1 = np.int32(0)
+    c2 = np.int32(0)
+    c3 = np.int32(0)
+    g0 = np.int32(g)
+    g1 = np.int32(g + 1)
+    g2 = np.int32(g + 2)
+    g3 = np.int32(g + 3)
+    for j in range(x1.shape[0]):
+        d = np.int32(popcount(qc ^ x1[j]))
+        c0 += np.int32(d <= g0)
+        c1 += np.int32(d <= g1)
+        c2 += np.int32(d <= g2)
+        c3 += np.int32(d <= g3)
+    return np.int64(c0), np.int64(c1), np.int64(c2), np.int64(c3)
+
+
+@njit(parallel=True, cache=True)
+def hamming_topk_hist(q1, x1, n_bits, k, ex_ptr, ex_pos, qblock, iblock, out_pos, out_d):
+    """Exact top-k for single-word codes (``q1``/``x1`` uint32 or uint64): find the threshold, then collect.
+
+    1. Threshold search: the k-th smallest distance ``T`` of a query (excluded items not counted) is found
+       with vectorised counting passes, each counting the items at distance ``<= g .. g+3`` (a window of
+       four thresholds costs little more than one pass). The window starts just below the previous query's
+       ``T`` and moves until ``count(T - 1) < k <= count(T)``; usually one or two passes.
+    2. Collection: one vectorised pass writes a byte flag ``distance <= T`` per item; the flags are scanned
+       8 per uint64 word and the few set ones visited in position order, so the buffer takes every non-excluded item below ``T`` and the first
+       ``k - count(T - 1)`` ones at ``T`` (the smallest positions: the tie rule); the limit drops to
+       ``T - 1`` once that quota is full and the pass stops once ``k`` items are held.
+    3. A stable counting sort of those ``<= k`` items by distance writes the output.
+
+    ``iblock`` is unused (kept for the signature of the blocked kernels); ``qblock`` queries per task.
+    """
+    nq = q1.shape[0]
+    n = x1.shape[0]
+    hb = n_bits + 1
+    n_qblocks = (nq + qblock - 1) // qblock
+    for b in prange(n_qblocks):
+        q0 = b * qblock
+        q1_ = min(nq, q0 + qblock)
+        bp = np.empty(k, dtype=np.int64)
+        bd = np.empty(k, dtype=np.int64)
+        hist = np.zeros(hb + 1, dtype=np.int64)
+        n_fw = (n + 7) // 8
+        flags = np.zeros(n_fw * 8, dtype=np.uint8)  # the tail bytes stay 0
+        fw = flags.view(np.uint64)
+        guess = n_bits // 4
+        for qi in range(q0, q1_):
+            qc = q1[qi]
+            e0 = ex_ptr[qi]
+            e1 = ex_ptr[qi + 1]
+            # --- 1. threshold: lo = largest g known with count(g) < k (-1: none), hi = smallest known
+            # with count(g) >= k (hb: none)
+            lo = -1
+            c_lo = 0
+            hi = hb
+            g = min(max(guess, 0), n_bits - 3)
+            while True:
+                c0, c1, c2, c3 = _count4(qc, x1, g)
+                for e in range(e0, e1):
+                    d = np.int64(popcount(qc ^ x1[ex_pos[e]]))
+                    if d <= g:
+                        c0 -= 1
+                    if d <= g + 1:
+                        c1 -= 1
+                    if d <= g + 2:
+                        c2 -= 1
+                    if d <= g + 3:
+                        c3 -= 1
+                cs = (c0, c1, c2, c3)
+                for u in range(4):
+                    c = cs[u]
+                    if c >= k:
+                        if g + u < hi:
+                            hi = g + u
+                        break
+                    if g + u > lo:
+                        lo = g + u
+                        c_lo = c
+                if hi == lo + 1 or lo >= n_bits:
+                    break
+                if hi == hb:  # all four below k: move up
+                    g = min(lo + 1, n_bits - 3)
+                else:  # move down, just below hi
+                    g = max(lo + 1, hi - 4)
+                    g = min(g, n_bits - 3)
+            if lo >= n_bits:  # fewer than k valid items: take them all
+                T = n_bits
+                quota = np.int64(1) << 62
+                total = c_lo
+            else:
+                T = hi
+                quota = k - c_lo
+                total = k
+            guess = T - 1
+            # --- 2. collection in position order: flags (vectorised), then the set bytes, 8 per word
+            lim = np.int32(T)
+            for j in range(n):
+                flags[j] = np.uint8(np.int32(popcount(qc ^ x1[j])) <= lim)
+            cnt = 0
+            e = e0
+            for t in range(n_fw):
+                m = fw[t]
+                while m != 0:
+                    i = t * 8 + (cttz(m) >> 3)
+                    m &= m - np.uint64(1)
+                    d = np.int64(popcount(qc ^ x1[i]))
+                    if d > lim:
+                        continue
+                    if e < e1:
+                        while e < e1 and ex_pos[e] < i:
+                            e += 1
+                        if e < e1 and ex_pos[e] == i:
+                            continue
+                    if d == T:
+                        quota -= 1
+                        if quota == 0:
+                            lim = np.int32(T - 1)
+                    bp[cnt] = i
+                    bd[cnt] = d
+                    cnt += 1
+                if cnt >= total:
+                    break
+            # --- 3. stable counting sort by distance
+            hist[:] = 0
+            for t in range(cnt):
+                hist[bd[t] + 1] += 1
+            for d in range(1, hb + 1):
+                hist[d] += hist[d - 1]
+            for t in range(cnt):
+                d = bd[t]
+                o = hist[d]
+                hist[d] = o + 1
+                out_pos[qi, o] = bp[t]
+                out_d[qi, o] = d
+            for o in range(cnt, k):
+                out_pos[qi, o] = -1
+                out_d[qi, o] = -1

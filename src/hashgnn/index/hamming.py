@@ -10,8 +10,16 @@ from hashgnn.index import _kernels
 from hashgnn.index.base import SearchIndex, check_packed
 from hashgnn.index.packing import padded_words
 
-TWO_PASS_MAX_ITEMS = 1 << 14  # two-pass (byte buffer per query) below this; streaming above (measured)
+TWO_PASS_MAX_ITEMS = 1 << 14  # multi-word codes: two-pass (byte buffer per query) below this; streaming above
 QUERY_BLOCK = 64
+# single-word codes: threshold-then-collect kernel up to this many items (Gowalla/Pinterest sizes); above it the
+# streaming kernel, whose running limit skips most item blocks (at 4.2M items it is ~7x faster per query)
+THRESHOLD_MAX_ITEMS = 1 << 17
+# HammingIndex switches to multi-index hashing (same results) from this many items and queries per call:
+# at 4.2M items MIH is ~20-40x faster than the scan; below ~1M items the scan is as fast and needs no tables.
+MIH_MIN_ITEMS = 1 << 20
+MIH_MIN_QUERIES = 256
+MIH_MAX_BITS = 64
 ITEM_BLOCK = 16384
 
 _DUMMY2 = np.zeros((1, 1), dtype=np.uint64)
@@ -41,7 +49,9 @@ def hamming_topk_positions(q_packed: np.ndarray, x1: np.ndarray, x2: np.ndarray,
     out_d = np.empty((nq, k), dtype=np.int64)
     if nq == 0:
         return out_pos, out_d
-    if n <= TWO_PASS_MAX_ITEMS and n_bits <= 248:
+    if n_words == 0 and n <= THRESHOLD_MAX_ITEMS:
+        _kernels.hamming_topk_hist(q1, x1, n_bits, k, ex_ptr, ex_pos, QUERY_BLOCK, ITEM_BLOCK, out_pos, out_d)
+    elif n <= TWO_PASS_MAX_ITEMS and n_bits <= 248:
         _kernels.hamming_topk_2pass(q1, x1, q2, x2, n_words, n_bits, k, ex_ptr, ex_pos, out_pos, out_d)
     else:
         _kernels.hamming_topk(q1, x1, q2, x2, n_words, n_bits, k, ex_ptr, ex_pos, QUERY_BLOCK, ITEM_BLOCK,
@@ -67,6 +77,7 @@ class HammingIndex(SearchIndex):
         self.n_bytes = codes.shape[1]
         self.n_bits = self.n_bytes * 8
         self._x1, self._x2, self._n_words = code_words(codes[self._item_at])
+        self._mih_index = None
 
     def _check_queries(self, queries: Any) -> np.ndarray:
         return check_packed(queries, "query codes", self.n_bytes)
@@ -78,9 +89,24 @@ class HammingIndex(SearchIndex):
         return queries[start:stop]
 
     def _search(self, queries, k, ex_ptr, ex_pos):
+        if self._use_mih(len(queries)):
+            return self._mih()._search(queries, k, ex_ptr, ex_pos)
         pos, dist = hamming_topk_positions(queries, self._x1, self._x2, self._n_words, self.n_bits, k,
                                            ex_ptr, ex_pos)
         return pos, distances_to_scores(dist, self.n_bits)
+
+    def _use_mih(self, n_queries: int) -> bool:
+        """The fastest exact path: multi-index hashing for large catalogues and enough queries to pay for its
+        tables (built once, on first use; same positions, so identical results), brute force otherwise."""
+        return (self.n_items >= MIH_MIN_ITEMS and n_queries >= MIH_MIN_QUERIES
+                and self.n_bits <= MIH_MAX_BITS)
+
+    def _mih(self):
+        if self._mih_index is None:
+            from hashgnn.index.mih import MultiIndexHashing
+
+            self._mih_index = MultiIndexHashing(self.codes, tie_seed=self.tie_seed)
+        return self._mih_index
 
     def _state(self):
         return {}, {"item_codes": self.codes}

@@ -101,6 +101,23 @@ class MultiIndexHashing(SearchIndex):
         return queries[start:stop]
 
     def _search(self, queries, k, ex_ptr, ex_pos):
+        if len(queries) > 1:
+            # visit queries in code order: similar queries probe the same buckets back to back (cache reuse)
+            order = np.lexsort(queries.T[::-1])
+            counts = np.diff(ex_ptr)[order]
+            ptr = np.zeros(len(order) + 1, dtype=np.int64)
+            np.cumsum(counts, out=ptr[1:])
+            rows = np.repeat(order, counts)
+            pos = ex_pos[ex_ptr[rows] + np.arange(len(rows)) - np.repeat(ptr[:-1], counts)]
+            p_sorted, s_sorted = self._search_ordered(np.ascontiguousarray(queries[order]), k, ptr, pos)
+            out_pos = np.empty_like(p_sorted)
+            out_s = np.empty_like(s_sorted)
+            out_pos[order] = p_sorted
+            out_s[order] = s_sorted
+            return out_pos, out_s
+        return self._search_ordered(queries, k, ex_ptr, ex_pos)
+
+    def _search_ordered(self, queries, k, ex_ptr, ex_pos):
         qw = _words(queries)
         qkeys = np.stack([_substring_keys(qw, int(self._lo[j]), int(self._len[j]))
                           for j in range(self.n_substrings)], axis=1)

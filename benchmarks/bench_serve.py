@@ -255,10 +255,13 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     ok = all(s["n_5xx"] == 0 and s["n_unexpected_status"] == 0 and s["n_transport_errors"] == 0 for s in results)
+    # reliability criterion: invalid requests mixed in must not slow valid ones down (p99 within 2x of clean)
+    p99_ratio = results[1]["p99_ms"] / max(results[0]["p99_ms"], 1e-9)
+    print(f"p99 mixed / clean = {p99_ratio:.2f} (criterion: <= 2.0): {'OK' if p99_ratio <= 2.0 else 'EXCEEDED'}")
     print("OK: no 5xx, every valid request 200, every invalid one 404/422" if ok else "FAILED (see above)")
     if args.json:
         args.json.write_text(json.dumps({"run_dir": str(args.run_dir), "health": health, "args": {
-            k: str(v) for k, v in vars(args).items()}, "phases": results}, indent=2))
+            k: str(v) for k, v in vars(args).items()}, "phases": results, "p99_mixed_over_clean": p99_ratio}, indent=2))
     return 0 if ok else 1
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -88,6 +90,8 @@ class TrainConfig:
     device: str = "cpu"
     threads: int | None = None
     max_minutes: float | None = None
+    sampler: str = "full"
+    fanouts: tuple[int, ...] = (10, 5)
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,9 @@ class RunConfig:
     def validate(self) -> RunConfig:
         """Reject impossible settings before any work starts."""
         m, t, e = self.model, self.train, self.eval
+        _check_types(self, "")
         self.split.validate()
+        _check_data(self.data)
         if m.encoder not in ENCODERS:
             raise ConfigError(f"unknown encoder {m.encoder!r}; choose one of {', '.join(ENCODERS)}")
         if m.method not in METHODS:
@@ -182,14 +188,93 @@ class RunConfig:
                 raise ConfigError(f"{label} must be > 0, got {v}")
         if t.lr <= 0:
             raise ConfigError(f"train.lr must be > 0, got {t.lr}")
+        for label, v in (("train.patience", t.patience), ("train.auc_pairs", t.auc_pairs),
+                         ("train.threads", t.threads), ("model.p_every", m.p_every),
+                         ("model.hashnet_every", m.hashnet_every), ("model.num_layers", m.num_layers),
+                         ("eval.max_test_users", e.max_test_users)):
+            if v is not None and v <= 0:
+                raise ConfigError(f"{label} must be > 0, got {v}")
+        for label, v in (("train.weight_decay", t.weight_decay), ("model.init_std", m.init_std)):
+            if v < 0:
+                raise ConfigError(f"{label} must be >= 0, got {v}")
+        for label, v in (("train.max_minutes", t.max_minutes), ("model.gumbel_tau_min", m.gumbel_tau_min)):
+            if v is not None and v <= 0:
+                raise ConfigError(f"{label} must be > 0, got {v}")
+        if m.activation not in ("relu", "tanh"):
+            raise ConfigError(f"unknown model.activation {m.activation!r}; choose one of relu, tanh")
         if any(n <= 0 for n in e.ns) or e.valid_n <= 0 or e.n_candidates <= 0:
             raise ConfigError(f"eval cut-offs must be > 0 (ns={e.ns}, valid_n={e.valid_n}, "
                               f"n_candidates={e.n_candidates})")
         if e.valid_mode not in ("auto", "hamming", "hierarchical", "continuous"):
             raise ConfigError(f"eval.valid_mode must be auto|hamming|hierarchical|continuous, got {e.valid_mode!r}")
+        if t.sampler not in ("full", "neighbor"):
+            raise ConfigError(f"train.sampler must be 'full' or 'neighbor', got {t.sampler!r}")
+        if t.sampler == "neighbor":
+            if m.encoder != "sage":
+                raise ConfigError("train.sampler=neighbor (mini-batch) supports only model.encoder=sage")
+            if len(t.fanouts) != len(m.dims) or any(f != -1 and f <= 0 for f in t.fanouts):
+                raise ConfigError(f"train.fanouts needs one fan-out (> 0, or -1 for all) per layer "
+                                  f"({len(m.dims)}), got {t.fanouts}")
         if not t.device.startswith(("cpu", "cuda")):
             raise ConfigError(f"train.device must be cpu or cuda[:N], got {t.device!r}")
         return self
+
+
+def _describe(hint: Any) -> str:
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_describe(typing.get_args(hint)[0])}"
+    if hint is float:
+        return "a finite number"
+    return {int: "an integer", str: "a string", bool: "true or false"}.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        return isinstance(value, (tuple, list)) and all(_type_ok(v, args[0]) for v in value)
+    return True
+
+
+def _check_types(obj: Any, where: str) -> None:
+    """Every field has its declared type (a JSON file or ``--set`` can put a string where a number goes)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        value, hint = getattr(obj, f.name), hints[f.name]
+        key = f"{where}.{f.name}".strip(".")
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, hint):
+                raise ConfigError(f"config section {key!r} must be an object")
+            _check_types(value, key)
+        elif not _type_ok(value, hint):
+            raise ConfigError(f"{key} must be {_describe(hint)}, got {value!r}")
+
+
+def _check_data(data: DataConfig) -> None:
+    from hashgnn.data.io import FORMATS
+
+    # an unknown dataset name is reported (with the registry's names) by the loader, the first step of any run;
+    # it cannot be checked here because in-memory datasets (Interactions, Split) carry any name.
+    if data.format not in FORMATS:
+        raise ConfigError(f"unknown data.format {data.format!r}; choose one of {', '.join(FORMATS)}")
+    if data.min_degree < 0:
+        raise ConfigError(f"data.min_degree must be >= 0, got {data.min_degree}")
 
 
 def _build(cls: type, data: Any, where: str) -> Any:

@@ -46,3 +46,7 @@ class ConfigError(HashGNNError):
 
 class ArtifactError(HashGNNError):
     """A run-directory artifact (checkpoint, codes, index) that is missing, corrupt or of another format."""
+
+
+class ResourceError(HashGNNError):
+    """Not enough memory (or another resource) for the requested work, detected before it starts."""

@@ -69,8 +69,15 @@ class HashGNN(Recommender):
             split = dataset
         else:
             raise ConfigError(f"fit() takes a dataset name, Interactions or Split, not {type(dataset).__name__}")
-        trainer = Trainer(self.config, split, RunDir(run_dir) if run_dir else None, progress=progress)
-        self.result = trainer.fit(resume=resume)
+        from hashgnn.training.distributed import is_distributed_env, run_distributed
+        from hashgnn.training.minibatch import MiniBatchTrainer
+
+        if is_distributed_env():
+            self.result = run_distributed(self.config, split, run_dir, resume=resume, progress=progress)
+        else:
+            cls = MiniBatchTrainer if self.config.train.sampler == "neighbor" else Trainer
+            trainer = cls(self.config, split, RunDir(run_dir) if run_dir else None, progress=progress)
+            self.result = trainer.fit(resume=resume)
         self._attach(split, self.result.embeddings)
         return self
 

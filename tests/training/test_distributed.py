@@ -39,29 +39,24 @@ def _worker(out: Path) -> None:
 
     from hashgnn.data import load_split_for
     from hashgnn.training import RunDir
-    from hashgnn.training.distributed import DistributedMiniBatchTrainer, init_distributed, parameter_checksum
+    from hashgnn.training.distributed import parameter_checksum, run_distributed
 
     torch.set_num_threads(1)
     cfg = _config(PER_RANK_BATCH)
     split = load_split_for(cfg.data, cfg.split)
-    init_distributed("cpu")
-    rank, world = dist.get_rank(), dist.get_world_size()
-    trainer = DistributedMiniBatchTrainer(cfg, split, RunDir(out / "run"), progress=False, fanouts=(-1, -1))
     checks: list[list[list[float]]] = []
 
     def check(_trainer, model, iteration: int) -> None:
         local = parameter_checksum(model)
-        parts = [torch.zeros_like(local) for _ in range(world)]
+        parts = [torch.zeros_like(local) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, local)
         checks.append([p.tolist() for p in parts])
 
-    trainer.on_step.append(check)
-    result = trainer.fit()
-    if rank == 0:
+    # run_distributed joins the process group from torchrun's environment and leaves it at the end.
+    result = run_distributed(cfg, split, RunDir(out / "run"), progress=False, fanouts=(-1, -1), on_step=[check])
+    if int(os.environ["RANK"]) == 0:
         torch.save({"checks": checks, "state": result.model.state_dict(), "history": result.history,
-                    "world": world}, out / "ddp.pt")
-    dist.barrier()
-    dist.destroy_process_group()
+                    "world": int(os.environ["WORLD_SIZE"])}, out / "ddp.pt")
 
 
 @pytest.mark.dataset("movielens-100k")

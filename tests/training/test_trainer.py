@@ -17,7 +17,7 @@ from hashgnn.data import DataConfig, SplitConfig, load_split_for
 from hashgnn.evaluation import evaluate_part
 from hashgnn.training import RunDir, Trainer
 
-SMALL = ["data.dataset=movielens-100k", "train.batch_size=1024", "train.log_every=2", "model.p_every=10",
+SMALL = ["data.dataset=movielens-100k", "train.batch_size=1024", "train.log_every=2", "model.p_every=40",
          "train.auc_pairs=2000"]
 
 
@@ -27,7 +27,9 @@ def small_config(*extra: str) -> RunConfig:
 
 @pytest.mark.dataset("movielens-100k")
 def test_short_training_lowers_loss_and_beats_random():
-    cfg = small_config("train.epochs=6", "train.patience=100")
+    # A fixed p keeps the objective the same from start to end, so "the loss went down" means something
+    # (with the dynamic schedule the loss is measured on ever more binary codes and may rise as p falls).
+    cfg = small_config("train.epochs=5", "train.patience=100", "model.fixed_p=0.5", 'model.score_scale="sqrt"')
     split = load_split_for(cfg.data, cfg.split)
     result = Trainer(cfg, split, progress=False).fit()
     losses = [row["loss"] for row in result.log]

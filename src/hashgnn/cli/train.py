@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -110,6 +111,10 @@ def register(app: typer.Typer) -> None:
             cfg = RunDir(out).read_config()
         else:
             cfg = build_config(config, dataset, method, bits, epochs, batch_size, seed, device, set_)
+        from hashgnn.training.distributed import is_distributed_env
+
+        if out is None and is_distributed_env():
+            raise ConfigError("distributed training (torchrun) needs --out: every rank must write to the same run")
         if out is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             out = Path("runs") / f"{Path(cfg.data.dataset).stem}-{cfg.model.method}-{cfg.model.n_bits}b-{stamp}"
@@ -121,6 +126,8 @@ def register(app: typer.Typer) -> None:
         model = HashGNN(config=cfg, n_bits=cfg.model.n_bits, method=cfg.model.method, encoder=cfg.model.encoder,
                         seed=cfg.seed, device=cfg.train.device)
         model.fit(cfg.data.dataset, run_dir=out, resume=resume, progress=progress)
+        if int(os.environ.get("RANK", "0")) != 0:
+            return
         plot_training_curve(out)
         console.print(f"trained in {time.perf_counter() - t0:.1f} s (best epoch {model.result.best_epoch}, "
                       f"valid recall@{cfg.eval.valid_n} {model.result.best_metric:.4f})")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def load_interactions(config: DataConfig) -> tuple[Interactions, np.ndarray | No
                 inter = Interactions(z["users"], z["items"], z["user_ids"], z["item_ids"], ts,
                                      name=_display_name(config))
             return inter, part
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             cache.unlink(missing_ok=True)  # a corrupt cache is rebuilt, never trusted
     inter, part = _read_raw(config)
     inter = Interactions(inter.users, inter.items, inter.user_ids, inter.item_ids, inter.timestamps,
@@ -181,7 +182,7 @@ def load_split_for(config: DataConfig, split: SplitConfig) -> Split:
     if config.use_cache and path.is_file():
         try:
             return load_split(inter, path)
-        except (OSError, ValueError, KeyError, DataError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, DataError):
             path.unlink(missing_ok=True)
     try:
         result = make_split(inter, split, part)

@@ -54,14 +54,17 @@ class Embeddings:
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
+        # embeddings.json is written last and marks a complete set: drop the old one first, so a save killed
+        # half-way is reported as unfinished instead of mixing new and old arrays.
+        (directory / "embeddings.json").unlink(missing_ok=True)
         for attr, name in self.FILES.items():
             value = getattr(self, attr)
             if value is not None:
                 atomic_save_npy(directory / name, value)
         meta = {"n_bits": self.n_bits, "dim": int(self.user_z.shape[1])}
-        from hashgnn.io_utils import atomic_write_text
+        from hashgnn.io_utils import atomic_write_checked
 
-        atomic_write_text(directory / "embeddings.json", json.dumps(meta))
+        atomic_write_checked(directory / "embeddings.json", json.dumps(meta).encode("utf-8"))
 
     @classmethod
     def load(cls, directory: str | Path) -> Embeddings:
@@ -69,13 +72,21 @@ class Embeddings:
         meta_path = directory / "embeddings.json"
         if not meta_path.is_file():
             raise ArtifactError(f"{directory}: no embeddings.json — not a finished run directory")
-        meta = json.loads(meta_path.read_text())
+        from hashgnn.io_utils import read_checked
+
+        try:
+            meta = json.loads(read_checked(meta_path).decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ArtifactError(f"{meta_path}: corrupt JSON ({exc})") from None
         arrays = {}
         for attr, name in cls.FILES.items():
             path = directory / name
             arrays[attr] = load_npy(path) if path.is_file() else None
         if arrays["user_z"] is None or arrays["item_z"] is None:
             raise ArtifactError(f"{directory}: embeddings_users.npy / embeddings_items.npy missing")
+        if meta.get("n_bits") is not None and (arrays["user_codes"] is None or arrays["item_codes"] is None):
+            raise ArtifactError(f"{directory}: codes_users.npy / codes_items.npy missing (embeddings.json says "
+                                f"{meta.get('n_bits')}-bit codes)")
         return cls(n_bits=meta.get("n_bits"), **arrays)
 
 

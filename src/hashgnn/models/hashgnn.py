@@ -80,7 +80,7 @@ class HashGNNModel(nn.Module):
         for items in item_lists:
             nodes = items + n_users
             own = states[0][nodes].mean(0)
-            for layer, prev in zip(self.encoder.layers, states[:-1]):
+            for layer, prev in zip(self.encoder.layers, states[:-1], strict=True):
                 pooled = (own + prev[nodes].sum(0)) / (len(nodes) + 1)
                 own = self.encoder.act(layer(pooled))
             outs.append(own)

@@ -28,7 +28,7 @@ Design, and why:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -237,11 +237,13 @@ class DistributedMiniBatchTrainer(MiniBatchTrainer):
 
 def run_distributed(config: RunConfig, split: Split, run_dir: str | os.PathLike | RunDir | None,
                     resume: bool = False, progress: bool = True, fanouts: Sequence[int] | None = None,
-                    chunk_size: int = 65_536) -> TrainResult:
+                    chunk_size: int = 65_536, on_step: Sequence[Callable[..., None]] = ()) -> TrainResult:
     """Train as one rank of a torchrun job; every rank returns the same (best) model and embeddings.
 
     The process group is created from torchrun's environment if needed and torn down again if this call made
     it. ``config.train.batch_size`` is the *per-rank* batch: the global batch is ``batch_size x world_size``.
+    ``on_step`` callbacks run on every rank after each optimiser step as ``hook(trainer, model, iteration)``
+    (collectives allowed: all ranks call them in lockstep).
     """
     created = init_distributed(config.train.device)
     try:
@@ -249,6 +251,7 @@ def run_distributed(config: RunConfig, split: Split, run_dir: str | os.PathLike 
         if resume and rd is None:
             raise ConfigError("resume needs a run directory")
         trainer = DistributedMiniBatchTrainer(config, split, rd, progress, fanouts, chunk_size)
+        trainer.on_step.extend(on_step)
         return trainer.fit(resume)
     finally:
         if created:

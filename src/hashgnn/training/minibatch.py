@@ -49,7 +49,8 @@ from hashgnn.training.trainer import Trainer, TrainResult, auc, valid_mode
 
 _ADAM = torch.optim.Adam
 
-__all__ = ["DEFAULT_FANOUTS", "MiniBatchTrainer", "SampledForward", "batch_seeds", "fanouts_from_config"]
+__all__ = ["DEFAULT_FANOUTS", "MiniBatchTrainer", "SampledForward", "batch_seeds", "debias_operators",
+           "fanouts_from_config"]
 
 #: GraphSAGE's usual fan-outs for 2 layers (the hop next to the seeds first).
 DEFAULT_FANOUTS: tuple[int, ...] = (10, 5)
@@ -105,6 +106,36 @@ class SampledForward(nn.Module):
         return model.hash(x)
 
 
+def debias_operators(sub: SampledSubgraph, degrees: np.ndarray) -> SampledSubgraph:
+    """Reweight a sample's mean operators so each row is an unbiased estimate of the full ``Â`` row.
+
+    The sampler's row ``i`` gives ``1/(k_i+1)`` to the node itself and to each of its ``k_i`` sampled
+    neighbours, so a hub of degree ``d_i = 500`` sampled at ``k_i = 10`` keeps 1/11 of itself where the full
+    graph (and therefore inference) keeps 1/501. Here the self weight is ``1/(d_i+1)`` and each sampled
+    neighbour gets ``(d_i/k_i)/(d_i+1)``: the expectation over uniform samples is the full mean of eq. 1
+    (exact when ``k_i = d_i``, e.g. fan-out ``-1``). Returns a new subgraph; ``degrees`` are the full degrees.
+    """
+    import scipy.sparse as sp
+
+    from hashgnn.data.sampling import _torch_csr
+
+    ops, ops_t = [], []
+    n_layers = len(sub.operators)
+    for layer, a in enumerate(sub.operators):
+        n_rows = sub.hop_sizes[n_layers - 1 - layer]
+        crow, col = a.crow_indices().numpy(), a.col_indices().numpy()
+        k = np.diff(crow) - 1
+        d = degrees[sub.n_id[:n_rows]].astype(np.float64)
+        row = np.repeat(np.arange(n_rows), k + 1)
+        per_nbr = np.where(k > 0, d / np.maximum(k, 1), 0.0) / (d + 1.0)
+        vals = np.where(col == row, 1.0 / (d + 1.0)[row], per_nbr[row]).astype(np.float32)
+        m = sp.csr_matrix((vals, col, crow), shape=tuple(a.shape))
+        ops.append(_torch_csr(m))
+        ops_t.append(_torch_csr(m.T.tocsr()))
+    return SampledSubgraph(n_id=sub.n_id, hop_sizes=sub.hop_sizes, operators=ops, operators_t=ops_t,
+                           seed_index=sub.seed_index, n_sampled_edges=sub.n_sampled_edges)
+
+
 def batch_seeds(users: np.ndarray, pos_items: np.ndarray, neg_items: np.ndarray, n_users: int) -> np.ndarray:
     """Global node ids of a batch, laid out ``[users (B), positives (B), negatives (B·T)]``, duplicates kept.
 
@@ -129,13 +160,15 @@ class MiniBatchTrainer(Trainer):
             the rest. At 4.77 M nodes the dense path updates all 305 M embedding entries every step; the sparse
             path touches only the batch's rows. Off by default (same optimiser as the Trainer, needed for DDP);
             requires ``train.weight_decay == 0``.
+        debias: Reweight the sampled operators to unbiased estimates of the full ``Â`` rows
+            (:func:`debias_operators`), so training sees the same self/neighbour balance as inference.
         rank, world_size: Data-parallel position (see :mod:`hashgnn.training.distributed`); each rank trains on
             the rank-strided share of every global batch of ``world_size * train.batch_size`` edges.
     """
 
     def __init__(self, config: RunConfig, split: Split, run_dir: RunDir | None = None, progress: bool = True,
                  fanouts: Sequence[int] | None = None, chunk_size: int = DEFAULT_CHUNK,
-                 sparse_embedding: bool = False, rank: int = 0, world_size: int = 1) -> None:
+                 sparse_embedding: bool = False, rank: int = 0, world_size: int = 1, debias: bool = False) -> None:
         # Deliberately not Trainer.__init__: it builds the full-graph operators (GiBs at scale) we never use.
         self.config = config.validate()
         if config.model.encoder != "sage":
@@ -165,6 +198,8 @@ class MiniBatchTrainer(Trainer):
         self.bipartite = BipartiteGraph.from_interactions(train)
         self.csr = CSRGraph.from_bipartite(self.bipartite)
         self.neighbors = NeighborSampler(self.bipartite, list(self.fanouts), seed=config.seed, csr=self.csr)
+        self.debias = debias
+        self._degrees = self.csr.degrees()
         self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
         self._auc_pairs = self._held_out_pairs()
         self.on_step: list[Callable[[MiniBatchTrainer, HashGNNModel, int], None]] = []
@@ -239,6 +274,8 @@ class MiniBatchTrainer(Trainer):
                 users, pos_items, neg_items = g_users[:1], self.train_items[gidx][:1], g_neg[:1]
             n_b = len(users)
             sub = self.neighbors.sample(batch_seeds(users, pos_items, neg_items, self.n_users))
+            if self.debias:
+                sub = debias_operators(sub, self._degrees)
             a = forward(*self._to_device(sub))
             h = model.relaxed(a)
             idx = torch.from_numpy(sub.seed_index).to(self.device)
@@ -290,6 +327,8 @@ class MiniBatchTrainer(Trainer):
         n = len(users)
         nodes = np.concatenate([users, items + self.n_users, negs + self.n_users]).astype(np.int64)
         sub = self.neighbors.sample(nodes)
+        if self.debias:
+            sub = debias_operators(sub, self._degrees)
         was = model.training
         model.eval()
         n_id, ops, ops_t = self._to_device(sub)

@@ -21,7 +21,10 @@ def plot_training_curve(run_dir: str | Path, name: str = "training_curve.png") -
     csv_path = rd.file("metrics.csv")
     if not csv_path.is_file():
         return None
-    log = pd.read_csv(csv_path)
+
+    from hashgnn.io_utils import read_checked
+
+    log = pd.read_csv(io.BytesIO(read_checked(csv_path)))  # a corrupt metrics.csv raises ArtifactError
     history = rd.read_json("history.json") if rd.file("history.json").is_file() else []
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for col in ("loss", "loss_cross", "loss_rank"):

@@ -18,7 +18,8 @@
       results.json           evaluation: {mode: {protocol: {metric@n: value}}}
       training_curve.png
 
-Every file is written atomically (temp file + fsync + rename) and ``.npy``/``.pt`` files carry sha256 side files.
+Every file is written atomically (temp file + fsync + rename); ``.npy``/``.pt``/``.npz``/``.json``/``.csv`` files
+carry sha256 side files, verified on reading (a corrupt or truncated artifact raises ArtifactError).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from hashgnn.errors import ArtifactError
-from hashgnn.io_utils import atomic_torch_save, atomic_write_bytes, atomic_write_text, torch_load_checked
+from hashgnn.io_utils import atomic_torch_save, atomic_write_checked, read_checked, torch_load_checked
 
 
 def environment() -> dict[str, Any]:
@@ -78,15 +79,17 @@ class RunDir:
         return (self.path / "config.json").is_file()
 
     def write_json(self, name: str, data: Any) -> None:
-        atomic_write_text(self.file(name), json.dumps(data, indent=2, sort_keys=True, default=_jsonable))
+        text = json.dumps(data, indent=2, sort_keys=True, default=_jsonable)
+        atomic_write_checked(self.file(name), text.encode("utf-8"))
 
     def read_json(self, name: str) -> Any:
         path = self.file(name)
         if not path.is_file():
             raise ArtifactError(f"{path}: missing — is {self.path} a hashgnn run directory?")
+        data = read_checked(path, "file")
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
+            return json.loads(data.decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ArtifactError(f"{path}: corrupt JSON ({exc})") from None
 
     def write_config(self, config) -> None:
@@ -100,20 +103,23 @@ class RunDir:
     def write_arrays(self, name: str, **arrays: np.ndarray) -> None:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        atomic_write_bytes(self.file(name), buf.getvalue())
+        atomic_write_checked(self.file(name), buf.getvalue())
 
     def read_arrays(self, name: str) -> dict[str, np.ndarray]:
         path = self.file(name)
+        data = read_checked(path, "file")
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise ArtifactError(f"{path}: missing or corrupt ({exc})") from None
+        except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, ... for a damaged archive
+            raise ArtifactError(f"{path}: corrupt ({type(exc).__name__}: {exc})") from None
 
     def save_checkpoint(self, state: dict, best: bool = False) -> None:
-        atomic_torch_save(self.checkpoints / "last.pt", state)
+        # best.pt first: a kill between the two writes leaves last.pt at the previous epoch, whose resume
+        # repeats this epoch and rewrites both; the other order could leave best.pt older than last.pt's best.
         if best:
             atomic_torch_save(self.checkpoints / "best.pt", state)
+        atomic_torch_save(self.checkpoints / "last.pt", state)
 
     def load_checkpoint(self, which: str = "last") -> dict:
         path = self.checkpoints / f"{which}.pt"
@@ -129,7 +135,7 @@ class RunDir:
         writer = csv.DictWriter(out, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(self.file(name), out.getvalue())
+        atomic_write_checked(self.file(name), out.getvalue().encode("utf-8"))
 
 
 def _jsonable(obj: Any) -> Any:

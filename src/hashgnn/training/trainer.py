@@ -24,10 +24,12 @@ from hashgnn.data.graph import BipartiteGraph
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.evaluation.protocol import evaluate_part
+from hashgnn.io_utils import remove_stale_temps
 from hashgnn.losses import hashgnn_loss
 from hashgnn.models.base import Embeddings
 from hashgnn.models.encoders import GraphInputs
 from hashgnn.models.hashgnn import HashGNNModel
+from hashgnn.resources import check_memory
 from hashgnn.seed import seed_everything
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir, environment
@@ -92,6 +94,7 @@ class Trainer:
         self.train_items = train.items.astype(np.int64)
         if len(self.train_users) == 0:
             raise ConfigError("the split has no train interactions")
+        check_memory(self.n_users, self.n_items, len(self.train_users), self.config)  # before any big allocation
         self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
         self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
         self._auc_pairs = self._held_out_pairs()
@@ -132,6 +135,13 @@ class Trainer:
         model = HashGNNModel(self.n_users + self.n_items, cfg.model).to(self.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         state = self._new_state()
+        if self.run_dir is not None:  # temp files of a writer killed mid-write (never artifacts themselves)
+            remove_stale_temps(self.run_dir.path)
+            remove_stale_temps(self.run_dir.checkpoints)
+        if resume and self.run_dir is not None and not (self.run_dir.checkpoints / "last.pt").is_file():
+            resume = False  # killed before the first checkpoint: nothing to continue, start over
+            if self.progress:
+                tqdm.write(f"{self.run_dir.path}: no checkpoint yet, training from the start")
         if resume:
             state = self._restore(model, optimizer)
         elif self.run_dir is not None:

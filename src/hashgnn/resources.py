@@ -1,0 +1,146 @@
+"""Memory estimates and limits: refuse, before any allocation, a run that cannot fit.
+
+:func:`check_memory` is called by the trainer after the data is loaded and before the graph and the model are
+built. It compares :func:`estimate_training_memory` (a deliberately pessimistic model of full-graph training)
+with the memory available to this process and raises :class:`~hashgnn.errors.ResourceError` naming the estimate,
+its largest parts and what to change — instead of letting the kernel's OOM killer end the process mid-epoch.
+
+Available memory is, in order: ``$HASHGNN_MEMORY_LIMIT`` (bytes, or with a K/M/G/T suffix; ``off`` disables the
+check), else the smaller of the system's available memory (``MemAvailable``) and the cgroup limit minus current
+usage (containers).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashgnn.errors import ConfigError, ResourceError
+
+MEMORY_LIMIT_ENV = "HASHGNN_MEMORY_LIMIT"
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Estimated peak bytes of a training run, by part."""
+
+    parts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+    def largest(self, n: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.parts.items(), key=lambda kv: -kv[1])[:n]
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def parse_bytes(text: str) -> int:
+    """``"512M"``, ``"2G"``, ``"1.5GiB"``, ``"1000000"`` → bytes."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if not m:
+        raise ConfigError(f"${MEMORY_LIMIT_ENV}={text!r}: expected bytes like 2G, 512M or 1000000 (or 'off')")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def estimate_training_memory(n_users: int, n_items: int, n_edges: int, config) -> MemoryEstimate:
+    """Peak memory of full-graph training (:class:`~hashgnn.training.trainer.Trainer`) on ``n_edges`` train
+    edges, from the model and train settings of ``config`` (a :class:`~hashgnn.config.RunConfig`).
+
+    Every propagation step keeps all nodes' activations of every layer for backpropagation, so the dominant
+    terms are nodes × (embedding + layer widths + K) and the two-way edge list of the graph.
+    """
+    m, t, e = config.model, config.train, config.eval
+    n_nodes = n_users + n_items
+    f32, i64 = 4, 8
+    widths = m.embedding_dim + sum(m.dims) + m.n_bits
+    batch = min(t.batch_size, max(n_edges, 1))
+    parts = {
+        # users/items arrays, split indices, id maps, sampler sets
+        "interaction log": 6 * n_edges * i64,
+        # both directions: edge_index (2 × int64), CSR indices + weights, degree normalisation, a copy in torch
+        "graph": 2 * n_edges * (2 * i64 + i64 + f32) * 2,
+        # embedding table with its gradient and two Adam moments
+        "parameters + Adam": 4 * n_nodes * m.embedding_dim * f32,
+        # activations kept for backward (input, aggregate, linear output, nonlinearity) per layer, + gradients
+        "activations": 2 * 4 * n_nodes * widths * f32,
+        # hashed batch: users, positives, triplets × K, and their gradients
+        "batch": 2 * batch * (2 + t.triplets) * m.n_bits * f32,
+        # validation: a block of users × all items scores, ranks and masks
+        "evaluation": 3 * min(n_users, 8192) * n_items * f32 + 2 * n_nodes * widths * f32,
+    }
+    return MemoryEstimate({k: int(v) for k, v in parts.items()})
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate (None: unknown or the check is disabled)."""
+    env = os.environ.get(MEMORY_LIMIT_ENV)
+    if env is not None and env.strip():
+        if env.strip().lower() in ("off", "none", "0"):
+            return None
+        return parse_bytes(env)
+    candidates = []
+    try:
+        import psutil
+
+        candidates.append(int(psutil.virtual_memory().available))
+    except Exception:  # noqa: BLE001 - psutil missing or unsupported platform
+        pass
+    cg = _cgroup_headroom()
+    if cg is not None:
+        candidates.append(cg)
+    return min(candidates) if candidates else None
+
+
+def _cgroup_headroom() -> int | None:
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            raw = Path(limit_file).read_text().strip()
+            if raw == "max":
+                return None
+            limit = int(raw)
+            if limit >= 1 << 60:  # cgroup v1 "unlimited"
+                return None
+            return max(limit - int(Path(usage_file).read_text().strip()), 0)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def check_memory(n_users: int, n_items: int, n_edges: int, config, available: int | None = None,
+                 what: str = "full-graph training") -> MemoryEstimate:
+    """Raise :class:`ResourceError` when the estimated peak of training exceeds the available memory.
+
+    Args:
+        n_users, n_items, n_edges: Sizes of the training graph (``n_edges`` = train interactions).
+        config: The run's :class:`~hashgnn.config.RunConfig`.
+        available: Bytes available (default: :func:`available_memory`); None or ``$HASHGNN_MEMORY_LIMIT=off``
+            skips the check.
+
+    Returns:
+        The estimate (also when the check passes or is skipped).
+    """
+    est = estimate_training_memory(n_users, n_items, n_edges, config)
+    if available is None:
+        available = available_memory()
+    if available is None or est.total <= available:
+        return est
+    parts = ", ".join(f"{name} {format_bytes(b)}" for name, b in est.largest())
+    raise ResourceError(
+        f"{what} of {n_users:,} users × {n_items:,} items with {n_edges:,} train edges needs about "
+        f"{format_bytes(est.total)} of memory (largest parts: {parts}) but only {format_bytes(available)} is "
+        f"available; use a smaller model (model.embedding_dim={config.model.embedding_dim}, model.dims="
+        f"{list(config.model.dims)}, model.n_bits={config.model.n_bits}), a subset of the data, or a machine "
+        f"with more memory (override the limit with ${MEMORY_LIMIT_ENV}, e.g. 64G, or 'off')")

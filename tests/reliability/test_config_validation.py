@@ -1,0 +1,136 @@
+"""Impossible settings fail before any work starts, listing what is valid: through the CLI (exit status 2 and
+one ``error:`` line, no run directory written) and through the Python API (ConfigError)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hashgnn.cli import main
+from hashgnn.config import RunConfig
+from hashgnn.errors import ConfigError, HashGNNError
+
+# (CLI arguments, Python override or None, words the message must contain)
+BAD = [
+    (["--bits", "12"], {"model.n_bits": 12}, ["multiple of 8", "12"]),
+    (["--bits", "-8"], {"model.n_bits": -8}, ["multiple of 8"]),
+    (["--set", "train.lam=-0.1"], {"train.lam": -0.1}, ["train.lam", ">= 0"]),
+    (["--set", "train.lam=NaN"], {"train.lam": float("nan")}, ["train.lam", "finite"]),
+    (["--set", "train.lam=abc"], {"train.lam": "abc"}, ["train.lam", "number"]),
+    (["--set", "model.p0=1.5"], {"model.p0": 1.5}, ["model.p0", "[0, 1]"]),
+    (["--set", "model.fixed_p=-0.2"], {"model.fixed_p": -0.2}, ["model.fixed_p", "[0, 1]"]),
+    (["--set", "model.p_min=2"], {"model.p_min": 2}, ["model.p_min", "[0, 1]"]),
+    (["--set", "eval.ns=[0,50]"], {"eval.ns": [0, 50]}, ["cut-offs", "> 0"]),
+    (["--set", "eval.valid_n=-1"], {"eval.valid_n": -1}, ["> 0"]),
+    (["--set", "eval.n_candidates=0"], {"eval.n_candidates": 0}, ["> 0"]),
+    (["--set", "train.triplets=0"], {"train.triplets": 0}, ["train.triplets", "> 0"]),
+    (["--epochs", "0"], {"train.epochs": 0}, ["train.epochs", "> 0"]),
+    (["--batch-size", "-5"], {"train.batch_size": -5}, ["train.batch_size", "> 0"]),
+    (["--set", "train.threads=-1"], {"train.threads": -1}, ["train.threads", "> 0"]),
+    (["--set", "train.patience=0"], {"train.patience": 0}, ["train.patience", "> 0"]),
+    (["--set", "model.n_bits=\"32\""], {"model.n_bits": "32"}, ["model.n_bits", "integer"]),
+    (["--set", "model.dims=[16,0]"], {"model.dims": [16, 0]}, ["model.dims", "positive"]),
+    (["--method", "bogus"], None, ["unknown method", "guided", "ste", "hashnet", "gumbel", "continuous"]),
+    (["--set", "model.encoder=gin"], {"model.encoder": "gin"}, ["unknown encoder", "sage", "gcn"]),
+    (["--set", "model.activation=gelu"], {"model.activation": "gelu"}, ["activation", "relu", "tanh"]),
+    (["--set", "split.kind=weird"], {"split.kind": "weird"}, ["split kind", "random"]),
+    (["--set", "split.test_ratio=1.5"], {"split.test_ratio": 1.5}, ["split.test_ratio"]),
+    (["--set", "eval.valid_mode=fast"], {"eval.valid_mode": "fast"}, ["eval.valid_mode", "hamming"]),
+    (["--set", "data.format=xml"], {"data.format": "xml"}, ["data.format", "table", "adjacency"]),
+    (["--set", "train.device=tpu"], {"train.device": "tpu"}, ["train.device", "cpu", "cuda"]),
+    (["--set", "train.nonsense=1"], {"train.nonsense": 1}, ["unknown config key", "lam", "epochs"]),
+    (["--set", "bogus.key=1"], {"bogus.key": 1}, ["unknown config section", "model", "train"]),
+    (["--set", "train.lam"], None, ["section.key=value"]),
+]
+
+
+def _cli_error(args: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2, capsys.readouterr()
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert "Traceback" not in captured.err + captured.out
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,overrides,words", BAD, ids=[" ".join(b[0]) for b in BAD])
+def test_cli_rejects_impossible_settings(args, overrides, words, tiny_csv_path: Path, tmp_path: Path, capsys,
+                                         monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # one error line, not wrapped
+    out = tmp_path / "run"
+    line = _cli_error(["train", "--dataset", str(tiny_csv_path), "--out", str(out), "--no-progress", *args], capsys)
+    for word in words:
+        assert word in line, (word, line)
+    assert not out.exists()  # failed before any work
+
+
+@pytest.mark.parametrize("args,overrides,words", [b for b in BAD if b[1] is not None],
+                         ids=[" ".join(b[0]) for b in BAD if b[1] is not None])
+def test_python_api_rejects_impossible_settings(args, overrides, words):
+    from hashgnn.recommender import HashGNN
+
+    with pytest.raises(ConfigError) as info:
+        HashGNN(overrides=overrides)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_python_api_keyword_arguments_are_validated():
+    from hashgnn.recommender import HashGNN
+
+    for kwargs, word in (({"n_bits": 20}, "multiple of 8"), ({"method": "nope"}, "guided"),
+                         ({"encoder": "nope"}, "sage"), ({"lam": -1.0}, "train.lam"), ({"epochs": 0}, "epochs"),
+                         ({"lr": 0.0}, "train.lr"), ({"device": "gpu"}, "cpu")):
+        with pytest.raises(ConfigError, match=word):
+            HashGNN(**kwargs)
+
+
+def test_unknown_dataset_lists_choices(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    out = tmp_path / "run"
+    line = _cli_error(["train", "--dataset", "movielens-2m", "--out", str(out), "--no-progress"], capsys)
+    assert "unknown dataset 'movielens-2m'" in line and "movielens-1m" in line and "gowalla" in line
+    assert not out.exists()
+    from hashgnn.recommender import HashGNN
+
+    with pytest.raises(HashGNNError, match="movielens-1m"):
+        HashGNN(epochs=1).fit("movielens-2m", run_dir=tmp_path / "run2")
+    assert not (tmp_path / "run2").exists()
+
+
+def test_missing_file_dataset_is_named(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    line = _cli_error(["train", "--dataset", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r")], capsys)
+    assert "nope.csv" in line and "not found" in line
+
+
+def test_recommend_rejects_k_le_0(trained_run: Path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    for k in ("0", "-3"):
+        line = _cli_error(["recommend", str(trained_run), "--user", "u1", "--k", k], capsys)
+        assert "k must be between 1 and" in line and f"got {k}" in line
+
+
+def test_config_json_with_bad_types_is_rejected(tmp_path: Path):
+    path = tmp_path / "config.json"
+    data = RunConfig().to_dict()
+    data["model"]["n_bits"] = "thirty-two"
+    import json
+
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="model.n_bits must be an integer"):
+        RunConfig.from_json(path).validate()
+
+
+def test_every_default_and_paper_config_is_valid():
+    RunConfig().validate()
+    from hashgnn.experiments.runner import CONFIG_DIR
+
+    for path in sorted(Path(CONFIG_DIR).glob("*.json")):
+        try:
+            RunConfig.from_json(path)
+        except ConfigError:
+            continue  # experiment plans, not run configs

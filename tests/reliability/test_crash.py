@@ -1,0 +1,188 @@
+"""Crash safety: ``hashgnn train`` is killed with SIGKILL at random times, over and over, on a tiny log.
+
+After every kill: each artifact present is whole (its checksum verifies and it parses), the last checkpoint never
+goes back in time, and ``--resume`` continues from it. At the end one uninterrupted ``--resume`` finishes the
+run, whose history has every epoch exactly once and whose embeddings equal those of a run never killed.
+
+``test_sigkill_at_random_points`` (default suite) runs 2 kills; ``test_sigkill_at_random_points_many`` (slow)
+runs ``$HASHGNN_KILL_TRIALS`` (default 24).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashgnn.io_utils import read_checked, torch_load_checked
+from hashgnn.training.rundir import RunDir
+
+from .conftest import tiny_sets
+
+EPOCHS = 12
+STARTED = "training "  # the CLI prints "training <method> ... → <out>" right before fitting
+
+
+class Proc:
+    """A ``hashgnn train`` subprocess whose output is read by a thread (so the pipe never blocks it)."""
+
+    def __init__(self, args: list[str], env: dict, watch: Path | None = None) -> None:
+        self.p = subprocess.Popen([sys.executable, "-m", "hashgnn", "train", *args], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.lines: list[str] = []
+        self.started = threading.Event()
+        self.t0 = time.perf_counter()
+        self.t_started: float | None = None
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.t_watch: float | None = None
+        if watch is not None:
+            threading.Thread(target=self._watch, args=(watch,), daemon=True).start()
+
+    def _watch(self, path: Path) -> None:
+        while self.p.poll() is None and self.t_watch is None:
+            if path.exists():
+                self.t_watch = time.perf_counter()
+            time.sleep(0.01)
+
+    def _read(self) -> None:
+        for raw in self.p.stdout:
+            line = raw.decode(errors="replace")
+            self.lines.append(line)
+            if line.startswith(STARTED) and not self.started.is_set():
+                self.t_started = time.perf_counter()
+                self.started.set()
+
+    def output(self) -> str:
+        self.reader.join(timeout=10)
+        return "".join(self.lines)
+
+
+def _args(csv: Path, run: Path, resume: bool) -> list[str]:
+    common = ["--out", str(run), "--no-progress", "--no-evaluate"]
+    if resume:
+        return [*common, "--resume"]
+    return [*common, "--dataset", str(csv), "--epochs", str(EPOCHS), "--bits", "16", *tiny_sets()]
+
+
+def _check_artifacts(run: Path) -> dict:
+    """Every artifact in the run directory is whole; returns facts about the checkpoint."""
+    facts = {"temps": 0, "epoch": None}
+    if not run.exists():
+        return facts
+    for path in sorted(run.rglob("*")):
+        if path.is_dir() or path.name.endswith(".sha256"):
+            continue
+        if path.name.endswith(".tmp"):
+            facts["temps"] += 1  # a killed writer's temp file: never read, removed by the next run
+            continue
+        data = read_checked(path)  # raises ArtifactError when truncated or corrupt
+        if path.suffix == ".json":
+            import json
+
+            json.loads(data)
+        elif path.suffix in (".npz", ".npy"):
+            import io
+
+            loaded = np.load(io.BytesIO(data), allow_pickle=False)
+            if path.suffix == ".npz":
+                [loaded[k] for k in loaded.files]
+        elif path.suffix == ".pt":
+            ckpt = torch_load_checked(path)
+            if path.name == "last.pt":
+                facts["epoch"] = ckpt["epoch"]
+    if (run / "config.json").exists():
+        RunDir(run).read_config().validate()
+    return facts
+
+
+def _env(tmp_path: Path) -> dict:
+    env = dict(os.environ)
+    env["HASHGNN_CACHE"] = str(tmp_path / "cache")
+    env["OMP_NUM_THREADS"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _kill_trials(csv: Path, tmp_path: Path, trials: int, seed: int) -> dict:
+    env = _env(tmp_path)
+    # reference: one run never killed (also measures the training time)
+    ref_run = tmp_path / "reference"
+    ref = Proc(_args(csv, ref_run, resume=False), env, watch=ref_run / "checkpoints" / "last.pt")
+    assert ref.p.wait(timeout=300) == 0, ref.output()
+    t_start = ref.t_started or ref.t0
+    setup = (ref.t_watch or time.perf_counter()) - t_start  # data loading, graph, first epoch
+    train_seconds = time.perf_counter() - t_start - setup
+    # kill uniformly within set-up plus a share of the training time: the run progresses ~(total / trials) on
+    # average per trial, so trials hit set-up, every epoch, the final writes and the resume of a finished run
+    window = 1.5 * setup + max(2.0 * train_seconds / trials, 0.2)
+
+    rng = np.random.default_rng(seed)
+    run = tmp_path / "run"
+    stats = {"trials": 0, "killed": 0, "finished_before_kill": 0, "before_config": 0, "before_checkpoint": 0,
+             "temps_seen": 0, "epochs_at_kill": []}
+    last_epoch = 0
+    for _ in range(trials):
+        resume = (run / "config.json").exists()
+        proc = Proc(_args(csv, run, resume), env)
+        # random point in time: during start-up (import) in ~1 case out of 6, else during training
+        if rng.random() < 1 / 6:
+            time.sleep(rng.uniform(0, 3.0))
+        else:
+            assert proc.started.wait(timeout=300) or proc.p.poll() is not None, proc.output()
+            time.sleep(rng.uniform(0, window))
+        if proc.p.poll() is None:
+            proc.p.send_signal(signal.SIGKILL)
+            stats["killed"] += 1
+        else:
+            stats["finished_before_kill"] += 1
+        code = proc.p.wait(timeout=60)
+        out = proc.output()
+        assert code in (0, -signal.SIGKILL), out
+        stats["trials"] += 1
+        facts = _check_artifacts(run)
+        stats["temps_seen"] += facts["temps"]
+        if not (run / "config.json").exists():
+            stats["before_config"] += 1
+        elif facts["epoch"] is None:
+            stats["before_checkpoint"] += 1
+        epoch = facts["epoch"] or 0
+        assert epoch >= last_epoch, f"checkpoint went back from epoch {last_epoch} to {epoch}"
+        last_epoch = epoch
+        stats["epochs_at_kill"].append(epoch)
+
+    # finish: a resume never killed
+    final = Proc(_args(csv, run, resume=(run / "config.json").exists()), env)
+    assert final.p.wait(timeout=300) == 0, final.output()
+    facts = _check_artifacts(run)
+    assert facts["temps"] == 0 and facts["epoch"] == EPOCHS
+    rd = RunDir(run)
+    assert [h["epoch"] for h in rd.read_json("history.json")] == list(range(1, EPOCHS + 1))
+    from hashgnn.models.base import Embeddings
+    from hashgnn.recommender import HashGNN
+
+    HashGNN.load(run)
+    got, want = Embeddings.load(run), Embeddings.load(ref_run)
+    assert np.allclose(got.item_z, want.item_z, atol=1e-5) and np.allclose(got.user_z, want.user_z, atol=1e-5)
+    assert np.array_equal(got.item_codes, want.item_codes)
+    print(f"kill trials: {stats}")
+    return stats
+
+
+def test_sigkill_at_random_points(tiny_csv_path: Path, tmp_path: Path):
+    stats = _kill_trials(tiny_csv_path, tmp_path, trials=2, seed=1)
+    assert stats["trials"] == 2
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_many(tiny_csv_path: Path, tmp_path: Path):
+    trials = int(os.environ.get("HASHGNN_KILL_TRIALS", "24"))
+    stats = _kill_trials(tiny_csv_path, tmp_path, trials=trials, seed=int(os.environ.get("HASHGNN_KILL_SEED", "0")))
+    assert stats["trials"] == trials and stats["killed"] >= trials // 2

@@ -15,6 +15,7 @@ is removed and the previous artifact is left untouched.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -27,6 +28,15 @@ import numpy as np
 from hashgnn.errors import ArtifactError
 
 TEMP_SUFFIX = ".tmp"
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
 
 
 def _write_error(path: Path, exc: OSError) -> ArtifactError:
@@ -43,6 +53,7 @@ def _write_temp(path: Path, data: bytes) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
         try:
+            os.fchmod(fd, _FILE_MODE)  # mkstemp creates 0600; artifacts get the mode open() would give them
             view = memoryview(data)
             while view:  # os.write may write less than asked
                 written = os.write(fd, view)
@@ -69,10 +80,8 @@ def _commit(tmp: str, path: Path) -> None:
 
 def _unlink_quietly(tmp: str | None) -> None:
     if tmp is not None:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -60,7 +60,7 @@ def estimate_training_memory(n_users: int, n_items: int, n_edges: int, config) -
     Every propagation step keeps all nodes' activations of every layer for backpropagation, so the dominant
     terms are nodes × (embedding + layer widths + K) and the two-way edge list of the graph.
     """
-    m, t, e = config.model, config.train, config.eval
+    m, t = config.model, config.train
     n_nodes = n_users + n_items
     f32, i64 = 4, 8
     widths = m.embedding_dim + sum(m.dims) + m.n_bits

@@ -12,7 +12,6 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -62,10 +61,7 @@ def _render(fmt: str, rows: list[tuple[int, int, int, int]], defect: str | None,
     bad_line = None
     for j, (u, i, r, t) in enumerate(rows):
         fields = {"user": str(u), "item": str(i), "rating": str(r), "timestamp": str(t)}
-        if fmt == "adjacency":
-            order = ["user", "item"]
-        else:
-            order = ["user", "item", "rating", "timestamp"]
+        order = ["user", "item"] if fmt == "adjacency" else ["user", "item", "rating", "timestamp"]
         kind = None
         if defect is not None and j == at:
             kind, value, _ = DEFECTS[defect]

@@ -195,7 +195,8 @@ def test_post_recommendations_never_5xx(server, schema, known_ids):
 
     @FUZZ
     @given(body=_body(schema, body_schema, items), raw=st.one_of(st.none(), st.binary(max_size=40)),
-           ctype=st.sampled_from(["application/json", "application/json", "text/plain", "application/x-www-form-urlencoded"]))
+           ctype=st.sampled_from(["application/json", "application/json", "text/plain",
+                                  "application/x-www-form-urlencoded"]))
     def run(body, raw, ctype):
         content = raw if raw is not None else json.dumps(body).encode()
         _check(server.post("/recommendations", content=content, headers={"content-type": ctype}),

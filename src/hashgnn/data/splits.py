@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -197,17 +195,11 @@ def _write_npz(fh, **arrays: np.ndarray) -> None:
 
 def save_split(split: Split, path: Path) -> None:
     """Write the three index arrays atomically (byte-identical for identical splits)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            _write_npz(fh, train=split.train_idx, valid=split.valid_idx, test=split.test_idx)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from hashgnn.io_utils import atomic_write_bytes
+
+    buf = io.BytesIO()
+    _write_npz(buf, train=split.train_idx, valid=split.valid_idx, test=split.test_idx)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_split(inter: Interactions, path: Path) -> Split:

@@ -531,7 +531,8 @@ def hamming_topk_hist(q1, x1, n_bits, k, ex_ptr, ex_pos, qblock, iblock, out_pos
        four thresholds costs little more than one pass). The window starts just below the previous query's
        ``T`` and moves until ``count(T - 1) < k <= count(T)``; usually one or two passes.
     2. Collection: one vectorised pass writes a byte flag ``distance <= T`` per item; the flags are scanned
-       8 per uint64 word and the few set ones visited in position order, so the buffer takes every non-excluded item below ``T`` and the first
+       8 per uint64 word and the few set ones visited in position order, so the buffer takes every
+       non-excluded item below ``T`` and the first
        ``k - count(T - 1)`` ones at ``T`` (the smallest positions: the tie rule); the limit drops to
        ``T - 1`` once that quota is full and the pass stops once ``k`` items are held.
     3. A stable counting sort of those ``<= k`` items by distance writes the output.

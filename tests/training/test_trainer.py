@@ -17,8 +17,9 @@ from hashgnn.data import DataConfig, SplitConfig, load_split_for
 from hashgnn.evaluation import evaluate_part
 from hashgnn.training import RunDir, Trainer
 
+# One thread: multi-threaded scatter-adds sum in a varying order, and bit-for-bit comparisons need one order.
 SMALL = ["data.dataset=movielens-100k", "train.batch_size=1024", "train.log_every=2", "model.p_every=40",
-         "train.auc_pairs=2000"]
+         "train.auc_pairs=2000", "train.threads=1"]
 
 
 def small_config(*extra: str) -> RunConfig:
@@ -27,18 +28,19 @@ def small_config(*extra: str) -> RunConfig:
 
 @pytest.mark.dataset("movielens-100k")
 def test_short_training_lowers_loss_and_beats_random():
-    # A fixed p keeps the objective the same from start to end, so "the loss went down" means something
-    # (with the dynamic schedule the loss is measured on ever more binary codes and may rise as p falls).
-    cfg = small_config("train.epochs=5", "train.patience=100", "model.fixed_p=0.5", 'model.score_scale="sqrt"')
-    split = load_split_for(cfg.data, cfg.split)
-    result = Trainer(cfg, split, progress=False).fit()
-    losses = [row["loss"] for row in result.log]
+    split = load_split_for(DataConfig("movielens-100k"), SplitConfig())
+    # The continuous objective is stationary, so "the loss went down" means something; with the guided schedule
+    # the loss is measured on ever more binary codes as p falls and need not decrease.
+    cont = Trainer(small_config("train.epochs=4", "train.patience=100", "model.method=continuous"), split,
+                   progress=False).fit()
+    losses = [row["loss"] for row in cont.log]
     assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3])
-    res = evaluate_part(result.embeddings, split, "test", ns=(50,), protocols=("standard",))
+    guided = Trainer(small_config("train.epochs=4", "train.patience=100"), split, progress=False).fit()
+    res = evaluate_part(guided.embeddings, split, "test", ns=(50,), protocols=("standard",))
     random_recall = 50 / split.interactions.n_items
     for mode in ("hamming", "hierarchical", "continuous"):
         assert res[mode]["standard"]["recall@50"] > 4 * random_recall, (mode, res[mode])
-    assert result.log[-1]["auc_h"] > 0.75
+    assert guided.log[-1]["auc_h"] > 0.75
 
 
 @pytest.mark.dataset("movielens-100k")
@@ -82,11 +84,36 @@ def test_kill_mid_epoch_then_resume(tmp_path: Path):
     history = RunDir(run).read_json("history.json")
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     assert (run / "codes_items.npy").is_file()
-    # the resumed run equals an uninterrupted one: every epoch seeds its own random streams
+    # Across processes BLAS may sum in another order (the results of the very first epoch already differ in the
+    # 7th digit), and training amplifies that, so the killed-and-resumed run is compared loosely here; the
+    # exact equality of resume is tested in-process below.
     cfg = RunDir(run).read_config()
     split = load_split_for(DataConfig("movielens-100k"), SplitConfig())
-    straight = Trainer(cfg, split, progress=False).fit().embeddings
-    from hashgnn.models.base import Embeddings
+    straight = Trainer(cfg, split, progress=False).fit()
+    resumed_best = max(h["valid_recall@50"] for h in history)
+    assert abs(resumed_best - straight.best_metric) < 0.03
 
-    resumed_emb = Embeddings.load(run)
-    assert np.allclose(straight.item_z, resumed_emb.item_z, atol=1e-5)
+
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_resume_equals_an_uninterrupted_run(tmp_path: Path):
+    cfg = small_config("train.epochs=3", "train.patience=100")
+    split = load_split_for(cfg.data, cfg.split)
+
+    class StopsAfterEpochOne(Trainer):
+        def _end_of_epoch(self, model, optimizer, state, epoch):
+            stop = super()._end_of_epoch(model, optimizer, state, epoch)
+            if epoch == 1:
+                raise _Interrupt
+            return stop
+
+    with pytest.raises(_Interrupt):
+        StopsAfterEpochOne(cfg, split, RunDir(tmp_path / "run"), progress=False).fit()
+    resumed = Trainer(cfg, split, RunDir(tmp_path / "run"), progress=False).fit(resume=True)
+    straight = Trainer(cfg, split, progress=False).fit()
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    assert np.array_equal(resumed.embeddings.item_z, straight.embeddings.item_z)
+    assert np.array_equal(resumed.embeddings.user_codes, straight.embeddings.user_codes)

@@ -94,12 +94,7 @@ def _expected_error(fmt: str, defect: str | None) -> bool:
     return True
 
 
-CSV_LINE_BUGS = pytest.mark.xfail(
-    reason="known, not fixed yet: the table (CSV) reader reports row+2 as the line, wrong after blank lines "
-           "(pandas skips them), and gives no line for invalid UTF-8", strict=False)
-
-
-@pytest.mark.parametrize("fmt", [pytest.param(f, marks=CSV_LINE_BUGS) if f == "csv" else f for f in sorted(FORMATS)])
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_single_defect_is_named_or_the_result_is_exact(fmt: str) -> None:
     name, _, _, reader = FORMATS[fmt]
 

@@ -15,6 +15,7 @@ separated.
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,10 +201,11 @@ def read_table(path: str | Path, columns: Columns = Columns(), sep: str | None =
         raise DataError(f"missing column(s) {missing}; the header has {header}", path, 1)
     if frame.empty:
         raise DataError("file has a header but no rows", path)
+    lines = frame.attrs.get("lines")
     for col in (columns.user, columns.item):
         bad = frame[col].isna().to_numpy()
         if bad.any():
-            raise DataError(f"empty {col!r} value", path, int(np.argmax(bad)) + 2)
+            raise DataError(f"empty {col!r} value", path, _line_of(lines, int(np.argmax(bad))))
     keep = np.ones(len(frame), dtype=bool)
     if columns.rating:
         ratings = pd.to_numeric(frame[columns.rating], errors="coerce").to_numpy(dtype=float)
@@ -212,7 +214,7 @@ def read_table(path: str | Path, columns: Columns = Columns(), sep: str | None =
             row = int(np.argmax(bad))
             raise DataError(
                 f"rating {_short(frame[columns.rating].iloc[row])} must be a finite number >= 0", path,
-                row + 2,
+                _line_of(lines, row),
             )
         if min_rating is not None:
             keep &= ratings >= min_rating
@@ -220,7 +222,7 @@ def read_table(path: str | Path, columns: Columns = Columns(), sep: str | None =
                 raise DataError(f"no row has a rating >= min_rating {min_rating}", path)
     times = None
     if columns.timestamp:
-        times = _parse_times(frame[columns.timestamp], path)
+        times = _parse_times(frame[columns.timestamp], path, lines)
     users = _ids(frame[columns.user].to_numpy()[keep])
     items = _ids(frame[columns.item].to_numpy()[keep])
     return users, items, None if times is None else times[keep]
@@ -232,12 +234,18 @@ def _read_csv(path: Path, sep: str | None):
     if sep is None:
         sep = "\t" if path.suffix.lower() in {".tsv", ".tab"} else ","
     try:
-        with path.open("rb") as fh:
-            head = fh.read(1 << 16)
-        if not head.strip():
+        raw = path.read_bytes()
+        if not raw.strip():
             raise DataError("file is empty", path)
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                           encoding="utf-8", engine="c", skip_blank_lines=True)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise DataError(f"not valid UTF-8 text (byte 0x{raw[exc.start]:02x})", path, line) from None
+        frame = pd.read_csv(io.BytesIO(raw), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                            encoding="utf-8", engine="c", skip_blank_lines=True)
+        frame.attrs["lines"] = _data_lines(raw, len(frame))
+        return frame
     except DataError:
         raise
     except UnicodeDecodeError as exc:
@@ -249,6 +257,22 @@ def _read_csv(path: Path, sep: str | None):
         raise DataError(f"malformed line ({_first_sentence(str(exc))})", path, line) from None
     except OSError as exc:
         raise DataError(f"cannot read file ({exc.strerror or exc})", path) from None
+
+
+def _data_lines(raw: bytes, n_rows: int) -> np.ndarray | None:
+    """1-based physical line of each data row: pandas skips blank lines, so row + 2 is wrong after one.
+
+    None when the count does not match (quoted fields spanning lines); callers then fall back to row + 2.
+    """
+    lines = raw.split(b"\n")
+    nonblank = [i + 1 for i, text in enumerate(lines) if text.strip()]
+    if len(nonblank) != n_rows + 1:
+        return None
+    return np.asarray(nonblank[1:], dtype=np.int64)
+
+
+def _line_of(lines: np.ndarray | None, row: int) -> int:
+    return int(lines[row]) if lines is not None and row < len(lines) else row + 2
 
 
 def _read_parquet(path: Path):
@@ -291,7 +315,7 @@ def _is_plain_int(s: str) -> bool:
 _MAX_TIME = 2**53  # seconds; far beyond any real date, and exactly representable as a float
 
 
-def _parse_times(series, path: Path) -> np.ndarray:
+def _parse_times(series, path: Path, lines: np.ndarray | None = None) -> np.ndarray:
     """Unix seconds from integer/float seconds or date-time values (strings or a Parquet datetime column)."""
     import pandas as pd
 
@@ -306,7 +330,7 @@ def _parse_times(series, path: Path) -> np.ndarray:
             if bad.any():
                 row = int(np.argmax(bad))
                 raise DataError(f"timestamp {_short(series.iloc[row])} is not a finite time in seconds", path,
-                                row + 2)
+                                _line_of(lines, row))
             if pd.api.types.is_integer_dtype(numeric.dtype):
                 return numeric.to_numpy(dtype=np.int64)
             return np.floor(values).astype(np.int64)
@@ -318,7 +342,7 @@ def _parse_times(series, path: Path) -> np.ndarray:
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(f"timestamp {_short(series.iloc[row])} is neither a number nor a date-time", path,
-                        row + 2)
+                        _line_of(lines, row))
     try:  # as_unit: pandas parses at us (or ns) resolution; whole seconds truncate toward the past
         return parsed.dt.as_unit("s").astype("int64").to_numpy(dtype=np.int64)
     except (ValueError, OverflowError) as exc:  # OutOfBoundsDatetime is a ValueError

@@ -125,7 +125,8 @@ def _kill_trials(csv: Path, tmp_path: Path, trials: int, seed: int) -> dict:
     window = 1.5 * setup + max(2.0 * train_seconds / trials, 0.2)
 
     rng = np.random.default_rng(seed)
-    run = tmp_path / "run"
+    n_runs = 0
+    run = tmp_path / "run-0"
     stats = {"trials": 0, "killed": 0, "finished_before_kill": 0, "before_config": 0, "before_checkpoint": 0,
              "temps_seen": 0, "epochs_at_kill": []}
     last_epoch = 0
@@ -137,7 +138,11 @@ def _kill_trials(csv: Path, tmp_path: Path, trials: int, seed: int) -> dict:
             time.sleep(rng.uniform(0, 3.0))
         else:
             assert proc.started.wait(timeout=300) or proc.p.poll() is not None, proc.output()
-            time.sleep(rng.uniform(0, window))
+            # half the kills anywhere in the window, half inside training proper (after the first checkpoint)
+            if rng.random() < 0.5:
+                time.sleep(rng.uniform(0, window))
+            else:
+                time.sleep(rng.uniform(0.9 * setup, setup + train_seconds))
         if proc.p.poll() is None:
             proc.p.send_signal(signal.SIGKILL)
             stats["killed"] += 1
@@ -157,6 +162,9 @@ def _kill_trials(csv: Path, tmp_path: Path, trials: int, seed: int) -> dict:
         assert epoch >= last_epoch, f"checkpoint went back from epoch {last_epoch} to {epoch}"
         last_epoch = epoch
         stats["epochs_at_kill"].append(epoch)
+        if epoch == EPOCHS:  # finished: start a new run so later kills land during training again
+            n_runs += 1
+            run, last_epoch = tmp_path / f"run-{n_runs}", 0
 
     # finish: a resume never killed
     final = Proc(_args(csv, run, resume=(run / "config.json").exists()), env)

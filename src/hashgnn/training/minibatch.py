@@ -185,16 +185,7 @@ class MiniBatchTrainer(Trainer):
             raise ConfigError(f"{len(self.fanouts)} fan-outs for {len(config.model.dims)} encoder layers")
         self.chunk_size = chunk_size
         self.sparse_embedding = sparse_embedding
-        inter = split.interactions
-        self.n_users, self.n_items = inter.n_users, inter.n_items
-        self.device = torch.device(config.train.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("train.device is cuda but no CUDA device is available")
-        train = split.train
-        self.train_users = train.users.astype(np.int64)
-        self.train_items = train.items.astype(np.int64)
-        if len(self.train_users) == 0:
-            raise ConfigError("the split has no train interactions")
+        train = self._setup_split(config, split)
         self.bipartite = BipartiteGraph.from_interactions(train)
         self.csr = CSRGraph.from_bipartite(self.bipartite)
         self.neighbors = NeighborSampler(self.bipartite, list(self.fanouts), seed=config.seed, csr=self.csr)

@@ -84,6 +84,14 @@ class Trainer:
         self.split = split
         self.run_dir = run_dir
         self.progress = progress
+        train = self._setup_split(config, split)
+        check_memory(self.n_users, self.n_items, len(self.train_users), self.config)  # before any big allocation
+        self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
+        self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
+        self._auc_pairs = self._held_out_pairs()
+
+    def _setup_split(self, config: RunConfig, split: Split):
+        """Sizes, device and train edge arrays — shared with the mini-batch trainer; returns the train part."""
         inter = split.interactions
         self.n_users, self.n_items = inter.n_users, inter.n_items
         self.device = torch.device(config.train.device)
@@ -94,10 +102,7 @@ class Trainer:
         self.train_items = train.items.astype(np.int64)
         if len(self.train_users) == 0:
             raise ConfigError("the split has no train interactions")
-        check_memory(self.n_users, self.n_items, len(self.train_users), self.config)  # before any big allocation
-        self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
-        self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
-        self._auc_pairs = self._held_out_pairs()
+        return train
 
     def _held_out_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fixed validation links and as many sampled non-links for the AUC curve (Figure 6)."""

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from hashgnn.losses import hashgnn_loss, link_bce, triplet_rank
+from hashgnn.losses import bpr_rank, hashgnn_loss, link_bce, triplet_rank
 
 
 def sig(x: float) -> float:
@@ -40,3 +40,17 @@ def test_total_loss_is_cross_plus_lambda_rank():
     assert math.isclose(total.item(), cross.item() + 0.5 * rank.item(), rel_tol=1e-6)
     total0, cross0, rank0 = hashgnn_loss(pos, neg, lam=0.0)
     assert rank0.item() == 0.0 and math.isclose(total0.item(), cross0.item())
+
+
+def test_bpr_rank_hand_computed_and_used_when_asked():
+    pos = torch.tensor([2.0, -1.0])
+    neg = torch.tensor([[1.0, 3.0], [-4.0, -1.0]])
+    pairs = [(2.0, 1.0), (2.0, 3.0), (-1.0, -4.0), (-1.0, -1.0)]
+    softplus = [math.log1p(math.exp(n - p)) for p, n in pairs]
+    assert math.isclose(bpr_rank(pos, neg).item(), sum(softplus) / 4, rel_tol=1e-6)
+    _, _, rank = hashgnn_loss(pos, neg, lam=0.5, rank_loss="bpr")
+    assert math.isclose(rank.item(), sum(softplus) / 4, rel_tol=1e-6)
+    # unlike eq. 6 it still has a gradient when both sigmoids saturate
+    p, n = torch.tensor([30.0], requires_grad=True), torch.tensor([[25.0]])
+    bpr_rank(p, n).backward()
+    assert p.grad.item() < 0

@@ -18,8 +18,9 @@ from typing import Any
 from hashgnn.data.loading import DataConfig
 from hashgnn.data.splits import SplitConfig
 from hashgnn.errors import ConfigError
+from hashgnn.losses import RANK_LOSSES
 from hashgnn.models.encoders import ENCODERS
-from hashgnn.models.hashing import METHODS
+from hashgnn.models.hashing import GUIDES, METHODS
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class ModelConfig:
     """Encoder + hash layer + discrete optimisation (paper 3.2–4, 5.2.3).
 
     ``score_scale``: s = score_scale·⟨ĥ_i, ĥ_j⟩ inside σ; 1.0 is the paper's eq. 5–7, ``"sqrt"`` means 1/√K.
+    ``guide``: how guided STE draws Q (eq. 8) — ``"element"`` as the paper's text, ``"node"`` as the official code
+    (one draw per node: its whole code is z or h in a step).
     """
 
     encoder: str = "sage"
@@ -43,6 +46,7 @@ class ModelConfig:
     p_every: int = 250
     p_min: float = 0.0
     fixed_p: float | None = None
+    guide: str = "element"
     hashnet_gamma: float = 0.005
     hashnet_every: int = 200
     gumbel_tau_min: float = 0.1
@@ -51,7 +55,7 @@ class ModelConfig:
     def binarizer_kwargs(self) -> dict[str, Any]:
         if self.method == "guided":
             return {"p0": self.p0, "p_decay": self.p_decay, "p_every": self.p_every, "p_min": self.p_min,
-                    "fixed_p": self.fixed_p}
+                    "fixed_p": self.fixed_p, "guide": self.guide}
         if self.method == "hashnet":
             return {"gamma": self.hashnet_gamma, "beta_every": self.hashnet_every}
         if self.method == "gumbel":
@@ -64,6 +68,9 @@ class ModelConfig:
         return float(self.score_scale)
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation (paper 5.2.3: Adam, lr 1e-3, batch 256; λ = 0.5, α = 0.2, 5 triplets per node).
@@ -73,16 +80,22 @@ class TrainConfig:
     32× fewer steps: with lr 1e-3 the N(0, 0.02)-initialised network stays near zero for hundreds of steps and
     learns little beyond item popularity (measured on MovieLens-1M; see README). ``--set train.lr=0.001
     --set train.batch_size=256`` is the paper's setting. ``triplets`` negatives are sampled per positive edge:
-    each gives one non-link for eq. 5 and one triplet for eq. 6.
+    each gives one non-link for eq. 5 and one triplet for eq. 6. ``rank_loss``: ``"hinge"`` is eq. 6,
+    ``"bpr"`` the official code's ranking term softplus(−(s_ij − s_im)) (see :mod:`hashgnn.losses`).
+    ``lr_schedule``: ``"constant"`` (the paper's Adam) or ``"cosine"`` (from ``lr`` down to ``lr_min`` over
+    ``epochs``).
     """
 
     epochs: int = 40
     batch_size: int = 8192
     lr: float = 1e-2
+    lr_schedule: str = "constant"
+    lr_min: float = 0.0
     weight_decay: float = 0.0
     lam: float = 0.5
     margin: float = 0.2
     triplets: int = 5
+    rank_loss: str = "hinge"
     patience: int = 10
     valid_every: int = 1
     log_every: int = 10
@@ -166,6 +179,14 @@ class RunConfig:
             raise ConfigError(f"unknown encoder {m.encoder!r}; choose one of {', '.join(ENCODERS)}")
         if m.method not in METHODS:
             raise ConfigError(f"unknown method {m.method!r}; choose one of {', '.join(METHODS)}")
+        if m.guide not in GUIDES:
+            raise ConfigError(f"unknown model.guide {m.guide!r}; choose one of {', '.join(GUIDES)}")
+        if t.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"unknown train.lr_schedule {t.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
+        if not 0 <= t.lr_min <= t.lr:
+            raise ConfigError(f"train.lr_min must be in [0, train.lr], got {t.lr_min}")
+        if t.rank_loss not in RANK_LOSSES:
+            raise ConfigError(f"unknown train.rank_loss {t.rank_loss!r}; choose one of {', '.join(RANK_LOSSES)}")
         if m.n_bits <= 0 or m.n_bits % 8:
             raise ConfigError(f"model.n_bits must be a positive multiple of 8, got {m.n_bits}")
         for label, v in (("model.p0", m.p0), ("model.p_min", m.p_min), ("model.fixed_p", m.fixed_p)):

@@ -41,9 +41,26 @@ def triplet_rank(pos_scores: Tensor, neg_scores: Tensor, margin: float = 0.2) ->
     return torch.relu(-torch.sigmoid(pos_scores).unsqueeze(-1) + torch.sigmoid(neg_scores) + margin).mean()
 
 
-def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5,
-                 margin: float = 0.2) -> tuple[Tensor, Tensor, Tensor]:
-    """Eq. 7: ``L = L_cross + λ L_rank``. Returns ``(L, L_cross, L_rank)``."""
+def bpr_rank(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
+    r"""The official HashGNN code's ranking term (BPR, Rendle et al. 2009): mean of
+    :math:`\mathrm{softplus}(-(s_{ij} - s_{im}))` over triplets. Unlike eq. 6 it acts on raw scores, so it keeps a
+    gradient when both σ(s_ij) and σ(s_im) saturate.
+    """
+    return F.softplus(neg_scores - pos_scores.unsqueeze(-1)).mean()
+
+
+RANK_LOSSES = ("hinge", "bpr")
+
+
+def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5, margin: float = 0.2,
+                 rank_loss: str = "hinge") -> tuple[Tensor, Tensor, Tensor]:
+    """Eq. 7: ``L = L_cross + λ L_rank``, L_rank the eq. 6 hinge or (``rank_loss="bpr"``) the official code's BPR
+    term. Returns ``(L, L_cross, L_rank)``."""
     cross = link_bce(pos_scores, neg_scores)
-    rank = triplet_rank(pos_scores, neg_scores, margin) if lam > 0 else pos_scores.new_zeros(())
+    if lam <= 0:
+        rank = pos_scores.new_zeros(())
+    elif rank_loss == "bpr":
+        rank = bpr_rank(pos_scores, neg_scores)
+    else:
+        rank = triplet_rank(pos_scores, neg_scores, margin)
     return cross + lam * rank, cross, rank

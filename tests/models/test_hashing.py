@@ -59,6 +59,23 @@ def test_guided_mean_q_matches_p(p):
     assert abs(frac_z - p) < 0.01
 
 
+def test_guided_node_draws_one_q_per_node():
+    """The official code's variant: each node's whole code is z or h, with P(z) = p."""
+    torch.manual_seed(2)
+    a = torch.randn(2000, 16) * 0.3
+    out = GuidedSTE(fixed_p=0.7, guide="node")(a)
+    z = torch.tanh(a)
+    row_z = torch.isclose(out, z).all(1)
+    row_h = (out == sign(z)).all(1)
+    assert bool((row_z | row_h).all())
+    assert abs(row_z.float().mean().item() - 0.7) < 0.03
+
+
+def test_guided_rejects_unknown_guide():
+    with pytest.raises(ConfigError, match="element"):
+        GuidedSTE(guide="bit")
+
+
 def test_guided_p_schedule_values():
     g = GuidedSTE()
     values = {}

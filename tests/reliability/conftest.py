@@ -35,10 +35,11 @@ def tiny_sets() -> list[str]:
     return out
 
 
-def write_tiny_csv(path: Path, seed: int = 0, n_rows: int = N_ROWS) -> Path:
+def write_tiny_csv(path: Path, seed: int = 0, n_rows: int = N_ROWS, n_users: int = N_USERS,
+                   n_items: int = N_ITEMS) -> Path:
     rng = np.random.default_rng(seed)
-    users = rng.integers(0, N_USERS, n_rows)
-    items = (users * 3 + rng.integers(0, 20, n_rows)) % N_ITEMS
+    users = rng.integers(0, n_users, n_rows)
+    items = (users * 3 + rng.integers(0, 20, n_rows)) % n_items
     lines = ["user,item"] + [f"u{u},{i}" for u, i in zip(users, items, strict=True)]
     path.write_text("\n".join(lines) + "\n")
     return path

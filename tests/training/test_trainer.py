@@ -117,3 +117,16 @@ def test_resume_equals_an_uninterrupted_run(tmp_path: Path):
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
     assert np.array_equal(resumed.embeddings.item_z, straight.embeddings.item_z)
     assert np.array_equal(resumed.embeddings.user_codes, straight.embeddings.user_codes)
+
+
+def test_cosine_lr_schedule_values():
+    from hashgnn.training.trainer import scheduled_lr
+
+    cfg = RunConfig().override(["train.lr_schedule=cosine", "train.lr=0.01", "train.lr_min=0.001",
+                                "train.epochs=10"]).validate().train
+    assert scheduled_lr(cfg, 0, 50) == pytest.approx(0.01)
+    assert scheduled_lr(cfg, 250, 50) == pytest.approx(0.0055)
+    assert scheduled_lr(cfg, 500, 50) == pytest.approx(0.001)
+    assert scheduled_lr(cfg, 900, 50) == pytest.approx(0.001)
+    constant = RunConfig().validate().train
+    assert scheduled_lr(constant, 123, 50) == constant.lr

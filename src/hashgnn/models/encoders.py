@@ -90,7 +90,8 @@ class SAGEMeanEncoder(nn.Module):
     Args:
         in_dim: Input size.
         dims: Output size of each layer (paper 5.2.3: 128 then 68).
-        activation: σ, ``"relu"`` (GraphSAGE's) or ``"tanh"``, applied after every layer as in eq. 1.
+        activation: σ of eq. 1 (the paper leaves it open): ``"relu"`` (GraphSAGE's), ``"leaky_relu"`` (slope 0.2,
+            one of the official code's choices), ``"tanh"`` or ``"identity"``; applied after every layer.
         init_std: N(0, σ) init of the weights.
     """
 
@@ -183,7 +184,7 @@ class PyGConvEncoder(nn.Module):
 
 
 def _activation(name: str) -> nn.Module:
-    acts = {"relu": nn.ReLU(), "tanh": nn.Tanh(), "identity": nn.Identity()}
+    acts = {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "tanh": nn.Tanh(), "identity": nn.Identity()}
     if name not in acts:
         raise ConfigError(f"unknown activation {name!r}; choose one of {', '.join(acts)}")
     return acts[name]

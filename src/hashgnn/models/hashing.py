@@ -95,6 +95,9 @@ class Continuous(Binarizer):
         return torch.tanh(a)
 
 
+GUIDES = ("element", "node")
+
+
 class GuidedSTE(Binarizer):
     r"""Guided STE (paper eq. 8): :math:`\hat{\mathbf{h}} = Q \odot \mathbf{z} + (1-Q) \odot \mathbf{h}`.
 
@@ -104,13 +107,17 @@ class GuidedSTE(Binarizer):
         p_every: Iterations between decays (paper: 250).
         p_min: Floor of p (default 0: the sequence converges to plain STE, as the paper says).
         fixed_p: If set, p is constant (Figure 7's fixed-p runs); overrides the schedule.
+        guide: ``"element"`` (the paper's eq. 8: Q drawn per element) or ``"node"`` (the official code: one draw
+            per node, so a node's whole code is either z or h in a step).
     """
 
     name = "guided"
 
     def __init__(self, p0: float = 1.0, p_decay: float = 0.95, p_every: int = 250, p_min: float = 0.0,
-                 fixed_p: float | None = None) -> None:
+                 fixed_p: float | None = None, guide: str = "element") -> None:
         super().__init__()
+        if guide not in GUIDES:
+            raise ConfigError(f"unknown guide {guide!r}; choose one of {', '.join(GUIDES)}")
         for label, v in (("p0", p0), ("p_min", p_min), ("fixed_p", fixed_p)):
             if v is not None and not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{label} must be in [0, 1], got {v}")
@@ -119,6 +126,7 @@ class GuidedSTE(Binarizer):
         if p_every < 1:
             raise ConfigError(f"p_every must be >= 1, got {p_every}")
         self.p0, self.p_decay, self.p_every, self.p_min, self.fixed_p = p0, p_decay, p_every, p_min, fixed_p
+        self.guide = guide
 
     @property
     def p(self) -> float:
@@ -134,7 +142,8 @@ class GuidedSTE(Binarizer):
             return h
         if p >= 1.0:
             return z
-        q = torch.bernoulli(torch.full_like(z, p))
+        shape = z.shape if self.guide == "element" else (*z.shape[:-1], 1)
+        q = torch.bernoulli(torch.full(shape, p, dtype=z.dtype, device=z.device))
         return q * z + (1.0 - q) * h
 
     def state(self) -> dict[str, float]:

@@ -45,7 +45,7 @@ from hashgnn.models.propagation import sparse_propagate
 from hashgnn.training.inference import DEFAULT_CHUNK, _sage_encoder, layerwise_encode
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir
-from hashgnn.training.trainer import Trainer, TrainResult, auc, valid_mode
+from hashgnn.training.trainer import Trainer, TrainResult, auc, set_lr, valid_mode
 
 _ADAM = torch.optim.Adam
 
@@ -274,9 +274,10 @@ class MiniBatchTrainer(Trainer):
             hm = h[idx[2 * n_b:]].view(n_b, tcfg.triplets, -1)
             pos_s = scale * (hu * hi).sum(-1)
             neg_s = scale * torch.einsum("bk,btk->bt", hu, hm)
-            loss, cross, rank_loss = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin)
+            loss, cross, rank_loss = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin, tcfg.rank_loss)
             optimizer.zero_grad(set_to_none=True)
             (loss * weight).backward()
+            set_lr(optimizer, tcfg, state["iteration"], n_batches)
             optimizer.step()
             state["iteration"] += 1
             model.binarizer.step(state["iteration"])

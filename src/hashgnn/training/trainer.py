@@ -53,6 +53,21 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def scheduled_lr(tcfg, iteration: int, iters_per_epoch: int) -> float:
+    """Learning rate at ``iteration``: constant, or cosine from ``lr`` to ``lr_min`` over ``epochs`` (a function
+    of the iteration alone, so a resumed run continues the same curve)."""
+    if tcfg.lr_schedule == "constant":
+        return tcfg.lr
+    progress = min(1.0, iteration / max(1, tcfg.epochs * iters_per_epoch))
+    return tcfg.lr_min + 0.5 * (tcfg.lr - tcfg.lr_min) * (1.0 + math.cos(math.pi * progress))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, tcfg, iteration: int, iters_per_epoch: int) -> None:
+    lr = scheduled_lr(tcfg, iteration, iters_per_epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def valid_mode(config: RunConfig) -> str:
     if config.eval.valid_mode != "auto":
         return config.eval.valid_mode
@@ -195,9 +210,10 @@ class Trainer:
             hm = h[torch.from_numpy(neg_items + self.n_users).to(self.device)]
             pos_s = scale * (hu * hi).sum(-1)
             neg_s = scale * torch.einsum("bk,btk->bt", hu, hm)
-            loss, cross, rank = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin)
+            loss, cross, rank = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin, tcfg.rank_loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            set_lr(optimizer, tcfg, state["iteration"], n_batches)
             optimizer.step()
             state["iteration"] += 1
             model.binarizer.step(state["iteration"])

@@ -152,7 +152,7 @@ class HashGNNSeparate(FittedRecommender):
                 hu = h[pos_u]
                 pos_s = scale * (hu * h[pos_i]).sum(-1)
                 neg_s = scale * torch.einsum("bk,btk->bt", hu, h[pos_m])
-                loss, cross, rank = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin)
+                loss, cross, rank = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin, tcfg.rank_loss)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

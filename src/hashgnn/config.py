@@ -19,7 +19,7 @@ from hashgnn.data.loading import DataConfig
 from hashgnn.data.splits import SplitConfig
 from hashgnn.errors import ConfigError
 from hashgnn.losses import RANK_LOSSES
-from hashgnn.models.encoders import ENCODERS
+from hashgnn.models.encoders import ACTIVATIONS, ENCODERS
 from hashgnn.models.hashing import GUIDES, METHODS
 
 
@@ -221,8 +221,8 @@ class RunConfig:
         for label, v in (("train.max_minutes", t.max_minutes), ("model.gumbel_tau_min", m.gumbel_tau_min)):
             if v is not None and v <= 0:
                 raise ConfigError(f"{label} must be > 0, got {v}")
-        if m.activation not in ("relu", "tanh"):
-            raise ConfigError(f"unknown model.activation {m.activation!r}; choose one of relu, tanh")
+        if m.activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown model.activation {m.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if any(n <= 0 for n in e.ns) or e.valid_n <= 0 or e.n_candidates <= 0:
             raise ConfigError(f"eval cut-offs must be > 0 (ns={e.ns}, valid_n={e.valid_n}, "
                               f"n_candidates={e.n_candidates})")

@@ -4,8 +4,8 @@ After every kill: each artifact present is whole (its checksum verifies and it p
 goes back in time, and ``--resume`` continues from it. At the end one uninterrupted ``--resume`` finishes the
 run, whose history has every epoch exactly once and whose embeddings equal those of a run never killed.
 
-``test_sigkill_at_random_points`` (default suite) runs 2 kills; ``test_sigkill_at_random_points_many`` (slow)
-runs ``$HASHGNN_KILL_TRIALS`` (default 24).
+``test_sigkill_at_random_points`` runs ``$HASHGNN_KILL_TRIALS`` kills (default 20, about 2 minutes) in the
+default suite.
 """
 
 from __future__ import annotations
@@ -209,14 +209,9 @@ def _kill_trials(csv: Path, tmp_path: Path, trials: int, seed: int) -> dict:
 
 
 def test_sigkill_at_random_points(crash_csv_path: Path, tmp_path: Path):
-    stats = _kill_trials(crash_csv_path, tmp_path, trials=2, seed=1)
-    assert stats["trials"] == 2
-
-
-@pytest.mark.slow
-def test_sigkill_at_random_points_many(crash_csv_path: Path, tmp_path: Path):
-    trials = int(os.environ.get("HASHGNN_KILL_TRIALS", "24"))
+    trials = int(os.environ.get("HASHGNN_KILL_TRIALS", "20"))
     stats = _kill_trials(crash_csv_path, tmp_path, trials=trials,
                          seed=int(os.environ.get("HASHGNN_KILL_SEED", "0")))
-    # most kills must land inside training, after some checkpoints and before the last
-    assert stats["trials"] == trials and stats["mid_training"] >= trials // 2, stats
+    # a quarter of the kills at least must land inside training, after some checkpoints and before the last
+    # (about 60 % do on average; a quarter keeps the check far from flaky)
+    assert stats["trials"] == trials and stats["mid_training"] >= trials // 4, stats

@@ -183,10 +183,13 @@ class PyGConvEncoder(nn.Module):
         return x
 
 
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "identity")
+
+
 def _activation(name: str) -> nn.Module:
     acts = {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "tanh": nn.Tanh(), "identity": nn.Identity()}
     if name not in acts:
-        raise ConfigError(f"unknown activation {name!r}; choose one of {', '.join(acts)}")
+        raise ConfigError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return acts[name]
 
 

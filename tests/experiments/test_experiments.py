@@ -56,3 +56,19 @@ def test_table2_quick_end_to_end(tmp_path: Path):
     assert "hierarchical" in set(res[res["variant"] == "HashGNN"]["mode"])
     assert "(0.248)" not in (out / "table.md").read_text()  # ML-100K has no paper row
     assert json.loads((out / "experiment.json").read_text())["quick"] is True
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_table4_quick_times_every_mode_and_reports_recall_relative_to_ces(tmp_path: Path):
+    from hashgnn.cli import main
+
+    out = tmp_path / "t4"
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "table4", "--quick", "--out", str(out)])
+    assert exc.value.code in (0, None)
+    times = pd.read_csv(out / "table4.csv")
+    assert set(times["mode"]) == {"continuous", "hierarchical", "hamming"} and (times["seconds"] > 0).all()
+    text = (out / "table.md").read_text()
+    ces_row = next(line for line in text.splitlines() if line.startswith("| CeS |") and "%" in line)
+    assert ces_row.count("(100%)") == 2  # CeS relative to itself, both protocols
+    assert (out / "table4.png").is_file()

@@ -36,14 +36,19 @@ def test_pinterest_is_substituted_and_labelled():
         assert any("substitute" in label for _, label in plan.datasets)
 
 
-@pytest.mark.dataset("movielens-100k")
-def test_table2_quick_end_to_end(tmp_path: Path):
+def _run_quick(name: str, out: Path) -> Path:
+    """``hashgnn experiment NAME --quick --out OUT`` through the CLI; asserts it exits cleanly."""
     from hashgnn.cli import main
 
-    out = tmp_path / "t2"
     with pytest.raises(SystemExit) as exc:
-        main(["experiment", "table2", "--quick", "--out", str(out)])
+        main(["experiment", name, "--quick", "--out", str(out)])
     assert exc.value.code in (0, None)
+    return out
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_table2_quick_end_to_end(tmp_path: Path):
+    out = _run_quick("table2", tmp_path / "t2")
     for name in ("results.csv", "runs.csv", "summary.csv", "table.md", "timing.csv", "command.txt",
                  "experiment.json", "recall50_vs_paper.png", "hamming_recall_at_n.png"):
         assert (out / name).is_file(), name
@@ -60,12 +65,7 @@ def test_table2_quick_end_to_end(tmp_path: Path):
 
 @pytest.mark.dataset("movielens-100k")
 def test_table4_quick_times_every_mode_and_reports_recall_relative_to_ces(tmp_path: Path):
-    from hashgnn.cli import main
-
-    out = tmp_path / "t4"
-    with pytest.raises(SystemExit) as exc:
-        main(["experiment", "table4", "--quick", "--out", str(out)])
-    assert exc.value.code in (0, None)
+    out = _run_quick("table4", tmp_path / "t4")
     times = pd.read_csv(out / "table4.csv")
     assert set(times["mode"]) == {"continuous", "hierarchical", "hamming"} and (times["seconds"] > 0).all()
     text = (out / "table.md").read_text()

@@ -63,6 +63,8 @@ def scheduled_lr(tcfg, iteration: int, iters_per_epoch: int) -> float:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, tcfg, iteration: int, iters_per_epoch: int) -> None:
+    if tcfg.lr_schedule == "constant":  # the optimiser was built with train.lr: nothing to do per step
+        return
     lr = scheduled_lr(tcfg, iteration, iters_per_epoch)
     for group in optimizer.param_groups:
         group["lr"] = lr

@@ -72,3 +72,26 @@ def test_table4_quick_times_every_mode_and_reports_recall_relative_to_ces(tmp_pa
     ces_row = next(line for line in text.splitlines() if line.startswith("| CeS |") and "%" in line)
     assert ces_row.count("(100%)") == 2  # CeS relative to itself, both protocols
     assert (out / "table4.png").is_file()
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_table4_reuses_a_trained_run_directory_instead_of_training(tmp_path: Path):
+    from hashgnn.cli import main
+    from hashgnn.experiments import run_experiment
+
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", "movielens-100k", "--epochs", "1", "--out", str(run), "--no-progress",
+              "--no-evaluate", "--set", "train.batch_size=4096", "--set", "train.threads=1"])
+    assert exc.value.code in (0, None)
+    out = tmp_path / "t4"
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "table4", "--quick", "--out", str(out), "--run", f"movielens-100k={run}"])
+    assert exc.value.code in (0, None)
+    runs = pd.read_csv(out / "runs.csv")
+    assert runs["run_dir"].tolist() == [str(run)]
+    recorded = json.loads((run / "training.json").read_text())["seconds"]
+    assert runs["train_seconds"].iloc[0] == pytest.approx(recorded)  # loaded, not trained again
+    with pytest.raises(ConfigError, match="trained on 'movielens-100k'"):
+        run_experiment(Options("table4", quick=True, out=tmp_path / "bad", runs={"movielens-1m": run},
+                               datasets=["movielens-1m"]))

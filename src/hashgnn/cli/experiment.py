@@ -18,6 +18,18 @@ def _split_list(values: list[str] | None) -> list[str] | None:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+def _run_dirs(values: list[str]) -> dict[str, Path]:
+    from hashgnn.errors import ConfigError
+
+    runs = {}
+    for value in values:
+        dataset, sep, path = value.partition("=")
+        if not sep or not dataset or not path:
+            raise ConfigError(f"--run expects DATASET=RUN_DIR, got {value!r}")
+        runs[dataset.strip()] = Path(path.strip())
+    return runs
+
+
 def register(app: typer.Typer) -> None:
     @app.command("experiment")
     def experiment(
@@ -31,13 +43,15 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = typer.Option([], "--set", help="dotted RunConfig override for every run"),
         fresh: bool = typer.Option(False, "--fresh", help="ignore runs already recorded in --out (default: resume)"),
         progress: bool = typer.Option(False, help="progress bars of each training run"),
+        run: list[str] = typer.Option([], "--run", help="DATASET=RUN_DIR: evaluate that `hashgnn train` run "
+                                      "instead of training HashGNN again (table4); repeat per dataset"),
     ) -> None:
         """Run an experiment of the paper; writes CSV, a Markdown table and PNG plots, prints ours vs paper."""
         from hashgnn.experiments import Options, run_experiment
 
         command = "hashgnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         options = Options(name, _split_list(datasets), seeds, quick, out, _split_list(methods), list(set_), fresh,
-                          progress, command)
+                          progress, command, _run_dirs(run))
         folder, text = run_experiment(options)
         print(text)
         console.print(f"written to {folder}")

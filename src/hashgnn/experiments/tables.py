@@ -14,10 +14,8 @@ from hashgnn.experiments.runner import (
     Plan,
     ResultStore,
     fmt,
-    get_split,
     headline,
     pyplot,
-    run_config,
     savefig,
     summarize,
     train_and_evaluate,
@@ -299,8 +297,8 @@ def run_table4(plan: Plan) -> str:
     for dataset, label in plan.datasets:
         model = train_and_evaluate(plan, store, dataset, label, plan.seeds[0], "HashGNN", keep_model=True)
         emb = model.embeddings()
-        cfg = run_config(plan, dataset, plan.seeds[0])
-        users = np.arange(get_split(cfg).interactions.n_users)
+        cfg = model.config
+        users = np.arange(model.split.interactions.n_users)
         for mode in ("continuous", "hierarchical", "hamming"):
             build_index(emb, mode, cfg.eval.n_candidates, cfg.eval.tie_seed)  # built once, outside the timing
             times = []

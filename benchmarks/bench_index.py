@@ -6,8 +6,11 @@ MultiIndexHashing and faiss IndexBinaryMultiHash in the same run and thread coun
 
 Codes: until learned codes exist, *clustered synthetic codes*: user/item embeddings are drawn from one
 Gaussian mixture (64 components in 32 dimensions) and codes are the signs of a random projection of them.
-``--codes-dir RUN_DIR`` uses a run directory instead (codes_users.npy / codes_items.npy packed uint8,
-embeddings_users.npy / embeddings_items.npy float32) for the "run" row.
+``--codes-dir RUN_DIR`` (repeatable) adds a row with a run directory's learned codes and embeddings at its own
+size (codes_users.npy / codes_items.npy packed uint8, embeddings_users.npy / embeddings_items.npy float32);
+``--resample SIZE=RUN_DIR`` adds a row at one of the listed sizes (e.g. ``Pinterest``) whose users and items are
+drawn from that run's learned codes and embeddings (without replacement where the run has enough, otherwise
+with), for sizes no trained run exists at. ``--skip-synthetic`` leaves out the clustered synthetic rows.
 
     python benchmarks/bench_index.py            # full run (about 10 minutes on 2 cores)
     python benchmarks/bench_index.py --quick    # smoke run
@@ -65,6 +68,22 @@ def clustered(n_users: int, n_items: int, n_bits: int = 32, dim: int = 32, n_clu
     uc, uz = draw(n_users)
     ic, iz = draw(n_items)
     return uc, ic, uz, iz
+
+
+def load_run_arrays(run_dir: str):
+    """(user codes, item codes, user z, item z) of a `hashgnn train` run directory."""
+    from hashgnn.io_utils import load_npy
+
+    return [load_npy(os.path.join(run_dir, f)) for f in
+            ("codes_users.npy", "codes_items.npy", "embeddings_users.npy", "embeddings_items.npy")]
+
+
+def resample(available: int, n: int, seed: int):
+    """``n`` row indices out of ``available``: distinct rows when there are enough, else drawn with replacement."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(available, n, replace=n > available))
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:
@@ -205,7 +224,11 @@ def main(argv=None) -> int:
     p.add_argument("--k", type=int, default=100)
     p.add_argument("--threads", type=int, default=THREADS_DEFAULT)
     p.add_argument("--n-candidates", type=int, default=200, help="M of HierarchicalIndex")
-    p.add_argument("--codes-dir", help="run directory with learned codes/embeddings (adds a 'run' row)")
+    p.add_argument("--codes-dir", action="append", default=[],
+                   help="run directory with learned codes/embeddings (adds a row; repeatable)")
+    p.add_argument("--resample", action="append", default=[], metavar="SIZE=RUN_DIR",
+                   help=f"a row at SIZE ({', '.join(SIZES)}) drawn from RUN_DIR's learned codes; repeatable")
+    p.add_argument("--skip-synthetic", action="store_true", help="no clustered synthetic rows")
     p.add_argument("--alibaba-users", type=int, default=10_000, help="user sample for the Alibaba run")
     p.add_argument("--alibaba-full", action="store_true", help="all 601,946 users")
     p.add_argument("--skip-alibaba", action="store_true")
@@ -225,30 +248,34 @@ def main(argv=None) -> int:
              f"k = {args.k}, all users, no exclusion unless stated, {args.threads} threads for every method "
              f"(numba and faiss OpenMP, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}), median of "
              f"{args.repeats} runs after a warm-up (numba compile excluded and cached). faiss {faiss.__version__}, "
-             f"numba {numba.__version__}, numpy {np.__version__}. Codes: 32-bit clustered synthetic (sign of a "
-             "random projection of a 64-component Gaussian mixture in 32-d; the mixture points are the float "
-             f"embeddings for CeS/HieS). HieS: M = {args.n_candidates}. Times in seconds.",
+             f"numba {numba.__version__}, numpy {np.__version__}. Rows named by a size alone: 32-bit clustered "
+             "synthetic codes (sign of a random projection of a 64-component Gaussian mixture in 32-d; the mixture "
+             "points are the float embeddings for CeS/HieS); '(learned)' rows: a trained run's codes h and "
+             f"embeddings z. HieS: M = {args.n_candidates}. Times in seconds.",
              "", HEADER]
     print("\n".join(lines), flush=True)
-    sizes = dict(SIZES)
-    if args.quick:
+    sizes = {} if args.skip_synthetic else dict(SIZES)
+    if args.quick and not args.skip_synthetic:
         sizes = {"small": (2_000, 3_000), "medium": (3_000, 20_000)}
     rows = []
-    for i, (name, (nu, ni)) in enumerate(sizes.items()):
-        uc, ic, uz, iz = clustered(nu, ni, seed=i)
+
+    def add_row(name, uc, ic, uz, iz):
         r = bench_size(name, uc, ic, uz, iz, args.k, args.repeats, args.n_candidates, args.skip_faiss_mih)
         rows.append(fmt_row(r))
         print(rows[-1], flush=True)
-    if args.codes_dir:
-        from hashgnn.io_utils import load_npy
 
-        d = args.codes_dir
-        arrs = [load_npy(os.path.join(d, f)) for f in
-                ("codes_users.npy", "codes_items.npy", "embeddings_users.npy", "embeddings_items.npy")]
-        r = bench_size(f"run {os.path.basename(os.path.normpath(d))}", *arrs, args.k, args.repeats,
-                       args.n_candidates, args.skip_faiss_mih)
-        rows.append(fmt_row(r))
-        print(rows[-1], flush=True)
+    for i, (name, (nu, ni)) in enumerate(sizes.items()):
+        add_row(name, *clustered(nu, ni, seed=i))
+    for d in args.codes_dir:
+        add_row(f"run {os.path.basename(os.path.normpath(d))} (learned)", *load_run_arrays(d))
+    for spec in args.resample:
+        size, _, d = spec.partition("=")
+        if size not in SIZES or not d:
+            p.error(f"--resample expects SIZE=RUN_DIR with SIZE in {', '.join(SIZES)}, got {spec!r}")
+        uc, ic, uz, iz = load_run_arrays(d)
+        users, items = resample(len(uc), SIZES[size][0], 1), resample(len(ic), SIZES[size][1], 2)
+        add_row(f"{size} size, learned codes of {os.path.basename(os.path.normpath(d))} resampled",
+                uc[users], ic[items], uz[users], iz[items])
     lines += rows
     if not args.skip_alibaba:
         a = bench_alibaba(args.k, args.alibaba_users, args.alibaba_full, args.repeats, args.quick)

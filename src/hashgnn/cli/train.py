@@ -59,20 +59,23 @@ def results_table(results: dict, title: str, ns: tuple[int, ...] = (50, 100)) ->
     return table
 
 
-def evaluate_run(run_dir: Path, progress: bool = True) -> dict:
+def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None = None) -> dict:
+    """Test metrics of a run; written to results.json, or results-M{n}.json for a non-default HieS M."""
     from hashgnn.evaluation import evaluate_part
     from hashgnn.recommender import HashGNN
     from hashgnn.training.rundir import RunDir
 
     model = HashGNN.load(run_dir)
     cfg = model.config
+    m = cfg.eval.n_candidates if n_candidates is None else n_candidates
+    if m <= 0:
+        raise ConfigError(f"--candidates must be > 0, got {m}")
     t0 = time.perf_counter()
-    results = evaluate_part(model.embeddings(), model.split, "test", ns=cfg.eval.ns,
-                            n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed,
-                            max_users=cfg.eval.max_test_users, progress=progress)
-    RunDir(run_dir).write_json("results.json", {"test": results, "seconds": time.perf_counter() - t0,
-                                                "tie_seed": cfg.eval.tie_seed,
-                                                "n_candidates": cfg.eval.n_candidates})
+    results = evaluate_part(model.embeddings(), model.split, "test", ns=cfg.eval.ns, n_candidates=m,
+                            tie_seed=cfg.eval.tie_seed, max_users=cfg.eval.max_test_users, progress=progress)
+    name = "results.json" if m == cfg.eval.n_candidates else f"results-M{m}.json"
+    RunDir(run_dir).write_json(name, {"test": results, "seconds": time.perf_counter() - t0,
+                                      "tie_seed": cfg.eval.tie_seed, "n_candidates": m})
     return results
 
 
@@ -138,9 +141,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate_cmd(run_dir: Path = typer.Argument(..., help="a run directory written by `hashgnn train`"),
-                     progress: bool = typer.Option(True)) -> None:
+                     progress: bool = typer.Option(True),
+                     candidates: int = typer.Option(None, "--candidates", "-M",
+                                                    help="HieS's Hamming candidates M (default: the run's "
+                                                         "eval.n_candidates); written to results-M{M}.json")) -> None:
         """Evaluate a run on its test split: HamR / HieS / CeS × Recall, NDCG @50/@100, both protocols."""
         from hashgnn.training.rundir import RunDir
 
-        results = evaluate_run(run_dir, progress)
+        results = evaluate_run(run_dir, progress, candidates)
         print_results(run_dir, results, RunDir(run_dir).read_config().data.dataset)

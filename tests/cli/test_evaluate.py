@@ -1,0 +1,33 @@
+"""``hashgnn evaluate RUN_DIR [--candidates M]`` on a trained run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hashgnn.cli import main
+
+
+def _cli(args: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return exc.value.code or 0
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_evaluate_with_every_item_as_candidate_makes_hies_equal_ces(tmp_path: Path):
+    run = tmp_path / "run"
+    assert _cli(["train", "--dataset", "movielens-100k", "--epochs", "1", "--out", str(run), "--no-progress",
+                 "--no-evaluate", "--set", "train.batch_size=4096", "--set", "train.threads=1"]) == 0
+    assert _cli(["evaluate", str(run), "--no-progress"]) == 0
+    default = json.loads((run / "results.json").read_text())
+    assert default["n_candidates"] == 100
+    assert _cli(["evaluate", str(run), "--no-progress", "--candidates", "2000"]) == 0  # > 1,682 items
+    every = json.loads((run / "results-M2000.json").read_text())
+    assert every["n_candidates"] == 2000
+    # every item is a candidate: the re-rank by z is CeS itself (same tie rule), for both protocols
+    assert every["test"]["hierarchical"] == every["test"]["continuous"]
+    assert default["test"]["hierarchical"] != every["test"]["hierarchical"]
+    assert _cli(["evaluate", str(run), "--no-progress", "--candidates", "0"]) != 0

@@ -54,3 +54,24 @@ def test_bpr_rank_hand_computed_and_used_when_asked():
     p, n = torch.tensor([30.0], requires_grad=True), torch.tensor([[25.0]])
     bpr_rank(p, n).backward()
     assert p.grad.item() < 0
+
+
+def test_batch_objective_adds_the_weighted_objective_on_z():
+    from hashgnn.losses import batch_objective, pair_scores
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(7, 8, generator=g, requires_grad=True)
+    h = torch.sign(a.detach())  # codes carry no gradient: only the z term can reach a
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([4, 5]), torch.tensor([[2, 3, 6], [6, 4, 2]])
+    plain, cross, rank = batch_objective(h, a, users, pos, neg, 0.5, 0.5, 0.2, "hinge")
+    assert torch.allclose(plain, hashgnn_loss(*pair_scores(h, users, pos, neg, 0.5), 0.5, 0.2, "hinge")[0])
+    joint, cross2, rank2 = batch_objective(h, a, users, pos, neg, 0.5, 0.5, 0.2, "hinge", z_weight=2.0)
+    z_only = hashgnn_loss(*pair_scores(torch.tanh(a), users, pos, neg, 0.5), 0.5, 0.2, "hinge")[0]
+    assert torch.allclose(joint, plain + 2.0 * z_only)
+    assert torch.equal(cross, cross2) and torch.equal(rank, rank2)  # logged terms stay the codes'
+    joint.backward()
+    assert a.grad is not None and a.grad.abs().sum() > 0
+    # scores: scale * <r_u, r_i> for links, one row of T negatives per link
+    pos_s, neg_s = pair_scores(h, users, pos, neg, 0.5)
+    assert torch.allclose(pos_s[1], 0.5 * (h[1] * h[5]).sum())
+    assert torch.allclose(neg_s[0, 2], 0.5 * (h[0] * h[6]).sum())

@@ -83,7 +83,8 @@ class TrainConfig:
     each gives one non-link for eq. 5 and one triplet for eq. 6. ``rank_loss``: ``"hinge"`` is eq. 6,
     ``"bpr"`` the official code's ranking term softplus(−(s_ij − s_im)) (see :mod:`hashgnn.losses`).
     ``lr_schedule``: ``"constant"`` (the paper's Adam) or ``"cosine"`` (from ``lr`` down to ``lr_min`` over
-    ``epochs``).
+    ``epochs``). ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
+    on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
     """
 
     epochs: int = 40
@@ -96,6 +97,7 @@ class TrainConfig:
     margin: float = 0.2
     triplets: int = 5
     rank_loss: str = "hinge"
+    z_weight: float = 0.0
     patience: int = 10
     valid_every: int = 1
     log_every: int = 10
@@ -215,7 +217,8 @@ class RunConfig:
                          ("eval.max_test_users", e.max_test_users)):
             if v is not None and v <= 0:
                 raise ConfigError(f"{label} must be > 0, got {v}")
-        for label, v in (("train.weight_decay", t.weight_decay), ("model.init_std", m.init_std)):
+        for label, v in (("train.weight_decay", t.weight_decay), ("model.init_std", m.init_std),
+                         ("train.z_weight", t.z_weight)):
             if v < 0:
                 raise ConfigError(f"{label} must be >= 0, got {v}")
         for label, v in (("train.max_minutes", t.max_minutes), ("model.gumbel_tau_min", m.gumbel_tau_min)):

@@ -64,3 +64,23 @@ def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5, margi
     else:
         rank = triplet_rank(pos_scores, neg_scores, margin)
     return cross + lam * rank, cross, rank
+
+
+def pair_scores(rep: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float = 1.0) -> tuple[Tensor, Tensor]:
+    """Scores ``scale·⟨r_u, r_i⟩`` of the batch's links ``[B]`` and of its negatives ``[B, T]``; ``users``/``pos``
+    index rows of ``rep`` ``[B]``, ``neg`` ``[B, T]``."""
+    ru = rep[users]
+    pos_s = scale * (ru * rep[pos]).sum(-1)
+    neg_s = scale * torch.einsum("bk,btk->bt", ru, rep[neg])
+    return pos_s, neg_s
+
+
+def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float, lam: float,
+                    margin: float, rank_loss: str, z_weight: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+    """Eq. 7 on the relaxed codes ``h`` of the batch, plus ``z_weight`` times the same objective on the continuous
+    embeddings z = tanh(a) (``train.z_weight``; 0 = the paper). Returns ``(L, L_cross, L_rank)`` of the codes."""
+    loss, cross, rank = hashgnn_loss(*pair_scores(h, users, pos, neg, scale), lam, margin, rank_loss)
+    if z_weight > 0:
+        z_loss, _, _ = hashgnn_loss(*pair_scores(torch.tanh(a), users, pos, neg, scale), lam, margin, rank_loss)
+        loss = loss + z_weight * z_loss
+    return loss, cross, rank

@@ -38,7 +38,7 @@ from hashgnn.data.graph import BipartiteGraph
 from hashgnn.data.sampling import CSRGraph, NeighborSampler, SampledSubgraph
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
-from hashgnn.losses import hashgnn_loss
+from hashgnn.losses import batch_objective
 from hashgnn.models.base import Embeddings
 from hashgnn.models.hashgnn import HashGNNModel
 from hashgnn.models.propagation import sparse_propagate
@@ -270,11 +270,9 @@ class MiniBatchTrainer(Trainer):
             a = forward(*self._to_device(sub))
             h = model.relaxed(a)
             idx = torch.from_numpy(sub.seed_index).to(self.device)
-            hu, hi = h[idx[:n_b]], h[idx[n_b:2 * n_b]]
-            hm = h[idx[2 * n_b:]].view(n_b, tcfg.triplets, -1)
-            pos_s = scale * (hu * hi).sum(-1)
-            neg_s = scale * torch.einsum("bk,btk->bt", hu, hm)
-            loss, cross, rank_loss = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin, tcfg.rank_loss)
+            loss, cross, rank_loss = batch_objective(
+                h, a, idx[:n_b], idx[n_b:2 * n_b], idx[2 * n_b:].view(n_b, tcfg.triplets), scale, tcfg.lam,
+                tcfg.margin, tcfg.rank_loss, tcfg.z_weight)
             optimizer.zero_grad(set_to_none=True)
             (loss * weight).backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)

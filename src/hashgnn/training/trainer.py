@@ -25,7 +25,7 @@ from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.evaluation.protocol import evaluate_part
 from hashgnn.io_utils import remove_stale_temps
-from hashgnn.losses import hashgnn_loss
+from hashgnn.losses import batch_objective
 from hashgnn.models.base import Embeddings
 from hashgnn.models.encoders import GraphInputs
 from hashgnn.models.hashgnn import HashGNNModel
@@ -206,13 +206,11 @@ class Trainer:
             neg_items = self.sampler.sample(users, tcfg.triplets, rng)
             a = model(self.graph)
             h = model.relaxed(a)
-            u_t = torch.from_numpy(users).to(self.device)
-            hu = h[u_t]
-            hi = h[torch.from_numpy(pos_items + self.n_users).to(self.device)]
-            hm = h[torch.from_numpy(neg_items + self.n_users).to(self.device)]
-            pos_s = scale * (hu * hi).sum(-1)
-            neg_s = scale * torch.einsum("bk,btk->bt", hu, hm)
-            loss, cross, rank = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin, tcfg.rank_loss)
+            dev = self.device
+            loss, cross, rank = batch_objective(
+                h, a, torch.from_numpy(users).to(dev), torch.from_numpy(pos_items + self.n_users).to(dev),
+                torch.from_numpy(neg_items + self.n_users).to(dev), scale, tcfg.lam, tcfg.margin, tcfg.rank_loss,
+                tcfg.z_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)

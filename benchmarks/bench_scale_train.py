@@ -130,8 +130,8 @@ def bench_gowalla(args: argparse.Namespace) -> dict:
     split = load_split_for(cfg.data, cfg.split)
     out: dict = {"dataset": args.dataset, "settings": settings, "fanouts": args.fanouts,
                  "train_edges": len(split.train)}
-    out["debias"] = args.debias
-    for name, make in (("minibatch", lambda: MiniBatchTrainer(cfg, split, progress=False, debias=args.debias,
+    out["debias"] = cfg.train.debias and not args.no_debias
+    for name, make in (("minibatch", lambda: MiniBatchTrainer(cfg, split, progress=False, debias=out["debias"],
                                                                fanouts=tuple(args.fanouts))),
                        ("full_graph", lambda: Trainer(cfg, split, progress=False))):
         if name not in args.which:
@@ -166,7 +166,7 @@ def main() -> None:
     p.add_argument("--which", nargs="+", choices=("minibatch", "full_graph"), default=["minibatch", "full_graph"],
                    help="gowalla: which trainers to run (separate processes can run them in parallel)")
     p.add_argument("--set", nargs="*", default=[], help="gowalla: extra config overrides, e.g. model.score_scale=sqrt")
-    p.add_argument("--debias", action="store_true", help="gowalla: MiniBatchTrainer(debias=True)")
+    p.add_argument("--no-debias", action="store_true", help="plain sampled mean operators (train.debias=false)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")

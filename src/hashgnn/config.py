@@ -85,6 +85,10 @@ class TrainConfig:
     ``lr_schedule``: ``"constant"`` (the paper's Adam) or ``"cosine"`` (from ``lr`` down to ``lr_min`` over
     ``epochs``). ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
+    ``sampler="neighbor"`` trains on sampled ``fanouts``-neighbourhoods; ``debias`` (default on) reweights the
+    sampled mean operators to unbiased estimates of the full ones. Without it a node keeps weight 1/(k+1) of
+    itself in training but 1/(d+1) at inference, and on Gowalla mini-batch validation Recall@50 reached only
+    about half of full-graph training's (benchmarks/README.md).
     """
 
     epochs: int = 40
@@ -107,6 +111,7 @@ class TrainConfig:
     max_minutes: float | None = None
     sampler: str = "full"
     fanouts: tuple[int, ...] = (10, 5)
+    debias: bool = True
 
 
 @dataclass(frozen=True)

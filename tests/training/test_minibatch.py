@@ -141,8 +141,13 @@ def test_minibatch_training_lowers_loss_and_writes_a_core_compatible_run(tmp_pat
     result = MiniBatchTrainer(cfg, split, RunDir(tmp_path / "run"), progress=False, fanouts=(10, 5)).fit()
     losses = [row["loss"] for row in result.log]
     assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3]), losses
-    assert result.best_metric > 4 * 50 / split.interactions.n_items  # well above random recall@50
+    # well above random recall@50 (debiased operators, the default, start slower than plain sampled ones here:
+    # 0.088 vs 0.195 after 3 epochs, full-graph 0.150; they are what matches full-graph training later)
+    assert result.best_metric > 2.5 * 50 / split.interactions.n_items
     assert result.log[-1]["auc_z"] > 0.7
+    assert MiniBatchTrainer(cfg, split, progress=False).debias  # debiased operators unless asked otherwise
+    plain = RunConfig().override([*SMALL, "train.debias=false"])
+    assert not MiniBatchTrainer(plain, split, progress=False).debias
     # The checkpoint is a plain HashGNNModel state: the core full-graph encode gives the saved embeddings.
     ckpt = RunDir(tmp_path / "run").load_checkpoint("best")
     core = HashGNNModel(split.interactions.n_users + split.interactions.n_items, cfg.model)

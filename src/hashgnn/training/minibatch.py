@@ -161,14 +161,16 @@ class MiniBatchTrainer(Trainer):
             path touches only the batch's rows. Off by default (same optimiser as the Trainer, needed for DDP);
             requires ``train.weight_decay == 0``.
         debias: Reweight the sampled operators to unbiased estimates of the full ``Â`` rows
-            (:func:`debias_operators`), so training sees the same self/neighbour balance as inference.
+            (:func:`debias_operators`), so training sees the same self/neighbour balance as inference
+            (default: ``train.debias``, on).
         rank, world_size: Data-parallel position (see :mod:`hashgnn.training.distributed`); each rank trains on
             the rank-strided share of every global batch of ``world_size * train.batch_size`` edges.
     """
 
     def __init__(self, config: RunConfig, split: Split, run_dir: RunDir | None = None, progress: bool = True,
                  fanouts: Sequence[int] | None = None, chunk_size: int = DEFAULT_CHUNK,
-                 sparse_embedding: bool = False, rank: int = 0, world_size: int = 1, debias: bool = False) -> None:
+                 sparse_embedding: bool = False, rank: int = 0, world_size: int = 1,
+                 debias: bool | None = None) -> None:
         # Deliberately not Trainer.__init__: it builds the full-graph operators (GiBs at scale) we never use.
         self.config = config.validate()
         if config.model.encoder != "sage":
@@ -189,7 +191,7 @@ class MiniBatchTrainer(Trainer):
         self.bipartite = BipartiteGraph.from_interactions(train)
         self.csr = CSRGraph.from_bipartite(self.bipartite)
         self.neighbors = NeighborSampler(self.bipartite, list(self.fanouts), seed=config.seed, csr=self.csr)
-        self.debias = debias
+        self.debias = config.train.debias if debias is None else debias
         self._degrees = self.csr.degrees()
         self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
         self._auc_pairs = self._held_out_pairs()

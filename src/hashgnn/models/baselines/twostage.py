@@ -16,7 +16,7 @@ import torch
 from hashgnn.config import RunConfig
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
-from hashgnn.losses import hashgnn_loss
+from hashgnn.losses import hashgnn_loss, pair_scores
 from hashgnn.models.base import Embeddings
 from hashgnn.models.baselines.common import FittedRecommender, valid_recall
 from hashgnn.models.baselines.core import GraphSage, apply_overrides
@@ -149,10 +149,8 @@ class HashGNNSeparate(FittedRecommender):
                 pos_u = torch.from_numpy(np.searchsorted(nodes, users))
                 pos_i = torch.from_numpy(np.searchsorted(nodes, pos + n_users))
                 pos_m = torch.from_numpy(np.searchsorted(nodes, neg + n_users))
-                hu = h[pos_u]
-                pos_s = scale * (hu * h[pos_i]).sum(-1)
-                neg_s = scale * torch.einsum("bk,btk->bt", hu, h[pos_m])
-                loss, cross, rank = hashgnn_loss(pos_s, neg_s, tcfg.lam, tcfg.margin, tcfg.rank_loss)
+                loss, cross, rank = hashgnn_loss(*pair_scores(h, pos_u, pos_i, pos_m, scale), tcfg.lam, tcfg.margin,
+                                                 tcfg.rank_loss)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

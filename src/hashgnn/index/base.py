@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import sys
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -122,6 +125,23 @@ def exact_topk_reference(scores_matrix: np.ndarray, k: int, exclude: sp.spmatrix
     return ids, out
 
 
+@contextmanager
+def _torch_threads_kept() -> Iterator[None]:
+    """Keep torch's intra-op thread count across a numba kernel call.
+
+    numba's OpenMP threading layer shares libgomp with torch and sets the calling thread's OpenMP thread count to
+    numba's; without this, a process limited to one torch thread (``train.threads=1``) ran on every core after its
+    first validation, and two such processes on two cores spun in OpenMP barriers at a seventh of their speed.
+    """
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if torch is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 class SearchIndex(ABC):
     """One search interface. Scores are higher-is-better. ids are item indices 0..n_items-1, -1 padding with
     score -inf when fewer than k candidates exist."""
@@ -166,6 +186,11 @@ class SearchIndex(ABC):
         ``exclude``: CSR ``[B, n_items]`` aligned with the queries; nonzero entries are never returned.
         ``batch_size``: queries per kernel call (bounds temporary memory); ``None`` = the index's default.
         """
+        with _torch_threads_kept():
+            return self._search_all(queries, k, exclude, batch_size)
+
+    def _search_all(self, queries: Any, k: int, exclude: sp.csr_matrix | None,
+                    batch_size: int | None) -> tuple[np.ndarray, np.ndarray]:
         k = check_k(k)
         queries = self._check_queries(queries)
         nq = self._n_queries(queries)

@@ -54,7 +54,9 @@ def test_table2_quick_end_to_end(tmp_path: Path):
         assert (out / name).is_file(), name
     runs = pd.read_csv(out / "runs.csv")
     assert set(runs["variant"]) == set(BASELINES)
-    assert (runs["train_seconds"] > 0).all()
+    assert (runs["train_seconds"] + runs["shared_seconds"] > 0).all()
+    by_variant = runs.set_index("variant")["shared_seconds"]
+    assert by_variant["LSH"] == 0 and by_variant["HashGNN_sp"] > 0 and by_variant["GraphSage"] > 0  # LSH trains it
     res = pd.read_csv(out / "results.csv")
     assert set(res["protocol"]) == {"standard", "paper"}
     assert set(res[res["variant"] == "MF"]["mode"]) == {"continuous"}
@@ -95,3 +97,46 @@ def test_table4_reuses_a_trained_run_directory_instead_of_training(tmp_path: Pat
     with pytest.raises(ConfigError, match="trained on 'movielens-100k'"):
         run_experiment(Options("table4", quick=True, out=tmp_path / "bad", runs={"movielens-1m": run},
                                datasets=["movielens-1m"]))
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_table2_trains_graphsage_once_per_seed_for_graphsage_lsh_and_hashgnn_sp(tmp_path: Path, monkeypatch):
+    from hashgnn.experiments import run_experiment
+    from hashgnn.models.baselines import GraphSage
+
+    fits: list[int] = []
+    original = GraphSage.fit
+
+    def counting_fit(self, split, **kwargs):
+        fits.append(self.config.seed)
+        return original(self, split, **kwargs)
+
+    monkeypatch.setattr(GraphSage, "fit", counting_fit)
+    shared = Options("table2", quick=True, seeds=2, methods=["LSH", "HashGNN_sp", "GraphSage"], out=tmp_path / "a")
+    run_experiment(shared)
+    assert fits == [0, 1]  # one GraphSage per seed, trained by LSH (first) and reused by the other two
+    runs = pd.read_csv(tmp_path / "a" / "runs.csv").set_index(["seed", "variant"])
+    for seed in (0, 1):
+        lsh, sp, gs = (runs.loc[(seed, v)] for v in ("LSH", "HashGNN_sp", "GraphSage"))
+        assert lsh["shared_seconds"] == 0 and lsh["train_seconds"] > 0
+        assert sp["shared_seconds"] == gs["shared_seconds"] > 0 and gs["train_seconds"] < sp["train_seconds"]
+        assert lsh["train_seconds"] > gs["shared_seconds"]  # LSH's own time includes the GraphSage it trained
+    timing = pd.read_csv(tmp_path / "a" / "timing.csv")
+    assert {"train_seconds", "shared_seconds", "total_seconds"} <= set(timing.columns)
+    run_experiment(Options("table2", quick=True, seeds=2, methods=["HashGNN_sp"], out=tmp_path / "b"))
+    assert fits == [0, 1, 0, 1]  # alone, HashGNN_sp trains its own GraphSage ...
+    res_a, res_b = (pd.read_csv(tmp_path / d / "results.csv") for d in ("a", "b"))
+    sp_a = res_a[res_a["variant"] == "HashGNN_sp"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sp_a, res_b)  # ... and gets exactly what it got with the shared one
+    run_experiment(shared)  # resumed with every row done: nothing is trained again
+    assert fits == [0, 1, 0, 1]
+
+
+def test_shared_graphsage_cache_keeps_only_the_current_dataset_and_seed():
+    from hashgnn.experiments.runner import SharedGraphSage
+
+    cache = SharedGraphSage()
+    cache.put(("ml", 0, "cfg"), "gs0", 1.0)  # type: ignore[arg-type]
+    cache.put(("ml", 0, "other"), "gs0b", 2.0)  # type: ignore[arg-type]
+    assert cache.get(("ml", 0, "cfg")) == ("gs0", 1.0) and len(cache.entries) == 2
+    assert cache.get(("ml", 1, "cfg")) is None and not cache.entries

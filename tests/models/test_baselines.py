@@ -15,7 +15,7 @@ from hashgnn.evaluation import evaluate_part
 from hashgnn.index import unpack_codes
 from hashgnn.models.baselines import BASELINES, CONTINUOUS, HASHING, get_baseline
 from hashgnn.models.baselines.embedding import bipartite_csr, random_walks, skipgram_pairs
-from hashgnn.models.baselines.twostage import random_hyperplane_codes
+from hashgnn.models.baselines.twostage import batch_rows, random_hyperplane_codes
 from hashgnn.models.hashing import GumbelBinarizer, HashNetContinuation
 
 N_GROUP = 8  # users per group = items per group
@@ -182,3 +182,41 @@ def test_embedding_baselines_learn_on_ml100k(name: str):
     res = evaluate_part(model.embeddings(), split, "test", modes=("continuous",), ns=(50,), protocols=("standard",))
     random_recall = 50 / split.interactions.n_items
     assert res["continuous"]["standard"]["recall@50"] > 2 * random_recall
+
+
+def test_two_stage_methods_reuse_a_prefit_graphsage_with_standalone_results(fitted: dict):
+    split = checkerboard()  # another object with the same content as the fixture's split
+    gs = BASELINES["GraphSage"](overrides=TINY_CORE).fit(split)
+    lsh = BASELINES["LSH"](overrides=TINY_CORE).fit(split, graphsage=gs)
+    sp = BASELINES["HashGNN_sp"](overrides=TINY_CORE).fit(split, graphsage=gs)
+    assert lsh.graphsage is gs and sp.graphsage is gs
+    for reused, alone in ((lsh, fitted["LSH"]), (sp, fitted["HashGNN_sp"])):
+        a, b = reused.embeddings(), alone.embeddings()
+        assert np.array_equal(a.user_codes, b.user_codes) and np.array_equal(a.item_codes, b.item_codes)
+        assert np.array_equal(a.user_z, b.user_z) and np.array_equal(a.item_z, b.item_z)
+    assert torch.equal(sp.hash_layer.linear.weight, fitted["HashGNN_sp"].hash_layer.linear.weight)
+
+
+def test_prefit_graphsage_must_be_fitted_with_the_same_config_on_the_same_split(fitted: dict):
+    split, gs = fitted["GraphSage"].split, fitted["GraphSage"]
+    with pytest.raises(ConfigError, match=r"model\.n_bits: 16 != 32"):
+        BASELINES["LSH"](overrides=[*TINY_CORE, "model.n_bits=16"]).fit(split, graphsage=gs)
+    with pytest.raises(ConfigError, match=r"another config.*model\.p_every"):  # strict: even keys stage 1 ignores
+        BASELINES["HashGNN_sp"](overrides=[*TINY_CORE, "model.p_every=7"]).fit(split, graphsage=gs)
+    other = Split(split.interactions, split.train_idx[1:], split.valid_idx, split.test_idx)
+    with pytest.raises(ConfigError, match="another split"):
+        BASELINES["LSH"](overrides=TINY_CORE).fit(other, graphsage=gs)
+    with pytest.raises(ConfigError, match="not fitted"):
+        BASELINES["LSH"](overrides=TINY_CORE).fit(split, graphsage=BASELINES["GraphSage"](overrides=TINY_CORE))
+    with pytest.raises(ConfigError, match="must be a fitted GraphSage"):
+        BASELINES["HashGNN_sp"](overrides=TINY_CORE).fit(split, graphsage=fitted["HashNet"])
+
+
+def test_batch_rows_match_unique_and_searchsorted():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 50, 20), rng.integers(50, 90, 20), rng.integers(50, 90, (20, 5))
+    nodes, rows = batch_rows(100, *groups)
+    expected = np.unique(np.concatenate([g.ravel() for g in groups]))
+    assert np.array_equal(nodes, expected)
+    for g, r in zip(groups, rows, strict=True):
+        assert r.shape == g.shape and np.array_equal(r, np.searchsorted(expected, g))

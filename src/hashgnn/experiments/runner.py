@@ -5,6 +5,12 @@ Every run trains one registry method (:data:`hashgnn.models.baselines.BASELINES`
 records its wall time (training, evaluation) and appends long-format rows
 ``dataset, label, variant, method, seed, mode, protocol, metric, value`` to ``results.csv`` right away, so an
 interrupted experiment continues where it stopped (``fresh=False``).
+
+GraphSage, LSH and HashGNN_sp all train the same GraphSage first: :class:`SharedGraphSage` keeps the fitted one of
+the current (dataset, seed) so that it is trained once per experiment and config (whichever row runs first) and
+reused by the others; ``runs.csv`` then records the reused stage's time as ``shared_seconds`` beside the row's own
+``train_seconds``. It lives in memory only: a resumed experiment whose GraphSage row is already done trains
+GraphSage again for the LSH / HashGNN_sp rows that are not.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from hashgnn.errors import ConfigError
 from hashgnn.evaluation.protocol import evaluate_part
 from hashgnn.experiments.paper import DATASET_LABELS, SUBSTITUTES
 from hashgnn.io_utils import atomic_write_text
-from hashgnn.models.baselines import BASELINES, canonical_name
+from hashgnn.models.base import Recommender
+from hashgnn.models.baselines import BASELINES, GraphSage, canonical_name
 from hashgnn.models.baselines.embedding import EmbeddingBaseline
+from hashgnn.models.baselines.twostage import LSH, HashGNNSeparate
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 EXPERIMENTS = ("table2", "figure3", "figure4_6", "figure5", "figure7", "table3", "table4")
@@ -63,6 +71,24 @@ class Options:
 
 
 @dataclass
+class SharedGraphSage:
+    """Fitted GraphSage stages keyed by ``(dataset, seed, GraphSage config JSON)``, each with the wall seconds its
+    training took. Only the current (dataset, seed) is kept: a new one empties the cache, which bounds memory to
+    the GraphSage models of one dataset and seed (the experiments loop over methods inside seeds)."""
+
+    entries: dict[tuple[str, int, str], tuple[GraphSage, float]] = field(default_factory=dict)
+
+    def get(self, key: tuple[str, int, str]) -> tuple[GraphSage, float] | None:
+        if any(k[:2] != key[:2] for k in self.entries):
+            self.entries.clear()
+        return self.entries.get(key)
+
+    def put(self, key: tuple[str, int, str], graphsage: GraphSage, seconds: float) -> None:
+        self.get(key)  # evicts other (dataset, seed) entries
+        self.entries[key] = (graphsage, seconds)
+
+
+@dataclass
 class Plan:
     """The resolved experiment: config, datasets ``(name, label)``, seeds, methods and the output folder."""
 
@@ -76,6 +102,7 @@ class Plan:
     params: dict[str, Any]
     quick: bool
     options: Options
+    graphsage: SharedGraphSage = field(default_factory=SharedGraphSage, repr=False, compare=False)
 
 
 def dataset_available(name: str) -> bool:
@@ -124,6 +151,49 @@ def build_method(plan: Plan, method: str, cfg: RunConfig, extra_params: dict | N
         params = {**plan.params, **settings.get("params", {}), **(extra_params or {})}
         return factory(config=cfg, progress=plan.options.progress, **params)
     return factory(config=cfg, progress=plan.options.progress)
+
+
+def shared_stage_config(model: Recommender) -> RunConfig | None:
+    """The config of the GraphSage that ``model`` trains first (GraphSage itself, LSH, HashGNN_sp), else None."""
+    if type(model) is GraphSage:
+        return model.config
+    if isinstance(model, (LSH, HashGNNSeparate)):
+        return model.graphsage.config
+    return None
+
+
+def fit_method(plan: Plan, model: Recommender, split: Split, dataset: str,
+               seed: int) -> tuple[Recommender, float, float]:
+    """Fit ``model`` on ``split``, training its GraphSage stage only if the plan's cache has none of that config.
+
+    Returns ``(fitted model, train wall seconds, shared seconds)``: the train wall time covers what this call
+    trained (GraphSage included when it was not cached), shared seconds the cached GraphSage's training time this
+    run reused instead (0 when nothing was reused). For the GraphSage row a cache hit returns the cached model.
+    """
+    stage = shared_stage_config(model)
+    t0 = time.perf_counter()
+    if stage is None:
+        model.fit(split)
+        return model, time.perf_counter() - t0, 0.0
+    graphsage, shared = _shared_graphsage(plan, model, split, (dataset, seed, stage.to_json()))
+    if type(model) is GraphSage:
+        model = graphsage
+    else:
+        model.fit(split, graphsage=graphsage)
+    return model, time.perf_counter() - t0, shared
+
+
+def _shared_graphsage(plan: Plan, model: Recommender, split: Split,
+                      key: tuple[str, int, str]) -> tuple[GraphSage, float]:
+    """The cached GraphSage of ``key`` and its training seconds; on a miss ``model``'s own, fitted now, and 0."""
+    cached = plan.graphsage.get(key)
+    if cached is not None:
+        return cached
+    graphsage = model if type(model) is GraphSage else model.graphsage
+    t0 = time.perf_counter()
+    graphsage.fit(split)
+    plan.graphsage.put(key, graphsage, time.perf_counter() - t0)
+    return graphsage, 0.0
 
 
 _SPLITS: dict[tuple, Split] = {}
@@ -196,14 +266,11 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
     run_dir = plan.options.runs.get(dataset) if method == "HashGNN" else None
     if run_dir is not None:
         model, train_wall = load_trained_run(run_dir, dataset)
-        cfg, split = model.config, model.split
+        cfg, split, shared = model.config, model.split, 0.0
     else:
         cfg = run_config(plan, dataset, seed, list(extra))
         split = get_split(cfg)
-        model = build_method(plan, method, cfg)
-        t0 = time.perf_counter()
-        model.fit(split)
-        train_wall = time.perf_counter() - t0
+        model, train_wall, shared = fit_method(plan, build_method(plan, method, cfg), split, dataset, seed)
     modes = modes or default_modes(model)
     t1 = time.perf_counter()
     res = evaluate_part(model.embeddings(), split, "test", modes=modes, ns=tuple(plan.config["ns"]),
@@ -214,7 +281,8 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
              "protocol": protocol, "metric": metric, "value": value}
             for mode, by_p in res.items() for protocol, metrics in by_p.items() for metric, value in metrics.items()]
     run = {"dataset": dataset, "label": label, "variant": variant, "method": method, "seed": seed,
-           "train_seconds": train_wall, "model_seconds": float(getattr(model, "seconds", train_wall)),
+           "train_seconds": train_wall, "shared_seconds": shared,
+           "model_seconds": float(getattr(model, "seconds", train_wall)),
            "eval_seconds": eval_wall, "epochs_run": len(getattr(model, "history", []) or []),
            "config": cfg.to_json().replace("\n", " "),
            "params": json.dumps(getattr(getattr(model, "params", None), "__dict__", {}) or {}),
@@ -222,7 +290,8 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
     store.add(rows, run)
     main = "hierarchical" if "hierarchical" in res else next(iter(res))
     r50 = res[main][plan.config["protocols"][0]].get("recall@50", float("nan"))
-    print(f"[{plan.name}] {label} {variant} seed {seed}: train {train_wall:.1f}s eval {eval_wall:.1f}s "
+    reused = f" (+{shared:.1f}s reused GraphSage)" if shared else ""
+    print(f"[{plan.name}] {label} {variant} seed {seed}: train {train_wall:.1f}s{reused} eval {eval_wall:.1f}s "
           f"{main} recall@50 {r50:.4f}", flush=True)
     return model if keep_model else None
 

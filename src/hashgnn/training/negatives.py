@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Largest (user, item) membership bitmap a sampler builds: ML-1M needs 2.8 MB; Gowalla (153 MB) and larger
+#: graphs use binary search over the sorted pair keys instead.
+BITMAP_MAX_BYTES = 64 * 2**20
+
+
+def pair_bitmap(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """Bit ``k`` of the returned ``uint8`` array is set iff ``k`` is in ``keys`` (sorted, unique, < ``n_keys``)."""
+    bitmap = np.zeros((n_keys + 7) // 8, dtype=np.uint8)
+    byte, starts = np.unique(keys >> 3, return_index=True)  # keys are sorted, so each byte's keys are contiguous
+    bitmap[byte] = np.bitwise_or.reduceat((1 << (keys & 7)).astype(np.uint8), starts)
+    return bitmap
+
 
 class NegativeSampler:
     """Uniform negatives with rejection of the user's train items, vectorised.
+
+    Each rejection round re-tests only the entries redrawn in the previous one (in row-major order, so the
+    draws from ``rng`` do not depend on how membership is tested), and membership is a bitmap lookup when the
+    bitmap fits in :data:`BITMAP_MAX_BYTES`: testing all ``B × count`` entries by binary search in every round
+    took a third of a MovieLens-1M training step.
 
     Args:
         users: ``[E]`` train user index of each edge.
@@ -17,20 +34,30 @@ class NegativeSampler:
     def __init__(self, users: np.ndarray, items: np.ndarray, n_items: int) -> None:
         self.n_items = n_items
         self.keys = np.unique(users.astype(np.int64) * n_items + items)
+        n_keys = (int(users.max()) + 1) * n_items if len(users) else 0
+        self.bitmap = pair_bitmap(self.keys, n_keys) if 0 < n_keys <= 8 * BITMAP_MAX_BYTES else None
 
     def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         q = users.astype(np.int64) * self.n_items + items
+        if self.bitmap is not None:
+            inside = q < 8 * len(self.bitmap)  # users beyond the train ones have no positives
+            hit = np.zeros(q.shape, dtype=bool)
+            qi = q[inside]
+            hit[inside] = ((self.bitmap[qi >> 3] >> (qi & 7)) & 1).astype(bool)
+            return hit
+        if len(self.keys) == 0:
+            return np.zeros(q.shape, dtype=bool)
         pos = np.clip(np.searchsorted(self.keys, q), 0, len(self.keys) - 1)
         return self.keys[pos] == q
 
     def sample(self, users: np.ndarray, count: int, rng: np.random.Generator, max_rounds: int = 30) -> np.ndarray:
         """``[B, count]`` negatives per user; a user who has every item keeps the last draws (never loops)."""
         neg = rng.integers(0, self.n_items, size=(len(users), count))
-        rows = np.repeat(users, count).reshape(len(users), count)
+        flat, rows = neg.reshape(-1), np.repeat(users, count)  # flat is a view: writes land in neg
+        bad = np.flatnonzero(self.is_positive(rows, flat))
         for _ in range(max_rounds):
-            bad = self.is_positive(rows, neg)
-            n_bad = int(bad.sum())
-            if not n_bad:
+            if not len(bad):
                 break
-            neg[bad] = rng.integers(0, self.n_items, size=n_bad)
+            flat[bad] = rng.integers(0, self.n_items, size=len(bad))
+            bad = bad[self.is_positive(rows[bad], flat[bad])]
         return neg

@@ -1,14 +1,17 @@
 """Two-stage hashing baselines built on a trained GraphSage (paper 5.2.2): LSH and HashGNN_sp.
 
 Both first fit :class:`~hashgnn.models.baselines.core.GraphSage` (the core with ``model.method=continuous``)
-on the split, then hash its output without touching the GraphSAGE weights again.
+on the split, then hash its output without touching the GraphSAGE weights again. ``fit(split, graphsage=gs)``
+skips that first stage and hashes an already fitted GraphSage instead (the experiments train one GraphSage per
+dataset and seed and share it between the GraphSage, LSH and HashGNN_sp rows); ``gs`` must have been fitted on
+the same split with exactly the config the method would have trained, else :class:`~hashgnn.errors.ConfigError`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +32,64 @@ def random_hyperplane_codes(z: np.ndarray, projection: np.ndarray) -> np.ndarray
     """h = sign(z R) with sign(0) = +1 (Charikar 2002 random hyperplanes): ±1 float32 ``[n, K]``."""
     p = z.astype(np.float64) @ projection.astype(np.float64)
     return np.where(p >= 0, 1.0, -1.0).astype(np.float32)
+
+
+def _flat(d: Mapping, prefix: str = "") -> Iterator[tuple[str, object]]:
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            yield from _flat(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def config_differences(expected: RunConfig, given: RunConfig) -> list[str]:
+    """``key: expected != given`` for every dotted config key whose values differ (empty when equal)."""
+    a, b = dict(_flat(expected.to_dict())), dict(_flat(given.to_dict()))
+    return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+
+
+def same_split(a: Split, b: Split) -> bool:
+    """Whether two splits hold the same interactions and the same train / valid / test rows."""
+    if a is b:
+        return True
+    ia, ib = a.interactions, b.interactions
+    pairs = ((ia.users, ib.users), (ia.items, ib.items), (a.train_idx, b.train_idx), (a.valid_idx, b.valid_idx),
+             (a.test_idx, b.test_idx))
+    return (ia.n_users, ia.n_items) == (ib.n_users, ib.n_items) and all(np.array_equal(x, y) for x, y in pairs)
+
+
+def check_prefit(graphsage: object, expected: RunConfig, split: Split, method: str) -> None:
+    """Raise :class:`ConfigError` unless ``graphsage`` is a GraphSage fitted on ``split`` with config ``expected``
+    (the one ``method`` would have trained itself): reusing any other would silently change ``method``."""
+    if not isinstance(graphsage, GraphSage):
+        raise ConfigError(f"{method}: graphsage= must be a fitted GraphSage, got {type(graphsage).__name__}")
+    if graphsage.result is None or graphsage.split is None:
+        raise ConfigError(f"{method}: the GraphSage given as graphsage= is not fitted: call fit(split) first")
+    diff = config_differences(expected, graphsage.config)
+    if diff:
+        more = f" (+{len(diff) - 5} more)" if len(diff) > 5 else ""
+        raise ConfigError(f"{method}: the given GraphSage was trained with another config than {method} would "
+                          f"train (expected != given): {'; '.join(diff[:5])}{more}")
+    if not same_split(graphsage.split, split):
+        raise ConfigError(f"{method}: the given GraphSage was fitted on another split than the one passed to fit")
+
+
+def fit_stage_one(own: GraphSage, split: Split, given: GraphSage | None, method: str) -> GraphSage:
+    """The fitted GraphSage of a two-stage method: ``given`` after :func:`check_prefit`, else ``own`` fitted."""
+    if given is None:
+        return own.fit(split)
+    check_prefit(given, own.config, split, method)
+    return given
+
+
+def batch_rows(n_nodes: int, *groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``nodes = np.unique(all groups)`` and each group's positions in ``nodes`` (``np.searchsorted(nodes, g)``),
+    by marking a dense ``n_nodes`` mask: linear time instead of a sort and binary searches per step."""
+    mark = np.zeros(n_nodes, dtype=bool)
+    for g in groups:
+        mark[g] = True
+    row = np.cumsum(mark) - 1
+    return np.flatnonzero(mark), [row[g] for g in groups]
 
 
 class LSH(FittedRecommender):
@@ -59,8 +120,11 @@ class LSH(FittedRecommender):
         self.tie_seed, self.n_candidates = self.config.eval.tie_seed, self.config.eval.n_candidates
         self.projection: np.ndarray | None = None
 
-    def fit(self, split: Split, **kwargs) -> LSH:
-        self.graphsage.fit(split)
+    def fit(self, split: Split, graphsage: GraphSage | None = None, **kwargs) -> LSH:
+        """Fit on ``split``. ``graphsage``: an already fitted GraphSage to hash instead of training one; it must
+        have been fitted on ``split`` with ``self.graphsage.config`` (else ConfigError) and becomes
+        ``self.graphsage``. ``seconds`` counts its training time plus the projection's either way."""
+        self.graphsage = fit_stage_one(self.graphsage, split, graphsage, self.name)
         base = self.graphsage.embeddings()
         t0 = time.perf_counter()
         rng = np.random.default_rng(self.lsh_seed)
@@ -80,9 +144,9 @@ class HashGNNSeparate(FittedRecommender):
     before GraphSage's own tanh head) is computed once and frozen (no gradient reaches GraphSAGE). Stage 2 trains
     a new :class:`~hashgnn.models.hashing.HashLayer` (eq. 2) with the guided binarizer (eq. 8) under the same
     loss (eq. 5–7, :func:`hashgnn.losses.hashgnn_loss`), train edges, negatives
-    (:class:`~hashgnn.training.negatives.NegativeSampler`, ``train.triplets`` per edge), batch size, lr, epochs
-    and p schedule as the core. The checkpoint with the best validation hierarchical Recall@``eval.valid_n`` is
-    kept. The continuous z used by hierarchical search is the new layer's tanh(a).
+    (:class:`~hashgnn.training.negatives.NegativeSampler`'s draws, ``train.triplets`` per edge), batch size, lr,
+    epochs, p schedule and ``train.threads`` as the core. The checkpoint with the best validation hierarchical
+    Recall@``eval.valid_n`` is kept. The continuous z used by hierarchical search is the new layer's tanh(a).
 
     Args: as for :class:`LSH` (without ``lsh_seed``).
     """
@@ -99,8 +163,12 @@ class HashGNNSeparate(FittedRecommender):
         self.hash_layer: HashLayer | None = None
         self.frozen_u: torch.Tensor | None = None
 
-    def fit(self, split: Split, **kwargs) -> HashGNNSeparate:
-        self.graphsage.fit(split)
+    def fit(self, split: Split, graphsage: GraphSage | None = None, **kwargs) -> HashGNNSeparate:
+        """Fit on ``split``. ``graphsage``: an already fitted GraphSage to build on instead of training one; it
+        must have been fitted on ``split`` with ``self.graphsage.config`` (else ConfigError) and becomes
+        ``self.graphsage``, frozen (eval mode, no gradients; its embeddings are unchanged). ``seconds`` counts
+        its training time plus stage 2's either way."""
+        self.graphsage = fit_stage_one(self.graphsage, split, graphsage, self.name)
         gs_model, graph = self.graphsage.result.model, self.graphsage.trainer.graph
         gs_model.eval()
         for param in gs_model.parameters():
@@ -122,45 +190,20 @@ class HashGNNSeparate(FittedRecommender):
 
     def _fit_hash_layer(self, split: Split) -> None:
         cfg, tcfg, mcfg = self.config, self.config.train, self.config.model
+        if tcfg.threads:  # as the core Trainer: stage 2 may run without a Trainer in this process (reused stage 1)
+            torch.set_num_threads(tcfg.threads)
         seed_everything(cfg.seed)
         inter = split.interactions
-        self.split_n_users = n_users = inter.n_users
-        users_all = split.train.users.astype(np.int64)
-        items_all = split.train.items.astype(np.int64)
-        sampler = NegativeSampler(users_all, items_all, inter.n_items)
+        self.split_n_users = inter.n_users
+        self._edges = split.train.users.astype(np.int64), split.train.items.astype(np.int64)
+        self._sampler = NegativeSampler(*self._edges, inter.n_items)
         self.hash_layer = HashLayer(self.frozen_u.shape[1], mcfg.n_bits, mcfg.init_std)
-        binarizer = GuidedSTE(**mcfg.binarizer_kwargs())
-        optimizer = torch.optim.Adam(self.hash_layer.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-        scale = mcfg.scale()
-        u = self.frozen_u
+        self._binarizer = GuidedSTE(**mcfg.binarizer_kwargs())
+        self._optimizer = torch.optim.Adam(self.hash_layer.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         best, best_state, bad, iteration = -math.inf, None, 0, 0
         self.log, self.history = [], []
         for epoch in range(1, tcfg.epochs + 1):
-            rng = np.random.default_rng([cfg.seed, epoch, 17])
-            order = rng.permutation(len(users_all))
-            n_batches = math.ceil(len(order) / tcfg.batch_size)
-            for b in range(n_batches):
-                idx = order[b * tcfg.batch_size:(b + 1) * tcfg.batch_size]
-                users, pos = users_all[idx], items_all[idx]
-                neg = sampler.sample(users, tcfg.triplets, rng)
-                nodes = np.unique(np.concatenate([users, pos + n_users, neg.ravel() + n_users]))
-                # only the batch's nodes go through the layer (u is fixed); positions by binary search
-                h = binarizer(self.hash_layer(u[torch.from_numpy(nodes)]))
-                pos_u = torch.from_numpy(np.searchsorted(nodes, users))
-                pos_i = torch.from_numpy(np.searchsorted(nodes, pos + n_users))
-                pos_m = torch.from_numpy(np.searchsorted(nodes, neg + n_users))
-                loss, cross, rank = hashgnn_loss(*pair_scores(h, pos_u, pos_i, pos_m, scale), tcfg.lam, tcfg.margin,
-                                                 tcfg.rank_loss)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                iteration += 1
-                binarizer.step(iteration)
-                if not torch.isfinite(loss):
-                    raise ArtifactError(f"HashGNN_sp diverged at iteration {iteration}")
-                if iteration % tcfg.log_every == 0 or b == n_batches - 1:
-                    self.log.append({"iteration": iteration, "epoch": epoch, "loss": loss.item(),
-                                     "loss_cross": cross.item(), "loss_rank": rank.item(), **binarizer.state()})
+            iteration = self._train_epoch(epoch, iteration)
             record: dict[str, float] = {"epoch": epoch, "iteration": iteration}
             if epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
                 metric = valid_recall(self._encode(), split, "hierarchical", cfg.eval.valid_n,
@@ -176,4 +219,39 @@ class HashGNNSeparate(FittedRecommender):
                 break
         if best_state is not None:
             self.hash_layer.load_state_dict(best_state)
+        del self._sampler, self._edges, self._binarizer, self._optimizer  # training state only
         self._attach(split, self._encode())
+
+    def _train_epoch(self, epoch: int, iteration: int) -> int:
+        """One pass over the shuffled train edges; returns the iteration count after it."""
+        tcfg = self.config.train
+        users_all, items_all = self._edges
+        rng = np.random.default_rng([self.config.seed, epoch, 17])
+        order = rng.permutation(len(users_all))
+        n_batches = math.ceil(len(order) / tcfg.batch_size)
+        for b in range(n_batches):
+            idx = order[b * tcfg.batch_size:(b + 1) * tcfg.batch_size]
+            users, pos = users_all[idx], items_all[idx]
+            loss, cross, rank = self._step(users, pos, self._sampler.sample(users, tcfg.triplets, rng))
+            iteration += 1
+            self._binarizer.step(iteration)
+            if not torch.isfinite(loss):
+                raise ArtifactError(f"HashGNN_sp diverged at iteration {iteration}")
+            if iteration % tcfg.log_every == 0 or b == n_batches - 1:
+                self.log.append({"iteration": iteration, "epoch": epoch, "loss": loss.item(),
+                                 "loss_cross": cross.item(), "loss_rank": rank.item(), **self._binarizer.state()})
+        return iteration
+
+    def _step(self, users: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """One Adam step of eq. 7 on a batch; returns ``(L, L_cross, L_rank)``."""
+        tcfg, n_users = self.config.train, self.split_n_users
+        # only the batch's nodes go through the layer (u is fixed), in np.unique order as before
+        nodes, (pos_u, pos_i, pos_m) = batch_rows(len(self.frozen_u), users, pos + n_users, neg + n_users)
+        h = self._binarizer(self.hash_layer(self.frozen_u[torch.from_numpy(nodes)]))
+        scores = pair_scores(h, torch.from_numpy(pos_u), torch.from_numpy(pos_i), torch.from_numpy(pos_m),
+                             self.config.model.scale())
+        loss, cross, rank = hashgnn_loss(*scores, tcfg.lam, tcfg.margin, tcfg.rank_loss)
+        self._optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._optimizer.step()
+        return loss, cross, rank

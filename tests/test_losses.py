@@ -75,3 +75,24 @@ def test_batch_objective_adds_the_weighted_objective_on_z():
     pos_s, neg_s = pair_scores(h, users, pos, neg, 0.5)
     assert torch.allclose(pos_s[1], 0.5 * (h[1] * h[5]).sum())
     assert torch.allclose(neg_s[0, 2], 0.5 * (h[0] * h[6]).sum())
+
+
+def test_quantization_gap_and_its_weight_in_the_objective():
+    from hashgnn.losses import batch_objective, quantization_gap
+
+    assert quantization_gap(torch.tensor([[1.0, -1.0], [-1.0, 1.0]])).item() == 0.0
+    assert torch.isclose(quantization_gap(torch.tensor([[0.5, -0.5]])), torch.tensor(0.25))
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(7, 8, generator=g, requires_grad=True)
+    h = torch.sign(a.detach())
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([4, 5]), torch.tensor([[2, 3, 6], [6, 4, 2]])
+    plain = batch_objective(h, a, users, pos, neg, 1.0, 0.5, 0.2, "bpr")[0]
+    with_q = batch_objective(h, a, users, pos, neg, 1.0, 0.5, 0.2, "bpr", quant_weight=0.3)[0]
+    rows = torch.tensor([0, 1, 4, 5, 2, 3, 6, 6, 4, 2])  # the batch's nodes, as often as they occur
+    assert torch.allclose(with_q, plain + 0.3 * quantization_gap(torch.tanh(a[rows])))
+    with_q.backward()
+    assert a.grad[rows].abs().sum() > 0 and a.grad[[0, 1, 2, 3, 4, 5, 6]].abs().sum() > 0
+    # pulling z towards its code: a step along -grad of the gap alone shrinks the gap
+    a2 = a.detach().clone().requires_grad_(True)
+    quantization_gap(torch.tanh(a2)).backward()
+    assert quantization_gap(torch.tanh(a2 - 0.1 * a2.grad)) < quantization_gap(torch.tanh(a2.detach()))

@@ -75,12 +75,27 @@ def pair_scores(rep: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: flo
     return pos_s, neg_s
 
 
+def quantization_gap(z: Tensor) -> Tensor:
+    r"""Mean squared distance of z from its code, :math:`\frac1K\lVert \mathbf{z} - \mathrm{sign}(\mathbf{z})\rVert^2`
+    averaged over rows (the quantisation term of DPSH, Li et al. 2016, and most deep hashing methods since).
+    Zero when every entry of z = tanh(a) is saturated at ±1, so that ⟨z_i, z_j⟩ = ⟨h_i, h_j⟩."""
+    return (1.0 - z.abs()).square().mean()
+
+
 def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float, lam: float,
-                    margin: float, rank_loss: str, z_weight: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+                    margin: float, rank_loss: str, z_weight: float = 0.0,
+                    quant_weight: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 7 on the relaxed codes ``h`` of the batch, plus ``z_weight`` times the same objective on the continuous
-    embeddings z = tanh(a) (``train.z_weight``; 0 = the paper). Returns ``(L, L_cross, L_rank)`` of the codes."""
+    embeddings z = tanh(a) (``train.z_weight``; 0 = the paper), plus ``quant_weight`` times the
+    :func:`quantization_gap` of the batch's z rows (``train.quant_weight``; 0 = the paper).
+    Returns ``(L, L_cross, L_rank)`` of the codes."""
     loss, cross, rank = hashgnn_loss(*pair_scores(h, users, pos, neg, scale), lam, margin, rank_loss)
+    if z_weight > 0 or quant_weight > 0:
+        z = torch.tanh(a)
     if z_weight > 0:
-        z_loss, _, _ = hashgnn_loss(*pair_scores(torch.tanh(a), users, pos, neg, scale), lam, margin, rank_loss)
+        z_loss, _, _ = hashgnn_loss(*pair_scores(z, users, pos, neg, scale), lam, margin, rank_loss)
         loss = loss + z_weight * z_loss
+    if quant_weight > 0:
+        rows = torch.cat([users, pos, neg.reshape(-1)])
+        loss = loss + quant_weight * quantization_gap(z[rows])
     return loss, cross, rank

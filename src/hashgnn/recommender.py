@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from hashgnn.config import RunConfig
+from hashgnn.config import RunConfig, preset_overrides
 from hashgnn.data.interactions import Interactions
 from hashgnn.data.loading import load_split_for
 from hashgnn.data.splits import Split, make_split
@@ -31,13 +31,17 @@ class HashGNN(Recommender):
         encoder: ``sage`` (paper) | ``gcn`` | ``lightgcn`` | ``gat``.
         epochs, batch_size, lr, lam, seed, device: common settings; anything else via ``config`` or
             ``overrides`` (dotted keys, e.g. ``{"train.triplets": 10}``).
+        preset: ``paper`` (default: the paper's text) | ``official`` (the authors' released code) | ``plus``
+            (beyond the paper, the best measured); see :data:`hashgnn.config.PRESETS`. ``overrides`` win over it.
     """
 
     def __init__(self, n_bits: int = 32, method: str = "guided", encoder: str = "sage", epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, lam: float | None = None, seed: int = 0,
                  device: str = "cpu", config: RunConfig | None = None,
-                 overrides: dict[str, object] | None = None) -> None:
+                 overrides: dict[str, object] | None = None, preset: str = "paper") -> None:
         cfg = config or RunConfig()
+        if preset_overrides(preset):
+            cfg = cfg.override(preset_overrides(preset))
         model = replace(cfg.model, n_bits=n_bits, method=method, encoder=encoder)
         train = replace(cfg.train, device=device)
         for name, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("lam", lam)):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hashgnn.config import RunConfig
+from hashgnn.config import PRESETS, RunConfig
 from hashgnn.data import load_split_for
 from hashgnn.data.interactions import Interactions
 from hashgnn.data.splits import Split
@@ -99,6 +99,9 @@ def test_defining_overrides_win():
     assert BASELINES["HashGNN_nr"]().config.train.lam == 0
     lg = BASELINES["LightGCN"]().config.model
     assert (lg.encoder, lg.method) == ("lightgcn", "continuous")
+    plus = BASELINES["HashGNN+"](overrides=["train.quant_weight=0", "train.epochs=3"]).config
+    assert plus == RunConfig().override(["train.epochs=3", *PRESETS["plus"]]).validate()  # the preset wins
+    assert plus.train.quant_weight > 0 and plus.train.z_weight > 0 and plus.model.method == "guided"
 
 
 def test_lsh_bits_are_signs_of_projections(fitted: dict):

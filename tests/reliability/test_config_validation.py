@@ -46,6 +46,8 @@ BAD = [
     (["--set", "train.nonsense=1"], {"train.nonsense": 1}, ["unknown config key", "lam", "epochs"]),
     (["--set", "bogus.key=1"], {"bogus.key": 1}, ["unknown config section", "model", "train"]),
     (["--set", "train.lam"], None, ["section.key=value"]),
+    (["--set", "train.quant_weight=-1"], {"train.quant_weight": -1}, ["train.quant_weight", ">= 0"]),
+    (["--preset", "best"], None, ["unknown preset", "paper", "official", "plus"]),
 ]
 
 
@@ -138,3 +140,18 @@ def test_every_default_and_paper_config_is_valid():
             RunConfig.from_json(path)
         except ConfigError:
             continue  # experiment plans, not run configs
+
+
+def test_presets_are_valid_and_resolve_in_order():
+    from hashgnn.cli.train import build_config
+    from hashgnn.config import PRESETS
+
+    for name in PRESETS:
+        RunConfig().override(list(PRESETS[name])).validate()
+    cfg = build_config(None, "movielens-100k", None, None, None, None, None, None, ["train.quant_weight=0.5"],
+                       "plus")
+    assert (cfg.model.guide, cfg.train.rank_loss, cfg.model.activation) == ("node", "bpr", "leaky_relu")
+    assert (cfg.train.z_weight, cfg.model.score_scale) == (1.0, 0.25)
+    assert cfg.train.quant_weight == 0.5  # --set wins over the preset
+    assert build_config(None, "movielens-100k", None, None, None, None, None, None, [], "paper") == \
+        RunConfig().override(["data.dataset=movielens-100k"]).validate()

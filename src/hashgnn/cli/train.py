@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hashgnn.config import RunConfig
+from hashgnn.config import PRESETS, RunConfig, preset_overrides
 from hashgnn.errors import ConfigError
 
 console = Console()
@@ -26,7 +26,8 @@ PAPER_TABLE2 = {  # Table 2 of the paper (hierarchical search), "HR" = recall
 
 def build_config(config_file: Path | None, dataset: str | None, method: str | None, bits: int | None,
                  epochs: int | None, batch_size: int | None, seed: int | None, device: str | None,
-                 sets: list[str]) -> RunConfig:
+                 sets: list[str], preset: str = "paper") -> RunConfig:
+    """The run's config: a config file or the defaults, then the named options, the preset, the ``--set``s."""
     cfg = RunConfig.from_json(config_file) if config_file else RunConfig()
     if dataset:
         cfg = replace(cfg, data=replace(cfg.data, dataset=dataset))
@@ -39,7 +40,7 @@ def build_config(config_file: Path | None, dataset: str | None, method: str | No
     cfg = replace(cfg, train=replace(cfg.train, **train_kwargs))
     if seed is not None:
         cfg = replace(cfg, seed=seed, split=replace(cfg.split, seed=cfg.split.seed))
-    return cfg.override(sets).validate()
+    return cfg.override([*preset_overrides(preset), *sets]).validate()
 
 
 def results_table(results: dict, title: str, ns: tuple[int, ...] = (50, 100)) -> Table:
@@ -98,6 +99,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None), device: str = typer.Option(None, help="cpu | cuda | cuda:N"),
         out: Path = typer.Option(None, "--out", "-o", help="run directory (default runs/<dataset>-<method>-<time>)"),
         config: Path = typer.Option(None, "--config", help="a config.json to start from"),
+        preset: str = typer.Option("paper", "--preset",
+                                   help=f"starting settings, before --set: {' | '.join(PRESETS)} "
+                                        "(paper text; authors' released code; beyond the paper)"),
         set_: list[str] = typer.Option([], "--set", help="dotted override, e.g. --set train.lam=0.3"),
         resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
         evaluate: bool = typer.Option(True, help="evaluate on the test set after training"),
@@ -113,7 +117,7 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError("--resume needs --out RUN_DIR")
             cfg = RunDir(out).read_config()
         else:
-            cfg = build_config(config, dataset, method, bits, epochs, batch_size, seed, device, set_)
+            cfg = build_config(config, dataset, method, bits, epochs, batch_size, seed, device, set_, preset)
         from hashgnn.training.distributed import is_distributed_env
 
         if out is None and is_distributed_env():

@@ -19,6 +19,7 @@ Hash_ste       core, ``model.method=ste``                                 yes
 HashNet        core, ``model.method=hashnet``                             yes
 HashGNN_nr     core, guided, ``train.lam=0``                              yes
 HashGNN        core, guided (the paper's method)                          yes
+HashGNN+       core, guided, ``plus`` preset (beyond the paper)           yes
 =============  =========================================================  ======
 """
 
@@ -34,6 +35,7 @@ from hashgnn.models.baselines.core import (
     GraphSage,
     HashGNNFull,
     HashGNNNoRank,
+    HashGNNPlus,
     HashGumbel,
     HashNet,
     HashSTE,
@@ -54,11 +56,12 @@ BASELINES: dict[str, Callable[..., Recommender]] = {
     "BiNE": BiNE,
     "GraphSage": GraphSage,
     "HashGNN": HashGNNFull,
+    "HashGNN+": HashGNNPlus,
     "LightGCN": LightGCN,
 }
-"""Name → factory, in the row order of the paper's Table 2 (LightGCN last: not in the paper)."""
+"""Name → factory, in the row order of the paper's Table 2 (HashGNN+ and LightGCN last: not in the paper)."""
 
-HASHING = ("LSH", "HashGNN_sp", "Hash_gumb", "Hash_ste", "HashNet", "HashGNN_nr", "HashGNN")
+HASHING = ("LSH", "HashGNN_sp", "Hash_gumb", "Hash_ste", "HashNet", "HashGNN_nr", "HashGNN", "HashGNN+")
 CONTINUOUS = ("MF", "PTE", "BiNE", "GraphSage", "LightGCN")
 
 
@@ -86,6 +89,7 @@ def build_baseline(name: str, **kwargs: object) -> Recommender:
 
 
 __all__ = ["BASELINES", "CONTINUOUS", "HASHING", "LSH", "MF", "PTE", "BiNE", "CoreBaseline", "EmbeddingBaseline",
-           "EmbeddingParams", "FittedRecommender", "GraphSage", "HashGNNFull", "HashGNNNoRank", "HashGNNSeparate",
+           "EmbeddingParams", "FittedRecommender", "GraphSage", "HashGNNFull", "HashGNNNoRank", "HashGNNPlus",
+           "HashGNNSeparate",
            "HashGumbel", "HashNet", "HashSTE", "LightGCN", "build_baseline", "canonical_name", "get_baseline",
            "seen_matrix", "valid_recall"]

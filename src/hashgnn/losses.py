@@ -71,7 +71,7 @@ def pair_scores(rep: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: flo
     index rows of ``rep`` ``[B]``, ``neg`` ``[B, T]``."""
     ru = rep[users]
     pos_s = scale * (ru * rep[pos]).sum(-1)
-    neg_s = scale * torch.einsum("bk,btk->bt", ru, rep[neg])
+    neg_s = scale * (ru.unsqueeze(1) * rep[neg]).sum(-1)  # 1.5-2x faster than einsum's 8k tiny bmm on CPU
     return pos_s, neg_s
 
 

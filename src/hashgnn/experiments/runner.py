@@ -68,6 +68,8 @@ class Options:
     command: str = ""
     #: dataset → a run directory of `hashgnn train` to evaluate instead of training HashGNN again (table4)
     runs: dict[str, Path] = field(default_factory=dict)
+    #: figure3 only: a table2 output folder whose hamming rows are taken instead of training (``--from-results``)
+    source: Path | None = None
 
 
 @dataclass
@@ -133,8 +135,26 @@ def make_plan(options: Options) -> Plan:
     params = {**cfg.get("params", {}), **quick.get("params", {})}
     out = options.out or Path("results") / (options.name + ("-quick" if options.quick else ""))
     RunConfig().override(overrides).validate()  # fail before any work
-    return Plan(options.name, merged, resolve_datasets(list(datasets)), list(range(n_seeds)), methods, Path(out),
+    check_source(options, Path(out))
+    plan = Plan(options.name, merged, resolve_datasets(list(datasets)), list(range(n_seeds)), methods, Path(out),
                 overrides, params, options.quick, options)
+    if options.source is not None:  # all its checks now, before write_meta touches the output folder
+        from hashgnn.experiments.tables import load_figure3_source  # lazy: tables imports this module
+
+        load_figure3_source(plan)
+    return plan
+
+
+def check_source(options: Options, out: Path) -> None:
+    """Reject ``--from-results`` for another experiment or into the source folder itself (whose ``command.txt`` and
+    ``experiment.json`` :func:`write_meta` would overwrite); the source's contents are checked by the caller."""
+    if options.source is None:
+        return
+    if options.name != "figure3":
+        raise ConfigError(f"--from-results is only for figure3, not {options.name}")
+    if out.resolve() == options.source.resolve():
+        raise ConfigError(f"--from-results {options.source}: --out must be another folder, figure3 would "
+                          "overwrite that experiment's files")
 
 
 def run_config(plan: Plan, dataset: str, seed: int, extra: list[str] = ()) -> RunConfig:

@@ -17,6 +17,7 @@ from typing import Any
 
 from hashgnn.data.loading import DataConfig
 from hashgnn.data.splits import SplitConfig
+from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ConfigError
 from hashgnn.losses import RANK_LOSSES
 from hashgnn.models.encoders import ACTIVATIONS, ENCODERS
@@ -143,7 +144,7 @@ class EvalConfig:
     """Evaluation: cut-offs, hierarchical candidates M, the tie rule's seed, and the validation metric."""
 
     ns: tuple[int, ...] = (20, 50, 100)
-    n_candidates: int = 100
+    n_candidates: int = DEFAULT_CANDIDATES
     tie_seed: int = 0
     valid_n: int = 50
     valid_mode: str = "auto"

@@ -23,7 +23,7 @@ def test_evaluate_with_every_item_as_candidate_makes_hies_equal_ces(tmp_path: Pa
                  "--no-evaluate", "--set", "train.batch_size=4096", "--set", "train.threads=1"]) == 0
     assert _cli(["evaluate", str(run), "--no-progress"]) == 0
     default = json.loads((run / "results.json").read_text())
-    assert default["n_candidates"] == 100
+    assert default["n_candidates"] == 200  # DEFAULT_CANDIDATES
     assert _cli(["evaluate", str(run), "--no-progress", "--candidates", "2000"]) == 0  # > 1,682 items
     every = json.loads((run / "results-M2000.json").read_text())
     assert every["n_candidates"] == 2000

@@ -113,12 +113,12 @@ def test_only_the_thread_count_may_differ(table2: Path, tmp_path: Path):
     source = _copy(table2, tmp_path / "threads")
     _edit_configs(source, "train", "threads", 2)
     assert pd.read_csv(_figure3(source, tmp_path / "ok") / "results.csv")["seed"].eq(0).all()
-    _edit_configs(source, "eval", "n_candidates", 200)  # validation picks the best epoch with it: it matters
-    with pytest.raises(ConfigError, match=r"eval\.n_candidates: 100 != 200"):
+    _edit_configs(source, "eval", "n_candidates", 300)  # validation picks the best epoch with it: it matters
+    with pytest.raises(ConfigError, match=r"eval\.n_candidates: 200 != 300"):
         _figure3(source, tmp_path / "bad")
     meta = json.loads((source / "experiment.json").read_text())
     meta["config"]["method_settings"] = {"HashGNN": {"overrides": ["train.lam=0.3"]}}
     (source / "experiment.json").write_text(json.dumps(meta))
-    _edit_configs(source, "eval", "n_candidates", 100)
+    _edit_configs(source, "eval", "n_candidates", 200)
     with pytest.raises(ConfigError, match="method_settings of HashGNN differ"):
         _figure3(source, tmp_path / "settings")

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from hashgnn.data.splits import Split
+from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.evaluation.metrics import PROTOCOLS, hit_matrix, ranking_metrics
 from hashgnn.evaluation.search import search_users
 from hashgnn.models.base import SEARCH_MODES, Embeddings
@@ -21,7 +22,7 @@ def _csr(inter, n_users: int, n_items: int) -> sp.csr_matrix:
 
 def evaluate_part(emb: Embeddings, split: Split, part: str = "test", modes: tuple[str, ...] = SEARCH_MODES,
                   ns: tuple[int, ...] = (20, 50, 100), protocols: tuple[str, ...] = PROTOCOLS,
-                  n_candidates: int = 100, tie_seed: int | None = 0, batch_users: int = 8192,
+                  n_candidates: int = DEFAULT_CANDIDATES, tie_seed: int | None = 0, batch_users: int = 8192,
                   max_users: int | None = None, progress: bool = False) -> dict[str, dict[str, dict[str, float]]]:
     """``{mode: {protocol: {"recall@50": ..., ...}}}`` over every user with items in ``part``.
 

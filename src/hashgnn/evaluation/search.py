@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ConfigError
 from hashgnn.models.base import SEARCH_MODES, Embeddings
 
 
-def build_index(emb: Embeddings, mode: str, n_candidates: int = 100, tie_seed: int | None = 0):
+def build_index(emb: Embeddings, mode: str, n_candidates: int = DEFAULT_CANDIDATES, tie_seed: int | None = 0):
     """The item index for ``mode``; cached on the Embeddings object since building one costs a copy."""
     from hashgnn.index import FloatIndex, HammingIndex, HierarchicalIndex
 
@@ -45,7 +46,7 @@ def _queries(emb: Embeddings, mode: str, codes: np.ndarray | None, z: np.ndarray
 
 
 def search_users(emb: Embeddings, users: np.ndarray, k: int, mode: str, exclude: sp.csr_matrix | None = None,
-                 n_candidates: int = 100, tie_seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+                 n_candidates: int = DEFAULT_CANDIDATES, tie_seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` items for user indices ``users``: ``(ids [B,k], scores [B,k])``; ``exclude`` rows align with
     ``users``. Hierarchical search takes at least ``k`` Hamming candidates, so it always fills ``k`` slots."""
     if k <= 0:
@@ -55,7 +56,7 @@ def search_users(emb: Embeddings, users: np.ndarray, k: int, mode: str, exclude:
     return index.search(_queries(emb, mode, codes, emb.user_z[users]), k, exclude=exclude)
 
 
-def search_items(emb: Embeddings, items: np.ndarray, k: int, mode: str, n_candidates: int = 100,
+def search_items(emb: Embeddings, items: np.ndarray, k: int, mode: str, n_candidates: int = DEFAULT_CANDIDATES,
                  tie_seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` items most similar to each of ``items``, excluding the item itself."""
     index = build_index(emb, mode, max(n_candidates, k), tie_seed)

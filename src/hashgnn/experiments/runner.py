@@ -274,8 +274,8 @@ def load_trained_run(run_dir: Path, dataset: str):
 
 def more_candidates(plan: Plan, model, split: Split, cfg: RunConfig, res: dict) -> dict:
     """Hierarchical search again with each M of the experiment config's ``extra_candidates``, as modes
-    ``hierarchical@M{M}``: with M = 100 HieS's Recall@100 is HamR's by construction, so Table 2 also reports a
-    larger M. The tables keep using ``hierarchical`` (M = ``eval.n_candidates``)."""
+    ``hierarchical@M{M}`` (Table 2 also reports M = 100, the default before ``DEFAULT_CANDIDATES`` = 200). The
+    tables keep using ``hierarchical`` (M = ``eval.n_candidates``)."""
     extra = [m for m in plan.config.get("extra_candidates", []) if m != cfg.eval.n_candidates]
     if "hierarchical" not in res:
         return {}

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ConfigError
 from hashgnn.index.base import SearchIndex, check_float, check_k, check_packed
 from hashgnn.index.hamming import code_words, hamming_topk_positions
@@ -20,8 +21,8 @@ class HierarchicalIndex(SearchIndex):
 
     kind = "hierarchical"
 
-    def __init__(self, item_codes_packed: np.ndarray, item_embeddings: np.ndarray, n_candidates: int = 100,
-                 tie_seed: int | None = None) -> None:
+    def __init__(self, item_codes_packed: np.ndarray, item_embeddings: np.ndarray,
+                 n_candidates: int = DEFAULT_CANDIDATES, tie_seed: int | None = None) -> None:
         codes = check_packed(item_codes_packed, "item codes")
         emb = check_float(item_embeddings, "item embeddings")
         if emb.shape[0] != codes.shape[0]:

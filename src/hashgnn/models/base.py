@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.io_utils import atomic_save_npy, load_npy
 
@@ -94,7 +95,7 @@ class Recommender(ABC):
     """Contract: ``fit(split)`` then ``embeddings()``; ``recommend`` and ``similar_items`` come for free."""
 
     tie_seed: int = 0
-    n_candidates: int = 100
+    n_candidates: int = DEFAULT_CANDIDATES
     _train_items: sp.csr_matrix | None = None
 
     @abstractmethod

@@ -46,7 +46,7 @@ class HealthResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "status": "ok", "dataset": "movielens-1m", "method": "guided", "n_users": 6040, "n_items": 3706,
         "n_bits": 32, "modes": ["hamming", "hierarchical", "continuous"], "default_mode": "hierarchical",
-        "n_candidates": 100, "inductive": True, "max_k": 1000}]})
+        "n_candidates": 200, "inductive": True, "max_k": 1000}]})
 
 
 class UserRecommendations(BaseModel):

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from hashgnn.config import RunConfig
 from hashgnn.data.splits import Split
+from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ConfigError
 from hashgnn.models.base import Embeddings
 from hashgnn.models.hashgnn import HashGNNModel
@@ -124,8 +125,9 @@ def distributed_encode(model: HashGNNModel, graph: Any, chunk_size: int) -> tupl
 
 
 def distributed_evaluate(emb: Embeddings, split: Split, part: str = "valid", mode: str = "hierarchical",
-                         ns: tuple[int, ...] = (50,), protocol: str = "standard", n_candidates: int = 100,
-                         tie_seed: int | None = 0, batch_users: int = 8192) -> dict[str, float]:
+                         ns: tuple[int, ...] = (50,), protocol: str = "standard",
+                         n_candidates: int = DEFAULT_CANDIDATES, tie_seed: int | None = 0,
+                         batch_users: int = 8192) -> dict[str, float]:
     """Ranking metrics of ``part`` over all its users, the users sharded ``rank::world`` across ranks.
 
     Same definitions as :func:`hashgnn.evaluation.protocol.evaluate_part` (train items excluded under the

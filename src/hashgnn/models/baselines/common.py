@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hashgnn.data.splits import Split
+from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ConfigError
 from hashgnn.evaluation.protocol import evaluate_part
 from hashgnn.models.base import Embeddings, Recommender
@@ -24,7 +25,7 @@ def seen_matrix(split: Split) -> sp.csr_matrix:
     return m
 
 
-def valid_recall(emb: Embeddings, split: Split, mode: str, n: int, n_candidates: int = 100,
+def valid_recall(emb: Embeddings, split: Split, mode: str, n: int, n_candidates: int = DEFAULT_CANDIDATES,
                  tie_seed: int | None = 0) -> float:
     """Recall@n on the validation part (never the test part); NaN when the split has no validation users."""
     if len(split.valid_idx) == 0:

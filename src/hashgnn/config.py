@@ -11,6 +11,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -272,6 +273,20 @@ class RunConfig:
         if not t.device.startswith(("cpu", "cuda")):
             raise ConfigError(f"train.device must be cpu or cuda[:N], got {t.device!r}")
         return self
+
+
+def _flat(d: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _flat(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def config_differences(expected: RunConfig, given: RunConfig) -> list[str]:
+    """``key: expected != given`` for every dotted config key whose values differ (empty when equal)."""
+    a, b = dict(_flat(expected.to_dict())), dict(_flat(given.to_dict()))
+    return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
 
 
 def _describe(hint: Any) -> str:

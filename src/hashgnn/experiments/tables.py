@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hashgnn.config import RunConfig
+from hashgnn.config import RunConfig, config_differences
 from hashgnn.errors import ConfigError
 from hashgnn.experiments.paper import METRICS, TABLE4_SECONDS, table2_reference, table3_reference
 from hashgnn.experiments.runner import (
@@ -27,7 +27,6 @@ from hashgnn.experiments.runner import (
 )
 from hashgnn.io_utils import atomic_write_text
 from hashgnn.models.baselines import CONTINUOUS
-from hashgnn.models.baselines.twostage import config_differences
 
 
 def md_table(df: pd.DataFrame, index: bool = True) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 
-from hashgnn.config import RunConfig
+from hashgnn.config import RunConfig, config_differences
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.losses import hashgnn_loss, pair_scores
@@ -32,20 +32,6 @@ def random_hyperplane_codes(z: np.ndarray, projection: np.ndarray) -> np.ndarray
     """h = sign(z R) with sign(0) = +1 (Charikar 2002 random hyperplanes): ±1 float32 ``[n, K]``."""
     p = z.astype(np.float64) @ projection.astype(np.float64)
     return np.where(p >= 0, 1.0, -1.0).astype(np.float32)
-
-
-def _flat(d: Mapping, prefix: str = "") -> Iterator[tuple[str, object]]:
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            yield from _flat(v, f"{prefix}{k}.")
-        else:
-            yield f"{prefix}{k}", v
-
-
-def config_differences(expected: RunConfig, given: RunConfig) -> list[str]:
-    """``key: expected != given`` for every dotted config key whose values differ (empty when equal)."""
-    a, b = dict(_flat(expected.to_dict())), dict(_flat(given.to_dict()))
-    return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
 
 
 def same_split(a: Split, b: Split) -> bool:

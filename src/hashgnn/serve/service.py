@@ -10,6 +10,7 @@ the model's :class:`~hashgnn.models.base.Embeddings`). Every problem a caller ca
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ def _native(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def _coerce_id(ids: np.ndarray, raw: Any) -> Any:
     """``raw`` (a path string or a JSON scalar) as a key comparable with the id array, or None if impossible."""
     kind = ids.dtype.kind
@@ -71,7 +75,8 @@ def _coerce_id(ids: np.ndarray, raw: Any) -> Any:
             raw = int(raw)
         if isinstance(raw, str):
             text = raw.strip()
-            if not text or not (text.lstrip("+-").isdigit()):
+            # ASCII only: str.isdigit() also accepts "²" and other digits int() rejects.
+            if not _ASCII_INTEGER.fullmatch(text):
                 return None
             raw = int(text)
         if not isinstance(raw, int):

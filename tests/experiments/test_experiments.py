@@ -57,6 +57,10 @@ def test_table2_quick_end_to_end(tmp_path: Path):
     assert (runs["train_seconds"] + runs["shared_seconds"] > 0).all()
     by_variant = runs.set_index("variant")["shared_seconds"]
     assert by_variant["LSH"] == 0 and by_variant["HashGNN_sp"] > 0 and by_variant["GraphSage"] > 0  # LSH trains it
+    resolved = runs.set_index("variant")["resolved_config"].map(json.loads)
+    assert resolved["HashGNN+"]["model"]["score_scale"] == 0.25 and resolved["HashGNN+"]["train"]["z_weight"] == 1.0
+    assert resolved["GraphSage"]["model"]["method"] == "continuous"
+    assert json.loads(runs.set_index("variant")["config"]["HashGNN+"])["model"]["score_scale"] == 1.0
     res = pd.read_csv(out / "results.csv")
     assert set(res["protocol"]) == {"standard", "paper"}
     assert set(res[res["variant"] == "MF"]["mode"]) == {"continuous"}

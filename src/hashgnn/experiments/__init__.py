@@ -2,7 +2,8 @@
 
 Each experiment has a JSON config under ``configs/`` (datasets, methods, seeds, budgets, the ``quick``
 subset and the paper's reference numbers) and writes, under ``results/NAME/``: ``results.csv`` (long metrics
-of every run), ``runs.csv`` (per-run wall times and the resolved RunConfig), ``summary.csv`` (mean/std over
+of every run), ``runs.csv`` (per-run wall times, the experiment's RunConfig and the
+method's resolved one), ``summary.csv`` (mean/std over
 seeds), ``table.md`` (ours beside the paper's), PNG plots, ``command.txt`` and ``experiment.json``.
 """
 

@@ -288,6 +288,11 @@ def more_candidates(plan: Plan, model, split: Split, cfg: RunConfig, res: dict) 
     return out
 
 
+def _resolved_config(model, cfg: RunConfig) -> RunConfig:
+    resolved = getattr(model, "config", None)
+    return resolved if isinstance(resolved, RunConfig) else cfg
+
+
 def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str, seed: int, method: str,
                        variant: str | None = None, extra: list[str] = (), modes: tuple[str, ...] | None = None,
                        keep_model: bool = False):
@@ -322,6 +327,8 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
            "model_seconds": float(getattr(model, "seconds", train_wall)),
            "eval_seconds": eval_wall, "epochs_run": len(getattr(model, "history", []) or []),
            "config": cfg.to_json().replace("\n", " "),
+           # what the method actually trained with: its defining keys (e.g. HashGNN+'s preset) applied on top
+           "resolved_config": _resolved_config(model, cfg).to_json().replace("\n", " "),
            "params": json.dumps(getattr(getattr(model, "params", None), "__dict__", {}) or {}),
            "finished": datetime.now().isoformat(timespec="seconds"), "run_dir": str(run_dir or "")}
     store.add(rows, run)

@@ -96,3 +96,34 @@ def test_quantization_gap_and_its_weight_in_the_objective():
     a2 = a.detach().clone().requires_grad_(True)
     quantization_gap(torch.tanh(a2)).backward()
     assert quantization_gap(torch.tanh(a2 - 0.1 * a2.grad)) < quantization_gap(torch.tanh(a2.detach()))
+
+
+def test_bit_balance_is_zero_for_balanced_orthogonal_bits_and_positive_otherwise():
+    from hashgnn.losses import bit_balance
+
+    hadamard = torch.tensor([[1.0, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]])
+    balanced = hadamard[:, 1:]  # each column half +1 / half -1, columns orthogonal
+    assert bit_balance(balanced).item() == 0.0
+    # one constant bit: its mean 1 gives 1/K; it is orthogonal to the balanced bits, so the Gram term stays 0
+    constant = balanced.clone()
+    constant[:, 0] = 1.0
+    assert torch.isclose(bit_balance(constant), torch.tensor(1 / 3))
+    copied = balanced.clone()
+    copied[:, 1] = copied[:, 0]  # two identical bits: Gram off-diagonals (0,1), (1,0) become 1
+    assert torch.isclose(bit_balance(copied), torch.tensor(2 / 9))
+
+
+def test_balance_weight_in_the_objective_uses_distinct_users_and_items_separately():
+    from hashgnn.losses import batch_objective, bit_balance
+
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(7, 8, generator=g, requires_grad=True)
+    h = torch.sign(a.detach())
+    users, pos, neg = torch.tensor([0, 1, 0]), torch.tensor([4, 5, 4]), torch.tensor([[2, 3], [6, 4], [2, 3]])
+    plain = batch_objective(h, a, users, pos, neg, 1.0, 0.5, 0.2, "bpr")[0]
+    with_b = batch_objective(h, a, users, pos, neg, 1.0, 0.5, 0.2, "bpr", balance_weight=0.5)[0]
+    z = torch.tanh(a)
+    expected = plain + 0.5 * (bit_balance(z[[0, 1]]) + bit_balance(z[[2, 3, 4, 5, 6]]))
+    assert torch.allclose(with_b, expected)
+    with_b.backward()
+    assert a.grad.abs().sum() > 0

@@ -110,6 +110,8 @@ class TrainConfig:
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
     ``quant_weight`` (beyond the paper, default 0): add that multiple of the quantisation gap mean (1 − |z|)²
     over the batch's nodes, pulling z towards its code so that what z learns carries over to h.
+    ``balance_weight`` (beyond the paper, default 0): add that multiple of :func:`hashgnn.losses.bit_balance`
+    (balanced, decorrelated bits, as Discrete Collaborative Filtering constrains them) on the batch's z rows.
     ``sampler="neighbor"`` trains on sampled ``fanouts``-neighbourhoods; ``debias`` (default on) reweights the
     sampled mean operators to unbiased estimates of the full ones. Without it a node keeps weight 1/(k+1) of
     itself in training but 1/(d+1) at inference, and on Gowalla mini-batch validation Recall@50 reached only
@@ -128,6 +130,7 @@ class TrainConfig:
     rank_loss: str = "hinge"
     z_weight: float = 0.0
     quant_weight: float = 0.0
+    balance_weight: float = 0.0
     patience: int = 10
     valid_every: int = 1
     log_every: int = 10
@@ -249,7 +252,8 @@ class RunConfig:
             if v is not None and v <= 0:
                 raise ConfigError(f"{label} must be > 0, got {v}")
         for label, v in (("train.weight_decay", t.weight_decay), ("model.init_std", m.init_std),
-                         ("train.z_weight", t.z_weight), ("train.quant_weight", t.quant_weight)):
+                         ("train.z_weight", t.z_weight), ("train.quant_weight", t.quant_weight),
+                         ("train.balance_weight", t.balance_weight)):
             if v < 0:
                 raise ConfigError(f"{label} must be >= 0, got {v}")
         for label, v in (("train.max_minutes", t.max_minutes), ("model.gumbel_tau_min", m.gumbel_tau_min)):

@@ -82,15 +82,31 @@ def quantization_gap(z: Tensor) -> Tensor:
     return (1.0 - z.abs()).square().mean()
 
 
+def bit_balance(z: Tensor) -> Tensor:
+    r"""Balance and decorrelation of the bits over the rows of ``z`` ``[n, K]``:
+    :math:`\frac1K\lVert \bar{\mathbf{z}}\rVert^2 + \frac1{K^2}\lVert \tfrac1n \mathbf{z}^\top\mathbf{z}
+    - I\rVert_F^2`, the relaxed form of the constraints B1 = 0 and BᵀB = nI of Discrete Collaborative Filtering
+    (Zhang et al., SIGIR 2016). Zero when every bit splits the rows in half and no two bits agree more often than
+    chance: each bit then carries one full bit of information, which spreads items over the 33 Hamming levels
+    of a 32-bit code instead of piling them on a few."""
+    n, k = z.shape
+    mean = z.mean(0)
+    gram = z.T @ z / n
+    eye = torch.eye(k, dtype=z.dtype, device=z.device)
+    return mean.square().mean() + (gram - eye).square().mean()
+
+
 def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float, lam: float,
                     margin: float, rank_loss: str, z_weight: float = 0.0,
-                    quant_weight: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+                    quant_weight: float = 0.0, balance_weight: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 7 on the relaxed codes ``h`` of the batch, plus ``z_weight`` times the same objective on the continuous
     embeddings z = tanh(a) (``train.z_weight``; 0 = the paper), plus ``quant_weight`` times the
-    :func:`quantization_gap` of the batch's z rows (``train.quant_weight``; 0 = the paper).
-    Returns ``(L, L_cross, L_rank)`` of the codes."""
+    :func:`quantization_gap` of the batch's z rows (``train.quant_weight``; 0 = the paper), plus
+    ``balance_weight`` times the :func:`bit_balance` of the batch's distinct user rows and of its distinct item
+    rows, each side on its own since users are queries and items the database (``train.balance_weight``; 0 = the
+    paper). Returns ``(L, L_cross, L_rank)`` of the codes."""
     loss, cross, rank = hashgnn_loss(*pair_scores(h, users, pos, neg, scale), lam, margin, rank_loss)
-    if z_weight > 0 or quant_weight > 0:
+    if z_weight > 0 or quant_weight > 0 or balance_weight > 0:
         z = torch.tanh(a)
     if z_weight > 0:
         z_loss, _, _ = hashgnn_loss(*pair_scores(z, users, pos, neg, scale), lam, margin, rank_loss)
@@ -98,4 +114,7 @@ def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tenso
     if quant_weight > 0:
         rows = torch.cat([users, pos, neg.reshape(-1)])
         loss = loss + quant_weight * quantization_gap(z[rows])
+    if balance_weight > 0:
+        items = torch.unique(torch.cat([pos, neg.reshape(-1)]))
+        loss = loss + balance_weight * (bit_balance(z[torch.unique(users)]) + bit_balance(z[items]))
     return loss, cross, rank

@@ -9,6 +9,7 @@ seeds), ``table.md`` (ours beside the paper's), PNG plots, ``command.txt`` and `
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -21,11 +22,15 @@ def run_experiment(options: Options) -> tuple[Path, str]:
     from hashgnn.io_utils import atomic_write_text
 
     plan = make_plan(options)
+    wall_path = plan.out / "wall_time.txt"
+    earlier = wall_path.read_text() if wall_path.is_file() and not options.fresh else ""
     write_meta(plan)
     t0 = time.perf_counter()
     text = RUNNERS[plan.name](plan)
     seconds = time.perf_counter() - t0
-    atomic_write_text(plan.out / "wall_time.txt", f"{seconds:.1f} s\n")
+    # one line per invocation, like command.txt: a resumed or shared folder keeps every process's wall time
+    command = plan.options.command or " ".join(sys.argv)
+    atomic_write_text(wall_path, f"{earlier}{seconds:.1f} s  {command}\n")
     return plan.out, text
 
 

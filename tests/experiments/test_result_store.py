@@ -1,0 +1,56 @@
+"""ResultStore shared by several processes (one per --methods subset) and the folder's command history."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pandas as pd
+
+from hashgnn.experiments.runner import Options, ResultStore, make_plan, write_meta
+
+ADDS = 25
+
+
+def _fill(out: str, variant: str) -> None:
+    store = ResultStore(Path(out), fresh=False)
+    for seed in range(ADDS):
+        rows = [{"dataset": "d", "variant": variant, "seed": seed, "metric": "recall@50", "value": seed / 100}]
+        store.add(rows, {"dataset": "d", "variant": variant, "seed": seed, "train_seconds": 1.0})
+
+
+def test_two_processes_adding_to_one_folder_lose_no_run(tmp_path: Path):
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_fill, args=(str(tmp_path), v)) for v in ("A", "B")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert len(runs) == 2 * ADDS
+    assert sorted(runs.groupby("variant")["seed"].apply(sorted).tolist()) == [list(range(ADDS))] * 2
+    store = ResultStore(tmp_path, fresh=False)
+    assert store.done("d", "A", ADDS - 1) and store.done("d", "B", 0) and not store.done("d", "C", 0)
+    assert len(store.results) == 2 * ADDS
+
+
+def test_a_store_sees_runs_added_by_another_store(tmp_path: Path):
+    first, second = ResultStore(tmp_path, fresh=False), ResultStore(tmp_path, fresh=False)
+    first.add([{"dataset": "d", "variant": "A", "seed": 0, "value": 1.0}], {"dataset": "d", "variant": "A", "seed": 0})
+    assert second.done("d", "A", 0)
+    assert ResultStore(tmp_path, fresh=True).runs.empty  # fresh starts over
+
+
+def test_command_txt_keeps_every_distinct_command_of_a_shared_folder(tmp_path: Path):
+    def meta(command: str, fresh: bool = False) -> list[str]:
+        plan = make_plan(Options(name="table2", quick=True, out=tmp_path, command=command, fresh=fresh))
+        write_meta(plan)
+        return (tmp_path / "command.txt").read_text().splitlines()
+
+    assert meta("cmd --methods A") == ["cmd --methods A"]
+    assert meta("cmd --methods B") == ["cmd --methods B"]  # no run stored yet: nothing to keep
+    (tmp_path / "runs.csv").write_text("dataset,variant,seed\nd,B,0\n")
+    assert meta("cmd --methods A") == ["cmd --methods B", "cmd --methods A"]
+    assert meta("cmd --methods B") == ["cmd --methods B", "cmd --methods A"]  # a resume adds nothing
+    assert meta("cmd --methods C", fresh=True) == ["cmd --methods C"]

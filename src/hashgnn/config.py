@@ -22,7 +22,7 @@ from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ConfigError
 from hashgnn.losses import RANK_LOSSES
 from hashgnn.models.encoders import ACTIVATIONS, ENCODERS
-from hashgnn.models.hashing import GUIDES, METHODS
+from hashgnn.models.hashing import GUIDES, METHODS, STE_GRADS
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,9 @@ class ModelConfig:
 
     ``score_scale``: s = score_scale·⟨ĥ_i, ĥ_j⟩ inside σ; 1.0 is the paper's eq. 5–7, ``"sqrt"`` means 1/√K.
     ``guide``: how guided STE draws Q (eq. 8) — ``"element"`` as the paper's text, ``"node"`` as the official code
-    (one draw per node: its whole code is z or h in a step).
+    (one draw per node: its whole code is z or h in a step). ``ste_grad`` (guided and ste): where the
+    straight-through gradient of sign lands, ``"z"`` as the paper or ``"a"`` past the tanh (beyond the paper; see
+    :class:`hashgnn.models.hashing.GuidedSTE`).
     """
 
     encoder: str = "sage"
@@ -49,6 +51,7 @@ class ModelConfig:
     p_min: float = 0.0
     fixed_p: float | None = None
     guide: str = "element"
+    ste_grad: str = "z"
     hashnet_gamma: float = 0.005
     hashnet_every: int = 200
     gumbel_tau_min: float = 0.1
@@ -57,7 +60,9 @@ class ModelConfig:
     def binarizer_kwargs(self) -> dict[str, Any]:
         if self.method == "guided":
             return {"p0": self.p0, "p_decay": self.p_decay, "p_every": self.p_every, "p_min": self.p_min,
-                    "fixed_p": self.fixed_p, "guide": self.guide}
+                    "fixed_p": self.fixed_p, "guide": self.guide, "ste_grad": self.ste_grad}
+        if self.method == "ste":
+            return {"ste_grad": self.ste_grad}
         if self.method == "hashnet":
             return {"gamma": self.hashnet_gamma, "beta_every": self.hashnet_every}
         if self.method == "gumbel":
@@ -217,6 +222,8 @@ class RunConfig:
             raise ConfigError(f"unknown method {m.method!r}; choose one of {', '.join(METHODS)}")
         if m.guide not in GUIDES:
             raise ConfigError(f"unknown model.guide {m.guide!r}; choose one of {', '.join(GUIDES)}")
+        if m.ste_grad not in STE_GRADS:
+            raise ConfigError(f"unknown model.ste_grad {m.ste_grad!r}; choose one of {', '.join(STE_GRADS)}")
         if t.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"unknown train.lr_schedule {t.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
         if not 0 <= t.lr_min <= t.lr:

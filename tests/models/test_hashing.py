@@ -71,6 +71,26 @@ def test_guided_node_draws_one_q_per_node():
     assert abs(row_z.float().mean().item() - 0.7) < 0.03
 
 
+def test_ste_grad_a_copies_the_gradient_past_tanh_so_saturated_bits_still_get_it():
+    a = torch.tensor([[-6.0, -0.3, 0.0, 0.4, 8.0]], requires_grad=True)
+    weights = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]])
+    out = STE(ste_grad="a")(a)
+    assert out.tolist() == STE()(a).tolist() == [[-1.0, -1.0, 1.0, 1.0, 1.0]]
+    (out * weights).sum().backward()
+    assert torch.equal(a.grad, weights)  # the paper's "z" gives ~0 at |a| = 6 and 8 (tanh' < 1e-5)
+    guided = GuidedSTE(fixed_p=0.5, guide="node", ste_grad="a")
+    torch.manual_seed(0)
+    b = torch.randn(64, 4, requires_grad=True)
+    mixed = guided(b)
+    mixed.sum().backward()
+    from_z = (mixed == torch.tanh(b)).all(1, keepdim=True)  # rows whose Q drew z
+    tanh_grad = 1 - torch.tanh(b.detach()) ** 2
+    assert torch.allclose(b.grad, torch.where(from_z, tanh_grad, torch.ones_like(b)))
+    assert 0 < from_z.sum() < 64
+    with pytest.raises(ConfigError, match="ste_grad"):
+        GuidedSTE(ste_grad="u")
+
+
 def test_guided_rejects_unknown_guide():
     with pytest.raises(ConfigError, match="element"):
         GuidedSTE(guide="bit")

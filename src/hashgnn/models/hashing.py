@@ -96,6 +96,9 @@ class Continuous(Binarizer):
 
 
 GUIDES = ("element", "node")
+#: where the straight-through gradient of h = sign(z) lands: "z" (the paper: ∂h/∂z = I, then through tanh',
+#: which vanishes once z saturates) or "a" (∂h/∂a = I: past the tanh, so saturated bits can still flip)
+STE_GRADS = ("z", "a")
 
 
 class GuidedSTE(Binarizer):
@@ -109,15 +112,20 @@ class GuidedSTE(Binarizer):
         fixed_p: If set, p is constant (Figure 7's fixed-p runs); overrides the schedule.
         guide: ``"element"`` (the paper's eq. 8: Q drawn per element) or ``"node"`` (the official code: one draw
             per node, so a node's whole code is either z or h in a step).
+        ste_grad: ``"z"`` (the paper: h's gradient copied to z, so it is then scaled by tanh'(a) = 1 − z², which
+            is ~0 for a saturated bit) or ``"a"`` (copied to the pre-activation a, beyond the paper: a bit whose
+            z has saturated keeps the code loss's gradient and can still flip).
     """
 
     name = "guided"
 
     def __init__(self, p0: float = 1.0, p_decay: float = 0.95, p_every: int = 250, p_min: float = 0.0,
-                 fixed_p: float | None = None, guide: str = "element") -> None:
+                 fixed_p: float | None = None, guide: str = "element", ste_grad: str = "z") -> None:
         super().__init__()
         if guide not in GUIDES:
             raise ConfigError(f"unknown guide {guide!r}; choose one of {', '.join(GUIDES)}")
+        if ste_grad not in STE_GRADS:
+            raise ConfigError(f"unknown ste_grad {ste_grad!r}; choose one of {', '.join(STE_GRADS)}")
         for label, v in (("p0", p0), ("p_min", p_min), ("fixed_p", fixed_p)):
             if v is not None and not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{label} must be in [0, 1], got {v}")
@@ -126,7 +134,7 @@ class GuidedSTE(Binarizer):
         if p_every < 1:
             raise ConfigError(f"p_every must be >= 1, got {p_every}")
         self.p0, self.p_decay, self.p_every, self.p_min, self.fixed_p = p0, p_decay, p_every, p_min, fixed_p
-        self.guide = guide
+        self.guide, self.ste_grad = guide, ste_grad
 
     @property
     def p(self) -> float:
@@ -136,7 +144,7 @@ class GuidedSTE(Binarizer):
 
     def forward(self, a: Tensor) -> Tensor:
         z = torch.tanh(a)
-        h = sign_ste(z)
+        h = sign_ste(z) if self.ste_grad == "z" else sign_ste(a)  # sign(a) = sign(z), same forward
         p = self.p
         if p <= 0.0:
             return h
@@ -155,8 +163,8 @@ class STE(GuidedSTE):
 
     name = "ste"
 
-    def __init__(self) -> None:
-        super().__init__(fixed_p=0.0)
+    def __init__(self, ste_grad: str = "z") -> None:
+        super().__init__(fixed_p=0.0, ste_grad=ste_grad)
 
 
 class HashNetContinuation(Binarizer):

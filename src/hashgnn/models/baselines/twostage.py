@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -123,6 +124,16 @@ class LSH(FittedRecommender):
         return self
 
 
+@dataclass
+class _StageTwo:
+    """What stage 2 needs only while it trains (dropped with it, so a fitted model keeps none of it)."""
+
+    edges: tuple[np.ndarray, np.ndarray]
+    sampler: NegativeSampler
+    binarizer: GuidedSTE
+    optimizer: torch.optim.Optimizer
+
+
 class HashGNNSeparate(FittedRecommender):
     """HashGNN_sp: GraphSage first, then only a hash layer on its frozen representations.
 
@@ -181,15 +192,14 @@ class HashGNNSeparate(FittedRecommender):
         seed_everything(cfg.seed)
         inter = split.interactions
         self.split_n_users = inter.n_users
-        self._edges = split.train.users.astype(np.int64), split.train.items.astype(np.int64)
-        self._sampler = NegativeSampler(*self._edges, inter.n_items)
         self.hash_layer = HashLayer(self.frozen_u.shape[1], mcfg.n_bits, mcfg.init_std)
-        self._binarizer = GuidedSTE(**mcfg.binarizer_kwargs())
-        self._optimizer = torch.optim.Adam(self.hash_layer.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        edges = split.train.users.astype(np.int64), split.train.items.astype(np.int64)
+        stage = _StageTwo(edges, NegativeSampler(*edges, inter.n_items), GuidedSTE(**mcfg.binarizer_kwargs()),
+                          torch.optim.Adam(self.hash_layer.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay))
         best, best_state, bad, iteration = -math.inf, None, 0, 0
         self.log, self.history = [], []
         for epoch in range(1, tcfg.epochs + 1):
-            iteration = self._train_epoch(epoch, iteration)
+            iteration = self._train_epoch(stage, epoch, iteration)
             record: dict[str, float] = {"epoch": epoch, "iteration": iteration}
             if epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
                 metric = valid_recall(self._encode(), split, "hierarchical", cfg.eval.valid_n,
@@ -205,39 +215,39 @@ class HashGNNSeparate(FittedRecommender):
                 break
         if best_state is not None:
             self.hash_layer.load_state_dict(best_state)
-        del self._sampler, self._edges, self._binarizer, self._optimizer  # training state only
         self._attach(split, self._encode())
 
-    def _train_epoch(self, epoch: int, iteration: int) -> int:
+    def _train_epoch(self, stage: _StageTwo, epoch: int, iteration: int) -> int:
         """One pass over the shuffled train edges; returns the iteration count after it."""
         tcfg = self.config.train
-        users_all, items_all = self._edges
+        users_all, items_all = stage.edges
         rng = np.random.default_rng([self.config.seed, epoch, 17])
         order = rng.permutation(len(users_all))
         n_batches = math.ceil(len(order) / tcfg.batch_size)
         for b in range(n_batches):
             idx = order[b * tcfg.batch_size:(b + 1) * tcfg.batch_size]
             users, pos = users_all[idx], items_all[idx]
-            loss, cross, rank = self._step(users, pos, self._sampler.sample(users, tcfg.triplets, rng))
+            loss, cross, rank = self._step(stage, users, pos, stage.sampler.sample(users, tcfg.triplets, rng))
             iteration += 1
-            self._binarizer.step(iteration)
+            stage.binarizer.step(iteration)
             if not torch.isfinite(loss):
                 raise ArtifactError(f"HashGNN_sp diverged at iteration {iteration}")
             if iteration % tcfg.log_every == 0 or b == n_batches - 1:
                 self.log.append({"iteration": iteration, "epoch": epoch, "loss": loss.item(),
-                                 "loss_cross": cross.item(), "loss_rank": rank.item(), **self._binarizer.state()})
+                                 "loss_cross": cross.item(), "loss_rank": rank.item(), **stage.binarizer.state()})
         return iteration
 
-    def _step(self, users: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> tuple[torch.Tensor, ...]:
+    def _step(self, stage: _StageTwo, users: np.ndarray, pos: np.ndarray,
+              neg: np.ndarray) -> tuple[torch.Tensor, ...]:
         """One Adam step of eq. 7 on a batch; returns ``(L, L_cross, L_rank)``."""
         tcfg, n_users = self.config.train, self.split_n_users
         # only the batch's nodes go through the layer (u is fixed), in np.unique order as before
         nodes, (pos_u, pos_i, pos_m) = batch_rows(len(self.frozen_u), users, pos + n_users, neg + n_users)
-        h = self._binarizer(self.hash_layer(self.frozen_u[torch.from_numpy(nodes)]))
+        h = stage.binarizer(self.hash_layer(self.frozen_u[torch.from_numpy(nodes)]))
         scores = pair_scores(h, torch.from_numpy(pos_u), torch.from_numpy(pos_i), torch.from_numpy(pos_m),
                              self.config.model.scale())
         loss, cross, rank = hashgnn_loss(*scores, tcfg.lam, tcfg.margin, tcfg.rank_loss)
-        self._optimizer.zero_grad(set_to_none=True)
+        stage.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        self._optimizer.step()
+        stage.optimizer.step()
         return loss, cross, rank

@@ -127,3 +127,18 @@ def test_balance_weight_in_the_objective_uses_distinct_users_and_items_separatel
     assert torch.allclose(with_b, expected)
     with_b.backward()
     assert a.grad.abs().sum() > 0
+
+
+def test_z_scale_sets_the_score_scale_of_the_objective_on_z_only():
+    from hashgnn.losses import batch_objective, hashgnn_loss, pair_scores
+
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(7, 8, generator=g)
+    h = torch.sign(a)
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([4, 5]), torch.tensor([[2, 3], [6, 4]])
+    codes_only = batch_objective(h, a, users, pos, neg, 0.25, 0.5, 0.2, "bpr")[0]
+    z_at = {s: hashgnn_loss(*pair_scores(torch.tanh(a), users, pos, neg, s), 0.5, 0.2, "bpr")[0] for s in (0.25, 1.0)}
+    same = batch_objective(h, a, users, pos, neg, 0.25, 0.5, 0.2, "bpr", z_weight=1.0)[0]
+    own = batch_objective(h, a, users, pos, neg, 0.25, 0.5, 0.2, "bpr", z_weight=1.0, z_scale=1.0)[0]
+    assert torch.allclose(same, codes_only + z_at[0.25]) and torch.allclose(own, codes_only + z_at[1.0])
+    assert not torch.allclose(same, own)

@@ -117,6 +117,7 @@ class TrainConfig:
     over the batch's nodes, pulling z towards its code so that what z learns carries over to h.
     ``balance_weight`` (beyond the paper, default 0): add that multiple of :func:`hashgnn.losses.bit_balance`
     (balanced, decorrelated bits, as Discrete Collaborative Filtering constrains them) on the batch's z rows.
+    ``z_scale`` (beyond the paper, default None = ``model.score_scale``): the score scale of the objective on z.
     ``sampler="neighbor"`` trains on sampled ``fanouts``-neighbourhoods; ``debias`` (default on) reweights the
     sampled mean operators to unbiased estimates of the full ones. Without it a node keeps weight 1/(k+1) of
     itself in training but 1/(d+1) at inference, and on Gowalla mini-batch validation Recall@50 reached only
@@ -136,6 +137,7 @@ class TrainConfig:
     z_weight: float = 0.0
     quant_weight: float = 0.0
     balance_weight: float = 0.0
+    z_scale: float | None = None
     patience: int = 10
     valid_every: int = 1
     log_every: int = 10
@@ -146,6 +148,11 @@ class TrainConfig:
     sampler: str = "full"
     fanouts: tuple[int, ...] = (10, 5)
     debias: bool = True
+
+    def extra_terms(self) -> dict[str, float | None]:
+        """The beyond-the-paper terms of :func:`hashgnn.losses.batch_objective`, by keyword."""
+        return {"z_weight": self.z_weight, "quant_weight": self.quant_weight, "balance_weight": self.balance_weight,
+                "z_scale": self.z_scale}
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,8 @@ class RunConfig:
                          ("train.balance_weight", t.balance_weight)):
             if v < 0:
                 raise ConfigError(f"{label} must be >= 0, got {v}")
-        for label, v in (("train.max_minutes", t.max_minutes), ("model.gumbel_tau_min", m.gumbel_tau_min)):
+        for label, v in (("train.max_minutes", t.max_minutes), ("model.gumbel_tau_min", m.gumbel_tau_min),
+                         ("train.z_scale", t.z_scale)):
             if v is not None and v <= 0:
                 raise ConfigError(f"{label} must be > 0, got {v}")
         if m.activation not in ACTIVATIONS:

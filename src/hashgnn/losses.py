@@ -98,18 +98,21 @@ def bit_balance(z: Tensor) -> Tensor:
 
 def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float, lam: float,
                     margin: float, rank_loss: str, z_weight: float = 0.0,
-                    quant_weight: float = 0.0, balance_weight: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+                    quant_weight: float = 0.0, balance_weight: float = 0.0,
+                    z_scale: float | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 7 on the relaxed codes ``h`` of the batch, plus ``z_weight`` times the same objective on the continuous
     embeddings z = tanh(a) (``train.z_weight``; 0 = the paper), plus ``quant_weight`` times the
     :func:`quantization_gap` of the batch's z rows (``train.quant_weight``; 0 = the paper), plus
     ``balance_weight`` times the :func:`bit_balance` of the batch's distinct user rows and of its distinct item
     rows, each side on its own since users are queries and items the database (``train.balance_weight``; 0 = the
-    paper). Returns ``(L, L_cross, L_rank)`` of the codes."""
+    paper). ``z_scale``: the score scale of the objective on z (``train.z_scale``; None = ``scale``, the codes').
+    Returns ``(L, L_cross, L_rank)`` of the codes."""
     loss, cross, rank = hashgnn_loss(*pair_scores(h, users, pos, neg, scale), lam, margin, rank_loss)
     if z_weight > 0 or quant_weight > 0 or balance_weight > 0:
         z = torch.tanh(a)
     if z_weight > 0:
-        z_loss, _, _ = hashgnn_loss(*pair_scores(z, users, pos, neg, scale), lam, margin, rank_loss)
+        z_scores = pair_scores(z, users, pos, neg, scale if z_scale is None else z_scale)
+        z_loss, _, _ = hashgnn_loss(*z_scores, lam, margin, rank_loss)
         loss = loss + z_weight * z_loss
     if quant_weight > 0:
         rows = torch.cat([users, pos, neg.reshape(-1)])

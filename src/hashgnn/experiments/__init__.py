@@ -2,9 +2,9 @@
 
 Each experiment has a JSON config under ``configs/`` (datasets, methods, seeds, budgets, the ``quick``
 subset and the paper's reference numbers) and writes, under ``results/NAME/``: ``results.csv`` (long metrics
-of every run), ``runs.csv`` (per-run wall times, the experiment's RunConfig and the
-method's resolved one), ``summary.csv`` (mean/std over
-seeds), ``table.md`` (ours beside the paper's), PNG plots, ``command.txt`` and ``experiment.json``.
+of every run), ``runs.csv`` (per-run wall times, the experiment's RunConfig and the method's resolved one),
+``summary.csv`` (mean/std over seeds), ``table.md`` (ours beside the paper's), PNG plots, ``command.txt`` and
+``wall_time.txt`` (one line per invocation) and ``experiment.json``.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock
 
 from hashgnn.config import RunConfig
 from hashgnn.data.datasets import get_dataset
@@ -241,8 +242,6 @@ class ResultStore:
     """
 
     def __init__(self, out: Path, fresh: bool) -> None:
-        from filelock import FileLock  # a torch dependency, so always installed
-
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
         self.results_path, self.runs_path = out / "results.csv", out / "runs.csv"

@@ -49,8 +49,6 @@ def test_command_txt_keeps_every_distinct_command_of_a_shared_folder(tmp_path: P
         return (tmp_path / "command.txt").read_text().splitlines()
 
     assert meta("cmd --methods A") == ["cmd --methods A"]
-    assert meta("cmd --methods B") == ["cmd --methods B"]  # no run stored yet: nothing to keep
-    (tmp_path / "runs.csv").write_text("dataset,variant,seed\nd,B,0\n")
-    assert meta("cmd --methods A") == ["cmd --methods B", "cmd --methods A"]
-    assert meta("cmd --methods B") == ["cmd --methods B", "cmd --methods A"]  # a resume adds nothing
+    assert meta("cmd --methods B") == ["cmd --methods A", "cmd --methods B"]  # kept before any run is stored
+    assert meta("cmd --methods A") == ["cmd --methods A", "cmd --methods B"]  # a resume adds nothing
     assert meta("cmd --methods C", fresh=True) == ["cmd --methods C"]

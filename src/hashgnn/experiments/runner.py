@@ -388,7 +388,8 @@ def _command_history(plan: Plan, command: str) -> str:
     """Every distinct command that wrote into the folder, one per line, oldest first: a resumed experiment, or
     several processes sharing the folder with their own ``--methods``, keep all; a fresh folder starts over."""
     path = plan.out / "command.txt"
-    resuming = not plan.options.fresh and (plan.out / "runs.csv").is_file() and path.is_file()
+    # not "has runs.csv": a second process may start before the first has stored a run
+    resuming = not plan.options.fresh and path.is_file()
     lines = path.read_text().splitlines() if resuming else []
     return "\n".join([*lines, *([command] if command not in lines else [])]) + "\n"
 

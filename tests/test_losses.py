@@ -142,3 +142,11 @@ def test_z_scale_sets_the_score_scale_of_the_objective_on_z_only():
     own = batch_objective(h, a, users, pos, neg, 0.25, 0.5, 0.2, "bpr", z_weight=1.0, z_scale=1.0)[0]
     assert torch.allclose(same, codes_only + z_at[0.25]) and torch.allclose(own, codes_only + z_at[1.0])
     assert not torch.allclose(same, own)
+
+
+def test_quant_start_switches_the_quantisation_term_on_at_that_epoch():
+    from hashgnn.config import TrainConfig
+
+    tcfg = TrainConfig(quant_weight=0.1, quant_start=21)
+    assert [tcfg.extra_terms(e)["quant_weight"] for e in (1, 20, 21, 40)] == [0.0, 0.0, 0.1, 0.1]
+    assert TrainConfig(quant_weight=0.1).extra_terms(1)["quant_weight"] == 0.1  # default: from the first epoch

@@ -114,7 +114,8 @@ class TrainConfig:
     ``epochs``). ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
     ``quant_weight`` (beyond the paper, default 0): add that multiple of the quantisation gap mean (1 − |z|)²
-    over the batch's nodes, pulling z towards its code so that what z learns carries over to h.
+    over the batch's nodes, pulling z towards its code so that what z learns carries over to h; ``quant_start``
+    (default 1): the first epoch with that term, so z can first learn unconstrained.
     ``balance_weight`` (beyond the paper, default 0): add that multiple of :func:`hashgnn.losses.bit_balance`
     (balanced, decorrelated bits, as Discrete Collaborative Filtering constrains them) on the batch's z rows.
     ``z_scale`` (beyond the paper, default None = ``model.score_scale``): the score scale of the objective on z.
@@ -136,6 +137,7 @@ class TrainConfig:
     rank_loss: str = "hinge"
     z_weight: float = 0.0
     quant_weight: float = 0.0
+    quant_start: int = 1
     balance_weight: float = 0.0
     z_scale: float | None = None
     patience: int = 10
@@ -149,9 +151,10 @@ class TrainConfig:
     fanouts: tuple[int, ...] = (10, 5)
     debias: bool = True
 
-    def extra_terms(self) -> dict[str, float | None]:
-        """The beyond-the-paper terms of :func:`hashgnn.losses.batch_objective`, by keyword."""
-        return {"z_weight": self.z_weight, "quant_weight": self.quant_weight, "balance_weight": self.balance_weight,
+    def extra_terms(self, epoch: int) -> dict[str, float | None]:
+        """The beyond-the-paper terms of :func:`hashgnn.losses.batch_objective` in ``epoch`` (1-based), by keyword."""
+        quant = self.quant_weight if epoch >= self.quant_start else 0.0
+        return {"z_weight": self.z_weight, "quant_weight": quant, "balance_weight": self.balance_weight,
                 "z_scale": self.z_scale}
 
 
@@ -260,7 +263,8 @@ class RunConfig:
         if t.lr <= 0:
             raise ConfigError(f"train.lr must be > 0, got {t.lr}")
         for label, v in (("train.patience", t.patience), ("train.auc_pairs", t.auc_pairs),
-                         ("train.threads", t.threads), ("model.p_every", m.p_every),
+                         ("train.threads", t.threads), ("train.quant_start", t.quant_start),
+                         ("model.p_every", m.p_every),
                          ("model.hashnet_every", m.hashnet_every), ("model.num_layers", m.num_layers),
                          ("eval.max_test_users", e.max_test_users)):
             if v is not None and v <= 0:

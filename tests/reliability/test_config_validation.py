@@ -29,6 +29,7 @@ BAD = [
     (["--batch-size", "-5"], {"train.batch_size": -5}, ["train.batch_size", "> 0"]),
     (["--set", "train.threads=-1"], {"train.threads": -1}, ["train.threads", "> 0"]),
     (["--set", "train.patience=0"], {"train.patience": 0}, ["train.patience", "> 0"]),
+    (["--set", "train.quant_start=0"], {"train.quant_start": 0}, ["train.quant_start", "> 0"]),
     (["--set", "model.n_bits=\"32\""], {"model.n_bits": "32"}, ["model.n_bits", "integer"]),
     (["--set", "model.dims=[16,0]"], {"model.dims": [16, 0]}, ["model.dims", "positive"]),
     (["--method", "bogus"], None, ["unknown method", "guided", "ste", "hashnet", "gumbel", "continuous"]),

@@ -274,7 +274,7 @@ class MiniBatchTrainer(Trainer):
             idx = torch.from_numpy(sub.seed_index).to(self.device)
             loss, cross, rank_loss = batch_objective(
                 h, a, idx[:n_b], idx[n_b:2 * n_b], idx[2 * n_b:].view(n_b, tcfg.triplets), scale, tcfg.lam,
-                tcfg.margin, tcfg.rank_loss, **tcfg.extra_terms())
+                tcfg.margin, tcfg.rank_loss, **tcfg.extra_terms(epoch))
             optimizer.zero_grad(set_to_none=True)
             (loss * weight).backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)

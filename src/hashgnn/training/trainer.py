@@ -210,7 +210,7 @@ class Trainer:
             loss, cross, rank = batch_objective(
                 h, a, torch.from_numpy(users).to(dev), torch.from_numpy(pos_items + self.n_users).to(dev),
                 torch.from_numpy(neg_items + self.n_users).to(dev), scale, tcfg.lam, tcfg.margin, tcfg.rank_loss,
-                **tcfg.extra_terms())
+                **tcfg.extra_terms(epoch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)

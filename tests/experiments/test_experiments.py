@@ -144,3 +144,39 @@ def test_shared_graphsage_cache_keeps_only_the_current_dataset_and_seed():
     cache.put(("ml", 0, "other"), "gs0b", 2.0)  # type: ignore[arg-type]
     assert cache.get(("ml", 0, "cfg")) == ("gs0", 1.0) and len(cache.entries) == 2
     assert cache.get(("ml", 1, "cfg")) is None and not cache.entries
+
+
+def test_table_heading_names_the_datasets_chosen_with_datasets_option():
+    from hashgnn.experiments.tables import _heading
+
+    default = make_plan(Options("figure4_6"))
+    assert "This run" not in _heading(default, "figure4_6")
+    chosen = make_plan(Options("figure4_6", datasets=["movielens-1m"]))
+    assert "This run: MovieLens (chosen with --datasets)" in _heading(chosen, "figure4_6")
+
+
+def test_figure4_6_resumed_reuses_stored_runs_with_their_curves(tmp_path: Path, monkeypatch):
+    from hashgnn.experiments import run_experiment, tables
+
+    calls: list[str] = []
+    original = tables.train_and_evaluate
+
+    def counting(plan, store, dataset, label, seed, method, **kwargs):
+        calls.append(method)
+        return original(plan, store, dataset, label, seed, method, **kwargs)
+
+    monkeypatch.setattr(tables, "train_and_evaluate", counting)
+    options = Options("figure4_6", quick=True, out=tmp_path / "f")
+    run_experiment(options)
+    assert calls == ["HashGNN_nr", "Hash_ste"]
+    first = (tmp_path / "f" / "training_log.csv").read_text()
+    (tmp_path / "f" / "figure4_loss.png").unlink()
+    run_experiment(options)  # both runs and curves stored: nothing trains, the outputs are written again
+    assert calls == ["HashGNN_nr", "Hash_ste"]
+    assert (tmp_path / "f" / "training_log.csv").read_text() == first
+    assert (tmp_path / "f" / "figure4_loss.png").exists()
+    (tmp_path / "f" / "training_log.csv").unlink()
+    run_experiment(options)  # a stored run without its curve is trained again
+    assert calls == ["HashGNN_nr", "Hash_ste", "HashGNN_nr", "Hash_ste"]
+    runs = pd.read_csv(tmp_path / "f" / "runs.csv")
+    assert sorted(runs["variant"]) == ["HashGNN_nr", "Hash_ste"]  # replaced, not stored twice

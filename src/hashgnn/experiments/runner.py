@@ -255,6 +255,13 @@ class ResultStore:
     def _read(path: Path) -> pd.DataFrame:
         return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
+    @staticmethod
+    def _without(frame: pd.DataFrame, key: tuple) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        dataset, variant, seed = key
+        return frame[~((frame["dataset"] == dataset) & (frame["variant"] == variant) & (frame["seed"] == seed))]
+
     @property
     def results(self) -> pd.DataFrame:
         with self._lock:
@@ -272,9 +279,13 @@ class ResultStore:
         return bool(((r["dataset"] == dataset) & (r["variant"] == variant) & (r["seed"] == seed)).any())
 
     def add(self, rows: list[dict], run: dict) -> None:
+        """Store one run's rows; a run trained again (e.g. Figure 4/6 without its curve) replaces its old rows."""
+        key = (run["dataset"], run["variant"], run["seed"])
         with self._lock:
-            results = pd.concat([self._read(self.results_path), pd.DataFrame(rows)], ignore_index=True)
-            runs = pd.concat([self._read(self.runs_path), pd.DataFrame([run])], ignore_index=True)
+            results = pd.concat([self._without(self._read(self.results_path), key), pd.DataFrame(rows)],
+                                ignore_index=True)
+            runs = pd.concat([self._without(self._read(self.runs_path), key), pd.DataFrame([run])],
+                             ignore_index=True)
             atomic_write_text(self.results_path, results.to_csv(index=False))
             atomic_write_text(self.runs_path, runs.to_csv(index=False))
 

@@ -142,7 +142,7 @@ def run_table2(plan: Plan, reference=None, ref_name: str = "Table 2 of the paper
     summary = summarize(store.results)
     atomic_write_text(plan.out / "summary.csv", summary.to_csv(index=False))
     head = summarize(headline(store.results, CONTINUOUS))
-    md = [f"# {plan.name}: {plan.config['description']}\n"]
+    md = [_heading(plan, plan.name) + "\n"]
     for protocol in plan.config["protocols"]:
         md.append(_method_table(head, plan, protocol, reference, ref_name))
     md.append("\nHieS = hierarchical search (Hamming top-M, re-ranked by z); CeS = continuous search, used for the "
@@ -155,6 +155,16 @@ def run_table2(plan: Plan, reference=None, ref_name: str = "Table 2 of the paper
     if (store.results["mode"] == "hamming").any():
         _curves(summary, plan, "hamming", "Hamming-space retrieval (HamR)", "hamming_recall_at_n.png",
                 plan.config["protocols"][0])
+    return text
+
+
+def _heading(plan: Plan, name: str) -> str:
+    """The table's title: the experiment's description, and the datasets actually run when ``--datasets`` chose
+    others than the description's defaults (so a Figure 4/6 run on MovieLens-1M does not read as Gowalla's)."""
+    text = f"# {name}: {plan.config['description']}"
+    chosen = plan.options.datasets
+    if chosen and list(chosen) != list(plan.config["datasets"]):
+        text += f"\n\nThis run: {', '.join(label for _, label in plan.datasets)} (chosen with --datasets)."
     return text
 
 
@@ -183,7 +193,7 @@ def run_figure3(plan: Plan) -> str:
     table = piv.pivot_table(index=["label", "protocol", "variant"], columns="metric", values="cell", aggfunc="first",
                             sort=False)
     table = table[sorted(table.columns, key=lambda c: int(c.split("@")[1]))]
-    text = f"# figure3: {plan.config['description']}\n\n{note}" + md_table(table) + "\n"
+    text = f"{_heading(plan, 'figure3')}\n\n{note}" + md_table(table) + "\n"
     atomic_write_text(plan.out / "table.md", text)
     return text
 
@@ -364,15 +374,24 @@ def _record_source(plan: Plan, rows: pd.DataFrame, source: Path) -> str:
 def run_figure4_6(plan: Plan) -> str:
     """Training loss (Figure 4) and held-out AUC (Figure 6) along iterations, guided STE vs STE."""
     store = ResultStore(plan.out, plan.options.fresh)
+    log_path = plan.out / "training_log.csv"
+    # the curves are the product here: a stored run is reused only together with its logged curve
+    old = pd.read_csv(log_path) if log_path.exists() and not plan.options.fresh else pd.DataFrame()
     logs = []
     for dataset, label in plan.datasets:
         for method in plan.methods:
             for seed in plan.seeds:
+                kept = old[(old["dataset"] == dataset) & (old["method"] == method) & (old["seed"] == seed)] \
+                    if len(old) else old
+                if len(kept) and store.done(dataset, method, seed):
+                    print(f"[{plan.name}] skip {dataset} {method} seed {seed}: run and curve already in {plan.out}")
+                    logs.extend(kept.to_dict("records"))
+                    continue
                 model = train_and_evaluate(plan, store, dataset, label, seed, method, keep_model=True)
                 for row in model.log:
                     logs.append({"dataset": dataset, "label": label, "method": method, "seed": seed, **row})
     log = pd.DataFrame(logs)
-    atomic_write_text(plan.out / "training_log.csv", log.to_csv(index=False))
+    atomic_write_text(log_path, log.to_csv(index=False))
     plt = pyplot()
     names = {"HashGNN_nr": "guided STE (HashGNN_nr)", "Hash_ste": "STE (Hash_ste)"}
     for fig_name, cols, ylabel in (("figure4_loss.png", ["loss"], "training loss (eq. 7)"),
@@ -389,7 +408,7 @@ def run_figure4_6(plan: Plan) -> str:
         fig.suptitle(("Figure 4: " if "loss" in cols else "Figure 6: ") + "guided STE vs STE")
         savefig(fig, plan.out / fig_name)
     last = log.groupby(["label", "method", "seed"], sort=False).tail(1)
-    text = (f"# figure4_6: {plan.config['description']}\n\nLast logged values:\n\n"
+    text = (f"{_heading(plan, 'figure4_6')}\n\nLast logged values:\n\n"
             + md_table(last[[c for c in LOG_COLS if c in last]], index=False) + "\n")
     atomic_write_text(plan.out / "table.md", text)
     return text
@@ -475,7 +494,7 @@ def _sweep_markdown(plan: Plan, summary: pd.DataFrame, name: str) -> str:
     s["cell"] = [fmt(m, sd, n) for m, sd, n in zip(s["mean"], s["std"], s["n"], strict=True)]
     table = s.pivot_table(index=["label", "protocol", "variant"], columns="metric", values="cell", aggfunc="first",
                           sort=False)
-    text = (f"# {name}: {plan.config['description']}\n\nHierarchical search; the paper gives these only as plots.\n\n"
+    text = (f"{_heading(plan, name)}\n\nHierarchical search; the paper gives these only as plots.\n\n"
             + md_table(table[[m for m in METRICS if m in table.columns]]) + "\n")
     atomic_write_text(plan.out / "table.md", text)
     return text
@@ -510,7 +529,7 @@ def run_table4(plan: Plan) -> str:
     df["speedup_vs_CeS"] = [ces[d] / s for d, s in zip(df["dataset"], df["seconds"], strict=True)]
     atomic_write_text(plan.out / "table4.csv", df.to_csv(index=False))
     names = {"continuous": "CeS", "hierarchical": "HieS", "hamming": "HamR"}
-    lines = [f"# table4: {plan.config['description']}\n",
+    lines = [_heading(plan, "table4") + "\n",
              "| search | " + " | ".join(f"{lab} ours s (×) | paper s (×)" for _, lab in plan.datasets) + " |",
              "|---|" + "---|---|" * len(plan.datasets)]
     for mode in names:

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from hashgnn.losses import bpr_rank, hashgnn_loss, link_bce, triplet_rank
@@ -150,3 +151,15 @@ def test_quant_start_switches_the_quantisation_term_on_at_that_epoch():
     tcfg = TrainConfig(quant_weight=0.1, quant_start=21)
     assert [tcfg.extra_terms(e)["quant_weight"] for e in (1, 20, 21, 40)] == [0.0, 0.0, 0.1, 0.1]
     assert TrainConfig(quant_weight=0.1).extra_terms(1)["quant_weight"] == 0.1  # default: from the first epoch
+
+
+def test_softmax_rank_is_the_cross_entropy_of_the_positive_among_its_negatives():
+    from hashgnn.losses import softmax_rank
+
+    pos = torch.tensor([2.0, 0.0])
+    neg = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    expected = (-math.log(math.e**2 / (math.e**2 + math.e + 1)) - math.log(1 / 3)) / 2
+    assert softmax_rank(pos, neg).item() == pytest.approx(expected, rel=1e-6)
+    # a far better positive costs almost nothing; one negative far above the positive costs about the gap
+    assert softmax_rank(torch.tensor([50.0]), torch.tensor([[0.0, 0.0]])).item() < 1e-6
+    assert softmax_rank(torch.tensor([0.0]), torch.tensor([[30.0, 0.0]])).item() == pytest.approx(30.0, abs=1e-6)

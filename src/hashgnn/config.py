@@ -109,7 +109,8 @@ class TrainConfig:
     learns little beyond item popularity (measured on MovieLens-1M; see README). ``--set train.lr=0.001
     --set train.batch_size=256`` is the paper's setting. ``triplets`` negatives are sampled per positive edge:
     each gives one non-link for eq. 5 and one triplet for eq. 6. ``rank_loss``: ``"hinge"`` is eq. 6,
-    ``"bpr"`` the official code's ranking term softplus(−(s_ij − s_im)) (see :mod:`hashgnn.losses`).
+    ``"bpr"`` the official code's ranking term softplus(−(s_ij − s_im)), ``"softmax"`` (beyond the paper) the
+    sampled-softmax cross-entropy over the link and its ``triplets`` non-links (see :mod:`hashgnn.losses`).
     ``lr_schedule``: ``"constant"`` (the paper's Adam) or ``"cosine"`` (from ``lr`` down to ``lr_min`` over
     ``epochs``). ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.

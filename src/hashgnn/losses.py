@@ -49,7 +49,16 @@ def bpr_rank(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
     return F.softplus(neg_scores - pos_scores.unsqueeze(-1)).mean()
 
 
-RANK_LOSSES = ("hinge", "bpr")
+def softmax_rank(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
+    r"""Sampled-softmax ranking term (beyond the paper): the cross-entropy of picking the observed item among it
+    and its T sampled non-links, :math:`-s_{ij} + \log\big(e^{s_{ij}} + \sum_m e^{s_{im}}\big)`, mean over links.
+    With many negatives it weighs the highest-scored non-links most, as top-n metrics do; BPR weighs all alike.
+    """
+    scores = torch.cat([pos_scores.unsqueeze(-1), neg_scores], dim=-1)
+    return (torch.logsumexp(scores, dim=-1) - pos_scores).mean()
+
+
+RANK_LOSSES = ("hinge", "bpr", "softmax")
 
 
 def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5, margin: float = 0.2,
@@ -61,6 +70,8 @@ def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5, margi
         rank = pos_scores.new_zeros(())
     elif rank_loss == "bpr":
         rank = bpr_rank(pos_scores, neg_scores)
+    elif rank_loss == "softmax":
+        rank = softmax_rank(pos_scores, neg_scores)
     else:
         rank = triplet_rank(pos_scores, neg_scores, margin)
     return cross + lam * rank, cross, rank

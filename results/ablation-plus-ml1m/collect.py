@@ -26,11 +26,12 @@ def row(run: Path, command: str) -> dict:
            "best_epoch": training["best_epoch"], "train_seconds": round(training["seconds"], 1),
            "median_abs_z": round(float(np.median(np.abs(z))), 3), "epochs": t["epochs"],
            "lr_schedule": t["lr_schedule"], "balance_weight": t.get("balance_weight", 0.0), "lam": t["lam"],
-           "lr": t["lr"], "quant_start": t.get("quant_start", 1), "command": command}
+           "lr": t["lr"], "quant_start": t.get("quant_start", 1), "rank_loss": t["rank_loss"], "command": command}
     for mode, res in (("hamming", full), ("hierarchical", m100), ("continuous", full)):
-        for protocol in ("standard", "paper"):
-            out[f"{mode}_{protocol}_recall@50"] = round(res[mode][protocol]["recall@50"], 4)
-    out["hierarchical_M200_standard_recall@50"] = round(full["hierarchical"]["standard"]["recall@50"], 4)
+        for protocol in ("standard", "paper"):  # a continuous run has no codes: NaN in the code columns
+            out[f"{mode}_{protocol}_recall@50"] = round(res[mode][protocol]["recall@50"], 4) if mode in res else None
+    hies = full.get("hierarchical")
+    out["hierarchical_M200_standard_recall@50"] = round(hies["standard"]["recall@50"], 4) if hies else None
     return out
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str]) -> None:
     both = pd.concat([old[~old["run"].isin(new["run"])], new], ignore_index=True)
     # rows from before these columns existed were all trained with the defaults of the time
     both = both.fillna({"epochs": 40, "lr_schedule": "constant", "balance_weight": 0.0, "lam": 0.5, "lr": 0.01,
-                        "quant_start": 1}).astype({"epochs": int, "quant_start": int})
+                        "quant_start": 1, "rank_loss": "bpr"}).astype({"epochs": int, "quant_start": int})
     both.to_csv(here / "runs.csv", index=False)
     (here / "table.md").write_text(markdown(both))
 
@@ -53,7 +54,8 @@ def main(argv: list[str]) -> None:
 #: (column, its value in the plus preset's 40-epoch run, label): shown in "other" when a row differs
 OTHER = (("p_every", 250, "p every {} it."), ("triplets", 5, "{} triplets"), ("epochs", 40, "{} epochs"),
          ("lr_schedule", "constant", "{} lr"), ("balance_weight", 0.0, "balance weight {}"), ("lam", 0.5, "λ = {}"),
-         ("lr", 0.01, "lr {}"), ("quant_start", 1, "quantisation from epoch {}"))
+         ("lr", 0.01, "lr {}"), ("quant_start", 1, "quantisation from epoch {}"),
+         ("rank_loss", "bpr", "{} ranking term"))
 
 
 def markdown(runs: pd.DataFrame) -> str:

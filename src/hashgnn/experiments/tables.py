@@ -371,6 +371,12 @@ def _record_source(plan: Plan, rows: pd.DataFrame, source: Path) -> str:
     return f"{said} Seeds: {by}.\n\n"
 
 
+def _stored_curve(log: pd.DataFrame, dataset: str, method: str, seed: int) -> pd.DataFrame:
+    if log.empty:
+        return log
+    return log[(log["dataset"] == dataset) & (log["method"] == method) & (log["seed"] == seed)]
+
+
 def run_figure4_6(plan: Plan) -> str:
     """Training loss (Figure 4) and held-out AUC (Figure 6) along iterations, guided STE vs STE."""
     store = ResultStore(plan.out, plan.options.fresh)
@@ -381,8 +387,7 @@ def run_figure4_6(plan: Plan) -> str:
     for dataset, label in plan.datasets:
         for method in plan.methods:
             for seed in plan.seeds:
-                kept = old[(old["dataset"] == dataset) & (old["method"] == method) & (old["seed"] == seed)] \
-                    if len(old) else old
+                kept = _stored_curve(old, dataset, method, seed)
                 if len(kept) and store.done(dataset, method, seed):
                     print(f"[{plan.name}] skip {dataset} {method} seed {seed}: run and curve already in {plan.out}")
                     logs.extend(kept.to_dict("records"))

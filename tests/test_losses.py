@@ -163,3 +163,22 @@ def test_softmax_rank_is_the_cross_entropy_of_the_positive_among_its_negatives()
     # a far better positive costs almost nothing; one negative far above the positive costs about the gap
     assert softmax_rank(torch.tensor([50.0]), torch.tensor([[0.0, 0.0]])).item() < 1e-6
     assert softmax_rank(torch.tensor([0.0]), torch.tensor([[30.0, 0.0]])).item() == pytest.approx(30.0, abs=1e-6)
+
+
+def test_shared_negatives_join_the_softmax_and_masked_ones_drop_out():
+    from hashgnn.losses import hashgnn_loss, shared_negative_scores, softmax_rank
+
+    rep = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, -1.0], [-1.0, 3.0]])
+    users, shared = torch.tensor([0, 1]), torch.tensor([3, 4])
+    taken = torch.tensor([[False, True], [False, False]])  # user 0 has item 4 in train
+    scores = shared_negative_scores(rep, users, shared, taken, scale=0.5)
+    assert scores[0, 0].item() == 1.0 and scores[0, 1].item() == float("-inf")
+    assert scores[1].tolist() == [-0.5, 1.5]
+    pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([[1.0], [0.0]])
+    # the masked entry counts for nothing: row 0 is the softmax over (2, 1, 1), row 1 over (0, 0, -0.5, 1.5)
+    expected = (-math.log(math.e**2 / (math.e**2 + 2 * math.e))
+                - math.log(1 / (2 + math.exp(-0.5) + math.exp(1.5)))) / 2
+    assert softmax_rank(pos, neg, scores).item() == pytest.approx(expected, rel=1e-6)
+    assert softmax_rank(pos, neg, scores).item() > softmax_rank(pos, neg).item()
+    with pytest.raises(ValueError, match="softmax"):
+        hashgnn_loss(pos, neg, rank_loss="bpr", shared_scores=scores)

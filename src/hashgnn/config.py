@@ -111,6 +111,8 @@ class TrainConfig:
     each gives one non-link for eq. 5 and one triplet for eq. 6. ``rank_loss``: ``"hinge"`` is eq. 6,
     ``"bpr"`` the official code's ranking term softplus(−(s_ij − s_im)), ``"softmax"`` (beyond the paper) the
     sampled-softmax cross-entropy over the link and its ``triplets`` non-links (see :mod:`hashgnn.losses`).
+    ``shared_negatives`` (beyond the paper, default 0; softmax only): that many more non-links, drawn uniformly
+    once per step and shared by every link of the batch (a user's own train items masked out), join the softmax.
     ``lr_schedule``: ``"constant"`` (the paper's Adam) or ``"cosine"`` (from ``lr`` down to ``lr_min`` over
     ``epochs``). ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
@@ -136,6 +138,7 @@ class TrainConfig:
     margin: float = 0.2
     triplets: int = 5
     rank_loss: str = "hinge"
+    shared_negatives: int = 0
     z_weight: float = 0.0
     quant_weight: float = 0.0
     quant_start: int = 1
@@ -241,6 +244,11 @@ class RunConfig:
             raise ConfigError(f"train.lr_min must be in [0, train.lr], got {t.lr_min}")
         if t.rank_loss not in RANK_LOSSES:
             raise ConfigError(f"unknown train.rank_loss {t.rank_loss!r}; choose one of {', '.join(RANK_LOSSES)}")
+        if t.shared_negatives < 0:
+            raise ConfigError(f"train.shared_negatives must be >= 0, got {t.shared_negatives}")
+        if t.shared_negatives and (t.rank_loss != "softmax" or t.lam <= 0):
+            raise ConfigError("train.shared_negatives needs train.rank_loss=softmax and train.lam > 0: shared "
+                              "negatives join only the softmax ranking term")
         if m.n_bits <= 0 or m.n_bits % 8:
             raise ConfigError(f"model.n_bits must be a positive multiple of 8, got {m.n_bits}")
         for label, v in (("model.p0", m.p0), ("model.p_min", m.p_min), ("model.fixed_p", m.fixed_p)):

@@ -49,29 +49,36 @@ def bpr_rank(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
     return F.softplus(neg_scores - pos_scores.unsqueeze(-1)).mean()
 
 
-def softmax_rank(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
+def softmax_rank(pos_scores: Tensor, neg_scores: Tensor, shared_scores: Tensor | None = None) -> Tensor:
     r"""Sampled-softmax ranking term (beyond the paper): the cross-entropy of picking the observed item among it
     and its T sampled non-links, :math:`-s_{ij} + \log\big(e^{s_{ij}} + \sum_m e^{s_{im}}\big)`, mean over links.
     With many negatives it weighs the highest-scored non-links most, as top-n metrics do; BPR weighs all alike.
+
+    ``shared_scores`` ``[B, S]``: scores of S negatives shared by the whole batch (``train.shared_negatives``),
+    added to every row's denominator; entries at ``-inf`` (a shared item the row's user has in train) drop out.
+    Sharing makes many negatives cheap: one ``[B, K] × [K, S]`` product instead of a ``[B, S, K]`` gather.
     """
-    scores = torch.cat([pos_scores.unsqueeze(-1), neg_scores], dim=-1)
-    return (torch.logsumexp(scores, dim=-1) - pos_scores).mean()
+    parts = [pos_scores.unsqueeze(-1), neg_scores] + ([] if shared_scores is None else [shared_scores])
+    return (torch.logsumexp(torch.cat(parts, dim=-1), dim=-1) - pos_scores).mean()
 
 
 RANK_LOSSES = ("hinge", "bpr", "softmax")
 
 
 def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5, margin: float = 0.2,
-                 rank_loss: str = "hinge") -> tuple[Tensor, Tensor, Tensor]:
+                 rank_loss: str = "hinge", shared_scores: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 7: ``L = L_cross + λ L_rank``, L_rank the eq. 6 hinge or (``rank_loss="bpr"``) the official code's BPR
-    term. Returns ``(L, L_cross, L_rank)``."""
+    term or the sampled softmax, which alone also takes ``shared_scores`` (see :func:`softmax_rank`).
+    Returns ``(L, L_cross, L_rank)``."""
+    if shared_scores is not None and rank_loss != "softmax":
+        raise ValueError("shared negatives join only the softmax ranking term")
     cross = link_bce(pos_scores, neg_scores)
     if lam <= 0:
         rank = pos_scores.new_zeros(())
     elif rank_loss == "bpr":
         rank = bpr_rank(pos_scores, neg_scores)
     elif rank_loss == "softmax":
-        rank = softmax_rank(pos_scores, neg_scores)
+        rank = softmax_rank(pos_scores, neg_scores, shared_scores)
     else:
         rank = triplet_rank(pos_scores, neg_scores, margin)
     return cross + lam * rank, cross, rank
@@ -84,6 +91,13 @@ def pair_scores(rep: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: flo
     pos_s = scale * (ru * rep[pos]).sum(-1)
     neg_s = scale * (ru.unsqueeze(1) * rep[neg]).sum(-1)  # 1.5-2x faster than einsum's 8k tiny bmm on CPU
     return pos_s, neg_s
+
+
+def shared_negative_scores(rep: Tensor, users: Tensor, shared: Tensor, taken: Tensor, scale: float = 1.0) -> Tensor:
+    """Scores ``[B, S]`` of the batch's users against ``S`` shared negatives (rows of ``rep``), ``-inf`` where
+    ``taken`` ``[B, S]`` marks an item the user has in train, so it never counts as a non-link."""
+    scores = scale * (rep[users] @ rep[shared].T)
+    return scores.masked_fill(taken, float("-inf"))
 
 
 def quantization_gap(z: Tensor) -> Tensor:
@@ -110,20 +124,25 @@ def bit_balance(z: Tensor) -> Tensor:
 def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float, lam: float,
                     margin: float, rank_loss: str, z_weight: float = 0.0,
                     quant_weight: float = 0.0, balance_weight: float = 0.0,
-                    z_scale: float | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                    z_scale: float | None = None,
+                    shared: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 7 on the relaxed codes ``h`` of the batch, plus ``z_weight`` times the same objective on the continuous
     embeddings z = tanh(a) (``train.z_weight``; 0 = the paper), plus ``quant_weight`` times the
     :func:`quantization_gap` of the batch's z rows (``train.quant_weight``; 0 = the paper), plus
     ``balance_weight`` times the :func:`bit_balance` of the batch's distinct user rows and of its distinct item
     rows, each side on its own since users are queries and items the database (``train.balance_weight``; 0 = the
     paper). ``z_scale``: the score scale of the objective on z (``train.z_scale``; None = ``scale``, the codes').
-    Returns ``(L, L_cross, L_rank)`` of the codes."""
-    loss, cross, rank = hashgnn_loss(*pair_scores(h, users, pos, neg, scale), lam, margin, rank_loss)
+    ``shared``: ``(rows [S], taken [B, S])``, negatives shared by the batch for the softmax term
+    (``train.shared_negatives``; see :func:`shared_negative_scores`). Returns ``(L, L_cross, L_rank)`` of the codes."""
+    def objective(rep: Tensor, s: float) -> tuple[Tensor, Tensor, Tensor]:
+        extra = None if shared is None else shared_negative_scores(rep, users, shared[0], shared[1], s)
+        return hashgnn_loss(*pair_scores(rep, users, pos, neg, s), lam, margin, rank_loss, extra)
+
+    loss, cross, rank = objective(h, scale)
     if z_weight > 0 or quant_weight > 0 or balance_weight > 0:
         z = torch.tanh(a)
     if z_weight > 0:
-        z_scores = pair_scores(z, users, pos, neg, scale if z_scale is None else z_scale)
-        z_loss, _, _ = hashgnn_loss(*z_scores, lam, margin, rank_loss)
+        z_loss, _, _ = objective(z, scale if z_scale is None else z_scale)
         loss = loss + z_weight * z_loss
     if quant_weight > 0:
         rows = torch.cat([users, pos, neg.reshape(-1)])

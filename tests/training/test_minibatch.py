@@ -188,12 +188,13 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path: Path, sparse
 
 
 @pytest.mark.dataset("movielens-100k")
-def test_full_fanout_minibatch_training_reproduces_the_full_graph_trainer():
+@pytest.mark.parametrize("extra", [(), ("train.rank_loss=softmax", "train.shared_negatives=64")])
+def test_full_fanout_minibatch_training_reproduces_the_full_graph_trainer(extra: tuple[str, ...]):
     """Same batches, negatives and (deterministic hashnet) binarizer: only float summation order differs."""
     from hashgnn.data import load_split_for
     from hashgnn.training import Trainer
 
-    cfg = RunConfig().override([*SMALL, "train.epochs=1", "model.method=hashnet", "train.auc_pairs=1000"])
+    cfg = RunConfig().override([*SMALL, "train.epochs=1", "model.method=hashnet", "train.auc_pairs=1000", *extra])
     split = load_split_for(cfg.data, cfg.split)
     full = Trainer(cfg, split, progress=False).fit()
     mini = MiniBatchTrainer(cfg, split, progress=False, fanouts=(-1, -1)).fit()

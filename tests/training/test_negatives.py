@@ -52,3 +52,16 @@ def test_bitmap_and_binary_search_agree_beyond_train_users() -> None:
     q_users, q_items = rng.integers(0, 40, 2000), rng.integers(0, 50, 2000)  # users 30..39 have no train items
     assert np.array_equal(with_bitmap.is_positive(q_users, q_items), without.is_positive(q_users, q_items))
     assert with_bitmap.is_positive(q_users, q_items).sum() > 0
+
+
+def test_shared_negatives_are_one_draw_for_the_batch_with_each_users_train_items_marked() -> None:
+    rng = np.random.default_rng(1)
+    users, items = rng.integers(0, 20, 300), rng.integers(0, 15, 300)
+    sampler = NegativeSampler(users, items, 15)
+    batch = rng.integers(0, 20, 50)
+    shared, taken = sampler.shared(batch, 8, np.random.default_rng(4))
+    assert shared.shape == (8,) and taken.shape == (50, 8)
+    assert np.array_equal(shared, np.random.default_rng(4).integers(0, 15, size=8))
+    for row, user in enumerate(batch):
+        assert np.array_equal(taken[row], sampler.is_positive(np.full(8, user), shared))
+    assert taken.any() and not taken.all()

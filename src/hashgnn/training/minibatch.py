@@ -266,15 +266,21 @@ class MiniBatchTrainer(Trainer):
             if len(users) == 0:  # a tiny last global batch can leave a rank empty; it still joins the all-reduce
                 users, pos_items, neg_items = g_users[:1], self.train_items[gidx][:1], g_neg[:1]
             n_b = len(users)
-            sub = self.neighbors.sample(batch_seeds(users, pos_items, neg_items, self.n_users))
+            seeds = batch_seeds(users, pos_items, neg_items, self.n_users)
+            if tcfg.shared_negatives:  # drawn from the global stream too, so every rank shares the same items
+                shared_items, taken = self.sampler.shared(users, tcfg.shared_negatives, rng)
+                seeds = np.concatenate([seeds, shared_items + self.n_users])
+            sub = self.neighbors.sample(seeds)
             if self.debias:
                 sub = debias_operators(sub, self._degrees)
             a = forward(*self._to_device(sub))
             h = model.relaxed(a)
             idx = torch.from_numpy(sub.seed_index).to(self.device)
+            n_pairs = n_b * (2 + tcfg.triplets)
+            shared = None if not tcfg.shared_negatives else (idx[n_pairs:], torch.from_numpy(taken).to(self.device))
             loss, cross, rank_loss = batch_objective(
-                h, a, idx[:n_b], idx[n_b:2 * n_b], idx[2 * n_b:].view(n_b, tcfg.triplets), scale, tcfg.lam,
-                tcfg.margin, tcfg.rank_loss, **tcfg.extra_terms(epoch))
+                h, a, idx[:n_b], idx[n_b:2 * n_b], idx[2 * n_b:n_pairs].view(n_b, tcfg.triplets), scale, tcfg.lam,
+                tcfg.margin, tcfg.rank_loss, **tcfg.extra_terms(epoch), shared=shared)
             optimizer.zero_grad(set_to_none=True)
             (loss * weight).backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)

@@ -61,3 +61,10 @@ class NegativeSampler:
             flat[bad] = rng.integers(0, self.n_items, size=len(bad))
             bad = bad[self.is_positive(rows[bad], flat[bad])]
         return neg
+
+    def shared(self, users: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` items drawn uniformly for the whole batch, and the ``[B, count]`` mask of those each user
+        has in train (they are left in the draw and masked in the loss, so every row sees the same items)."""
+        items = rng.integers(0, self.n_items, size=count)
+        taken = self.is_positive(np.repeat(users, count), np.tile(items, len(users))).reshape(len(users), count)
+        return items, taken

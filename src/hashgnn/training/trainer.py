@@ -204,13 +204,17 @@ class Trainer:
             users = self.train_users[idx]
             pos_items = self.train_items[idx]
             neg_items = self.sampler.sample(users, tcfg.triplets, rng)
+            dev = self.device
+            shared = None
+            if tcfg.shared_negatives:
+                items, taken = self.sampler.shared(users, tcfg.shared_negatives, rng)
+                shared = (torch.from_numpy(items + self.n_users).to(dev), torch.from_numpy(taken).to(dev))
             a = model(self.graph)
             h = model.relaxed(a)
-            dev = self.device
             loss, cross, rank = batch_objective(
                 h, a, torch.from_numpy(users).to(dev), torch.from_numpy(pos_items + self.n_users).to(dev),
                 torch.from_numpy(neg_items + self.n_users).to(dev), scale, tcfg.lam, tcfg.margin, tcfg.rank_loss,
-                **tcfg.extra_terms(epoch))
+                **tcfg.extra_terms(epoch), shared=shared)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)

@@ -182,3 +182,21 @@ def test_shared_negatives_join_the_softmax_and_masked_ones_drop_out():
     assert softmax_rank(pos, neg, scores).item() > softmax_rank(pos, neg).item()
     with pytest.raises(ValueError, match="softmax"):
         hashgnn_loss(pos, neg, rank_loss="bpr", shared_scores=scores)
+
+
+def test_score_distillation_is_minimal_when_the_student_ranks_like_the_teacher_and_ignores_masked():
+    from hashgnn.losses import score_distillation
+
+    teacher = torch.tensor([[3.0, 1.0, 0.0, float("-inf")]])
+    same = score_distillation(teacher.clone().nan_to_num(neginf=-50.0), teacher)
+    reversed_ = score_distillation(torch.tensor([[0.0, 1.0, 3.0, 5.0]]), teacher)
+    assert same.item() < reversed_.item()
+    p = torch.softmax(teacher, -1)
+    assert same.item() == pytest.approx(-(p[0, :3] * p[0, :3].log()).sum().item(), rel=1e-4)  # the entropy
+    student = torch.zeros(1, 4, requires_grad=True)
+    score_distillation(student, teacher).backward()
+    assert torch.isfinite(student.grad).all()
+    assert student.grad[0, 0] < 0 < student.grad[0, 3]  # raise the teacher's top, lower the masked candidate
+    teacher_req = torch.tensor([[3.0, 1.0, 0.0, -1.0]], requires_grad=True)
+    score_distillation(torch.zeros(1, 4, requires_grad=True), teacher_req).backward()
+    assert teacher_req.grad is None  # the teacher is not trained by this term

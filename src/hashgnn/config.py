@@ -122,6 +122,9 @@ class TrainConfig:
     ``balance_weight`` (beyond the paper, default 0): add that multiple of :func:`hashgnn.losses.bit_balance`
     (balanced, decorrelated bits, as Discrete Collaborative Filtering constrains them) on the batch's z rows.
     ``z_scale`` (beyond the paper, default None = ``model.score_scale``): the score scale of the objective on z.
+    ``distill_weight`` (beyond the paper, default 0): add that multiple of the cross-entropy between the softmax
+    of z's scores (teacher, not trained by this term) and the codes' over each link's candidates (the link, its
+    negatives and the shared ones), so the codes learn the continuous ranking, not only links over non-links.
     ``sampler="neighbor"`` trains on sampled ``fanouts``-neighbourhoods; ``debias`` (default on) reweights the
     sampled mean operators to unbiased estimates of the full ones. Without it a node keeps weight 1/(k+1) of
     itself in training but 1/(d+1) at inference, and on Gowalla mini-batch validation Recall@50 reached only
@@ -144,6 +147,7 @@ class TrainConfig:
     quant_start: int = 1
     balance_weight: float = 0.0
     z_scale: float | None = None
+    distill_weight: float = 0.0
     patience: int = 10
     valid_every: int = 1
     log_every: int = 10
@@ -159,7 +163,7 @@ class TrainConfig:
         """The beyond-the-paper terms of :func:`hashgnn.losses.batch_objective` in ``epoch`` (1-based), by keyword."""
         quant = self.quant_weight if epoch >= self.quant_start else 0.0
         return {"z_weight": self.z_weight, "quant_weight": quant, "balance_weight": self.balance_weight,
-                "z_scale": self.z_scale}
+                "z_scale": self.z_scale, "distill_weight": self.distill_weight}
 
 
 @dataclass(frozen=True)
@@ -280,7 +284,7 @@ class RunConfig:
                 raise ConfigError(f"{label} must be > 0, got {v}")
         for label, v in (("train.weight_decay", t.weight_decay), ("model.init_std", m.init_std),
                          ("train.z_weight", t.z_weight), ("train.quant_weight", t.quant_weight),
-                         ("train.balance_weight", t.balance_weight)):
+                         ("train.balance_weight", t.balance_weight), ("train.distill_weight", t.distill_weight)):
             if v < 0:
                 raise ConfigError(f"{label} must be >= 0, got {v}")
         for label, v in (("train.max_minutes", t.max_minutes), ("model.gumbel_tau_min", m.gumbel_tau_min),

@@ -121,29 +121,55 @@ def bit_balance(z: Tensor) -> Tensor:
     return mean.square().mean() + (gram - eye).square().mean()
 
 
+def score_distillation(student: Tensor, teacher: Tensor) -> Tensor:
+    r"""Cross-entropy of the student's softmax against the (detached) teacher's over each row's candidates,
+    :math:`-\sum_c \mathrm{softmax}(t)_c \log \mathrm{softmax}(s)_c`, mean over rows (Hinton et al. 2015, at
+    temperature 1; the KL divergence up to the teacher's entropy, a constant). Candidates at ``-inf`` in the
+    teacher (masked shared negatives) weigh nothing.
+
+    Used to pass the ranking of the continuous z (which re-ranks HieS candidates well) to the codes: the code
+    term alone only learns that links outscore non-links, this also learns by how much each candidate trails."""
+    target = torch.softmax(teacher.detach(), dim=-1)
+    log_q = torch.log_softmax(student, dim=-1).masked_fill(target == 0, 0.0)
+    return -(target * log_q).sum(-1).mean()
+
+
 def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float, lam: float,
                     margin: float, rank_loss: str, z_weight: float = 0.0,
                     quant_weight: float = 0.0, balance_weight: float = 0.0,
-                    z_scale: float | None = None,
+                    z_scale: float | None = None, distill_weight: float = 0.0,
                     shared: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 7 on the relaxed codes ``h`` of the batch, plus ``z_weight`` times the same objective on the continuous
     embeddings z = tanh(a) (``train.z_weight``; 0 = the paper), plus ``quant_weight`` times the
     :func:`quantization_gap` of the batch's z rows (``train.quant_weight``; 0 = the paper), plus
     ``balance_weight`` times the :func:`bit_balance` of the batch's distinct user rows and of its distinct item
     rows, each side on its own since users are queries and items the database (``train.balance_weight``; 0 = the
-    paper). ``z_scale``: the score scale of the objective on z (``train.z_scale``; None = ``scale``, the codes').
+    paper), plus ``distill_weight`` times the :func:`score_distillation` of z's scores into the codes' over each
+    link's candidates (``train.distill_weight``; 0 = the paper).
+    ``z_scale``: the score scale of the objective on z (``train.z_scale``; None = ``scale``, the codes').
     ``shared``: ``(rows [S], taken [B, S])``, negatives shared by the batch for the softmax term
     (``train.shared_negatives``; see :func:`shared_negative_scores`). Returns ``(L, L_cross, L_rank)`` of the codes."""
-    def objective(rep: Tensor, s: float) -> tuple[Tensor, Tensor, Tensor]:
+    def scores(rep: Tensor, s: float) -> tuple[Tensor, Tensor, Tensor | None]:
         extra = None if shared is None else shared_negative_scores(rep, users, shared[0], shared[1], s)
-        return hashgnn_loss(*pair_scores(rep, users, pos, neg, s), lam, margin, rank_loss, extra)
+        return (*pair_scores(rep, users, pos, neg, s), extra)
 
-    loss, cross, rank = objective(h, scale)
-    if z_weight > 0 or quant_weight > 0 or balance_weight > 0:
+    def candidates(pos_s: Tensor, neg_s: Tensor, extra: Tensor | None) -> Tensor:
+        return torch.cat([pos_s.unsqueeze(-1), neg_s] + ([] if extra is None else [extra]), dim=-1)
+
+    h_scores = scores(h, scale)
+    loss, cross, rank = hashgnn_loss(*h_scores[:2], lam, margin, rank_loss, h_scores[2])
+    if z_weight > 0 or quant_weight > 0 or balance_weight > 0 or distill_weight > 0:
         z = torch.tanh(a)
+    z_s = scale if z_scale is None else z_scale
     if z_weight > 0:
-        z_loss, _, _ = objective(z, scale if z_scale is None else z_scale)
+        z_scores = scores(z, z_s)
+        z_loss, _, _ = hashgnn_loss(*z_scores[:2], lam, margin, rank_loss, z_scores[2])
         loss = loss + z_weight * z_loss
+    if distill_weight > 0:
+        if z_weight <= 0:
+            with torch.no_grad():
+                z_scores = scores(z, z_s)
+        loss = loss + distill_weight * score_distillation(candidates(*h_scores), candidates(*z_scores))
     if quant_weight > 0:
         rows = torch.cat([users, pos, neg.reshape(-1)])
         loss = loss + quant_weight * quantization_gap(z[rows])

@@ -39,6 +39,7 @@ BAD = [
     (["--set", "train.rank_loss=ce"], {"train.rank_loss": "ce"}, ["train.rank_loss", "hinge", "bpr"]),
     (["--set", "train.shared_negatives=64"], {"train.shared_negatives": 64},
      ["train.shared_negatives", "softmax"]),
+    (["--set", "train.distill_weight=-1"], {"train.distill_weight": -1}, ["train.distill_weight", ">= 0"]),
     (["--set", "train.shared_negatives=-1"], {"train.shared_negatives": -1}, ["train.shared_negatives", ">= 0"]),
     (["--set", "train.lr_schedule=step"], {"train.lr_schedule": "step"}, ["train.lr_schedule", "cosine"]),
     (["--set", "train.lr_min=1"], {"train.lr_min": 1}, ["train.lr_min", "train.lr"]),

@@ -188,7 +188,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path: Path, sparse
 
 
 @pytest.mark.dataset("movielens-100k")
-@pytest.mark.parametrize("extra", [(), ("train.rank_loss=softmax", "train.shared_negatives=64")])
+@pytest.mark.parametrize("extra", [(), ("train.rank_loss=softmax", "train.shared_negatives=64",
+                                         "train.distill_weight=0.5")])
 def test_full_fanout_minibatch_training_reproduces_the_full_graph_trainer(extra: tuple[str, ...]):
     """Same batches, negatives and (deterministic hashnet) binarizer: only float summation order differs."""
     from hashgnn.data import load_split_for

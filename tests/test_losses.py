@@ -200,3 +200,20 @@ def test_score_distillation_is_minimal_when_the_student_ranks_like_the_teacher_a
     teacher_req = torch.tensor([[3.0, 1.0, 0.0, -1.0]], requires_grad=True)
     score_distillation(torch.zeros(1, 4, requires_grad=True), teacher_req).backward()
     assert teacher_req.grad is None  # the teacher is not trained by this term
+
+
+def test_link_bias_shifts_only_the_link_term():
+    from hashgnn.losses import hashgnn_loss, link_bce
+
+    pos, neg = torch.tensor([3.0, 1.0]), torch.tensor([[2.0, 0.5], [1.5, -1.0]])
+    b = torch.tensor(-1.5)
+    assert link_bce(pos, neg, b).item() == pytest.approx(link_bce(pos + b, neg + b).item(), rel=1e-6)
+    for rank_loss in ("bpr", "softmax"):  # shift-invariant ranking terms: b changes only L_cross
+        _, cross0, rank0 = hashgnn_loss(pos, neg, rank_loss=rank_loss)
+        _, cross1, rank1 = hashgnn_loss(pos, neg, rank_loss=rank_loss, bias=b)
+        assert rank1.item() == pytest.approx(rank0.item(), rel=1e-6)
+        assert cross1.item() != pytest.approx(cross0.item())
+    # scores all positive: a negative offset is what eq. 5 needs, so its gradient on b is positive
+    b = torch.zeros((), requires_grad=True)
+    link_bce(pos, neg, b).backward()
+    assert b.grad.item() > 0

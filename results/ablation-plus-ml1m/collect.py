@@ -27,6 +27,8 @@ def row(run: Path, command: str) -> dict:
            "median_abs_z": round(float(np.median(np.abs(z))), 3), "epochs": t["epochs"],
            "lr_schedule": t["lr_schedule"], "balance_weight": t.get("balance_weight", 0.0), "lam": t["lam"],
            "lr": t["lr"], "quant_start": t.get("quant_start", 1), "rank_loss": t["rank_loss"], "seed": cfg["seed"],
+           "shared_negatives": t.get("shared_negatives", 0), "distill_weight": t.get("distill_weight", 0.0),
+           "link_bias": bool(m.get("link_bias", False)),
            "command": command}
     for mode, res in (("hamming", full), ("hierarchical", m100), ("continuous", full)):
         for protocol in ("standard", "paper"):  # a continuous run has no codes: NaN in the code columns
@@ -47,8 +49,9 @@ def main(argv: list[str]) -> None:
     both = pd.concat([old[~old["run"].isin(new["run"])], new], ignore_index=True)
     # rows from before these columns existed were all trained with the defaults of the time
     both = both.fillna({"epochs": 40, "lr_schedule": "constant", "balance_weight": 0.0, "lam": 0.5, "lr": 0.01,
-                        "quant_start": 1, "rank_loss": "bpr", "seed": 0})
-    both = both.astype({"epochs": int, "quant_start": int, "seed": int})
+                        "quant_start": 1, "rank_loss": "bpr", "seed": 0, "shared_negatives": 0,
+                        "distill_weight": 0.0, "link_bias": False})
+    both = both.astype({"epochs": int, "quant_start": int, "seed": int, "shared_negatives": int})
     both.to_csv(here / "runs.csv", index=False)
     (here / "table.md").write_text(markdown(both))
 
@@ -57,7 +60,9 @@ def main(argv: list[str]) -> None:
 OTHER = (("p_every", 250, "p every {} it."), ("triplets", 5, "{} triplets"), ("epochs", 40, "{} epochs"),
          ("lr_schedule", "constant", "{} lr"), ("balance_weight", 0.0, "balance weight {}"), ("lam", 0.5, "λ = {}"),
          ("lr", 0.01, "lr {}"), ("quant_start", 1, "quantisation from epoch {}"),
-         ("rank_loss", "bpr", "{} ranking term"), ("seed", 0, "seed {}"))
+         ("rank_loss", "bpr", "{} ranking term"), ("shared_negatives", 0, "{} shared negatives"),
+         ("distill_weight", 0.0, "distillation weight {}"), ("link_bias", False, "link bias"),
+         ("seed", 0, "seed {}"))
 
 
 def markdown(runs: pd.DataFrame) -> str:
@@ -69,6 +74,8 @@ def markdown(runs: pd.DataFrame) -> str:
              "| CeS on own z | median abs z | best epoch |", "|" + "---|" * 11]
     for r in runs.to_dict("records"):
         other = [label.format(r[col]) for col, default, label in OTHER if r[col] != default]
+        if r["rank_loss"] == "softmax" and r["shared_negatives"]:
+            other.append(f"train {r['train_seconds']:.0f} s")
         if r["method"] == "continuous":
             other.append("continuous (GraphSage)")
         coded = r["method"] != "continuous"

@@ -33,7 +33,11 @@ class ModelConfig:
     ``guide``: how guided STE draws Q (eq. 8) — ``"element"`` as the paper's text, ``"node"`` as the official code
     (one draw per node: its whole code is z or h in a step). ``ste_grad`` (guided and ste): where the
     straight-through gradient of sign lands, ``"z"`` as the paper or ``"a"`` past the tanh (beyond the paper; see
-    :class:`hashgnn.models.hashing.GuidedSTE`).
+    :class:`hashgnn.models.hashing.GuidedSTE`). ``link_bias`` (beyond the paper, default off): a learned scalar b
+    inside eq. 5's σ(s + b). Eq. 5 asks for calibrated scores (links above 0, non-links below), which needs an
+    offset; without b the codes pay for it with bits that are (nearly) constant over all items, and a bit that
+    is the same for every item adds the same to every item's score, so it ranks nothing. b is shift-only: the
+    ranking terms, and so the rankings, do not see it.
     """
 
     encoder: str = "sage"
@@ -56,6 +60,7 @@ class ModelConfig:
     hashnet_every: int = 200
     gumbel_tau_min: float = 0.1
     gumbel_rate: float = 1e-3
+    link_bias: bool = False
 
     def binarizer_kwargs(self) -> dict[str, Any]:
         if self.method == "guided":

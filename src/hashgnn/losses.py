@@ -12,17 +12,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def link_bce(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
+def link_bce(pos_scores: Tensor, neg_scores: Tensor, bias: Tensor | None = None) -> Tensor:
     r"""Eq. 5, link reconstruction: :math:`-\log\sigma(s_{ij})` on observed links and
     :math:`-\log(1-\sigma(s_{im}))` on sampled non-links.
 
     Args:
         pos_scores: ``[B]`` scores of observed train links.
         neg_scores: ``[B, T]`` scores of ``T`` sampled non-links per observed link.
+        bias: Optional learned offset b, σ(s + b) (``model.link_bias``; None = the paper).
 
     Returns the mean over links of (positive term + mean negative term): positives and negatives weigh equally,
     as in eq. 5 with one sampled non-link per link.
     """
+    if bias is not None:
+        pos_scores, neg_scores = pos_scores + bias, neg_scores + bias
     pos = -F.logsigmoid(pos_scores)
     neg = -F.logsigmoid(-neg_scores).mean(dim=-1)
     return (pos + neg).mean()
@@ -66,13 +69,14 @@ RANK_LOSSES = ("hinge", "bpr", "softmax")
 
 
 def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5, margin: float = 0.2,
-                 rank_loss: str = "hinge", shared_scores: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                 rank_loss: str = "hinge", shared_scores: Tensor | None = None,
+                 bias: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 7: ``L = L_cross + λ L_rank``, L_rank the eq. 6 hinge or (``rank_loss="bpr"``) the official code's BPR
-    term or the sampled softmax, which alone also takes ``shared_scores`` (see :func:`softmax_rank`).
-    Returns ``(L, L_cross, L_rank)``."""
+    term or the sampled softmax, which alone also takes ``shared_scores`` (see :func:`softmax_rank`). ``bias``:
+    the offset of eq. 5 only (see :func:`link_bce`). Returns ``(L, L_cross, L_rank)``."""
     if shared_scores is not None and rank_loss != "softmax":
         raise ValueError("shared negatives join only the softmax ranking term")
-    cross = link_bce(pos_scores, neg_scores)
+    cross = link_bce(pos_scores, neg_scores, bias)
     if lam <= 0:
         rank = pos_scores.new_zeros(())
     elif rank_loss == "bpr":
@@ -138,7 +142,8 @@ def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tenso
                     margin: float, rank_loss: str, z_weight: float = 0.0,
                     quant_weight: float = 0.0, balance_weight: float = 0.0,
                     z_scale: float | None = None, distill_weight: float = 0.0,
-                    shared: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                    shared: tuple[Tensor, Tensor] | None = None,
+                    bias: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 7 on the relaxed codes ``h`` of the batch, plus ``z_weight`` times the same objective on the continuous
     embeddings z = tanh(a) (``train.z_weight``; 0 = the paper), plus ``quant_weight`` times the
     :func:`quantization_gap` of the batch's z rows (``train.quant_weight``; 0 = the paper), plus
@@ -148,7 +153,8 @@ def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tenso
     link's candidates (``train.distill_weight``; 0 = the paper).
     ``z_scale``: the score scale of the objective on z (``train.z_scale``; None = ``scale``, the codes').
     ``shared``: ``(rows [S], taken [B, S])``, negatives shared by the batch for the softmax term
-    (``train.shared_negatives``; see :func:`shared_negative_scores`). Returns ``(L, L_cross, L_rank)`` of the codes."""
+    (``train.shared_negatives``; see :func:`shared_negative_scores`). ``bias``: eq. 5's offset, shared by the
+    objectives on h and z (``model.link_bias``). Returns ``(L, L_cross, L_rank)`` of the codes."""
     def scores(rep: Tensor, s: float) -> tuple[Tensor, Tensor, Tensor | None]:
         extra = None if shared is None else shared_negative_scores(rep, users, shared[0], shared[1], s)
         return (*pair_scores(rep, users, pos, neg, s), extra)
@@ -157,13 +163,13 @@ def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tenso
         return torch.cat([pos_s.unsqueeze(-1), neg_s] + ([] if extra is None else [extra]), dim=-1)
 
     h_scores = scores(h, scale)
-    loss, cross, rank = hashgnn_loss(*h_scores[:2], lam, margin, rank_loss, h_scores[2])
+    loss, cross, rank = hashgnn_loss(*h_scores[:2], lam, margin, rank_loss, h_scores[2], bias)
     if z_weight > 0 or quant_weight > 0 or balance_weight > 0 or distill_weight > 0:
         z = torch.tanh(a)
     z_s = scale if z_scale is None else z_scale
     if z_weight > 0:
         z_scores = scores(z, z_s)
-        z_loss, _, _ = hashgnn_loss(*z_scores[:2], lam, margin, rank_loss, z_scores[2])
+        z_loss, _, _ = hashgnn_loss(*z_scores[:2], lam, margin, rank_loss, z_scores[2], bias)
         loss = loss + z_weight * z_loss
     if distill_weight > 0:
         if z_weight <= 0:

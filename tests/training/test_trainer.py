@@ -130,3 +130,15 @@ def test_cosine_lr_schedule_values():
     assert scheduled_lr(cfg, 900, 50) == pytest.approx(0.001)
     constant = RunConfig().validate().train
     assert scheduled_lr(constant, 123, 50) == constant.lr
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_link_bias_is_learned_and_absent_by_default():
+    cfg = small_config("train.epochs=1", "train.patience=100", "model.link_bias=true")
+    split = load_split_for(cfg.data, cfg.split)
+    result = Trainer(cfg, split, progress=False).fit()
+    assert "link_bias" in result.model.state_dict()
+    assert result.model.link_bias.item() != 0.0
+    from hashgnn.models.hashgnn import HashGNNModel
+
+    assert "link_bias" not in HashGNNModel(10, small_config().model).state_dict()  # the paper's parameters

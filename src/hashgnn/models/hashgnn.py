@@ -29,11 +29,15 @@ class HashGNNModel(nn.Module):
                                      config.activation, config.init_std)
         self.hash = HashLayer(self.encoder.out_dim, config.n_bits, config.init_std)
         self.binarizer = build_binarizer(config.method, **config.binarizer_kwargs())
+        # eq. 5's offset (model.link_bias); None keeps the paper's parameters and checkpoints unchanged
+        self.link_bias = nn.Parameter(torch.zeros(())) if getattr(config, "link_bias", False) else None
 
     def reset_parameters(self) -> None:
         self.input.reset_parameters()
         self.encoder.reset_parameters()
         self.hash.reset_parameters()
+        if self.link_bias is not None:
+            nn.init.zeros_(self.link_bias)
 
     def forward(self, graph: GraphInputs) -> Tensor:
         """Pre-activations ``a`` ``[N, K]`` of every node."""

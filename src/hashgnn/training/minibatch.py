@@ -280,7 +280,8 @@ class MiniBatchTrainer(Trainer):
             shared = None if not tcfg.shared_negatives else (idx[n_pairs:], torch.from_numpy(taken).to(self.device))
             loss, cross, rank_loss = batch_objective(
                 h, a, idx[:n_b], idx[n_b:2 * n_b], idx[2 * n_b:n_pairs].view(n_b, tcfg.triplets), scale, tcfg.lam,
-                tcfg.margin, tcfg.rank_loss, **tcfg.extra_terms(epoch), shared=shared)
+                tcfg.margin, tcfg.rank_loss, **tcfg.extra_terms(epoch), shared=shared,
+                bias=model.link_bias)
             optimizer.zero_grad(set_to_none=True)
             (loss * weight).backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)

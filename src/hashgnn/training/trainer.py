@@ -214,7 +214,8 @@ class Trainer:
             loss, cross, rank = batch_objective(
                 h, a, torch.from_numpy(users).to(dev), torch.from_numpy(pos_items + self.n_users).to(dev),
                 torch.from_numpy(neg_items + self.n_users).to(dev), scale, tcfg.lam, tcfg.margin, tcfg.rank_loss,
-                **tcfg.extra_terms(epoch), shared=shared)
+                **tcfg.extra_terms(epoch), shared=shared,
+                bias=model.link_bias)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)

@@ -37,7 +37,10 @@ def build_index(emb: Embeddings, mode: str, n_candidates: int = DEFAULT_CANDIDAT
     return cache[key]
 
 
-def _queries(emb: Embeddings, mode: str, codes: np.ndarray | None, z: np.ndarray):
+def search_queries(mode: str, codes: np.ndarray | None, z: np.ndarray):
+    """What an index of ``mode`` takes as queries: packed codes (HamR), (codes, z) (HieS) or z (CeS)."""
+    if mode != "continuous" and codes is None:
+        raise ConfigError(f"search mode {mode!r} needs hash codes for the queries")
     if mode == "hamming":
         return codes
     if mode == "hierarchical":
@@ -53,7 +56,7 @@ def search_users(emb: Embeddings, users: np.ndarray, k: int, mode: str, exclude:
         raise ConfigError(f"k must be > 0, got {k}")
     index = build_index(emb, mode, max(n_candidates, k), tie_seed)
     codes = emb.user_codes[users] if emb.user_codes is not None else None
-    return index.search(_queries(emb, mode, codes, emb.user_z[users]), k, exclude=exclude)
+    return index.search(search_queries(mode, codes, emb.user_z[users]), k, exclude=exclude)
 
 
 def search_items(emb: Embeddings, items: np.ndarray, k: int, mode: str, n_candidates: int = DEFAULT_CANDIDATES,
@@ -64,4 +67,4 @@ def search_items(emb: Embeddings, items: np.ndarray, k: int, mode: str, n_candid
     n = len(items)
     self_mask = sp.csr_matrix((np.ones(n, dtype=np.float32), (np.arange(n), items)),
                               shape=(n, emb.item_z.shape[0]))
-    return index.search(_queries(emb, mode, codes, emb.item_z[items]), k, exclude=self_mask)
+    return index.search(search_queries(mode, codes, emb.item_z[items]), k, exclude=self_mask)

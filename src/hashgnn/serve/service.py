@@ -231,7 +231,7 @@ class RecallService:
     def recommend_new_user(self, items: list[Any], k: int = 10, mode: str | None = None) -> Recall:
         """Top-k for a user the model never saw, from the items they interacted with (excluded from the
         answer); the user's codes come from the trained network (``HashGNN.encode_new_users``)."""
-        from hashgnn.evaluation.search import build_index
+        from hashgnn.evaluation.search import build_index, search_queries
 
         mode, k = self.check_mode(mode), self.check_k(k)
         idx = self.item_indices(items)
@@ -243,13 +243,9 @@ class RecallService:
             new = self.model.encode_new_users([idx])
         # the model's own (cached) index: encode_new_users returns a fresh Embeddings without the cache
         index = build_index(self.emb, mode, max(self.model.n_candidates, k), self.model.tie_seed)
-        z = np.ascontiguousarray(new.user_z, dtype=np.float32)
-        if mode == "continuous":
-            queries: Any = z
-        elif new.user_codes is None:
+        if mode != "continuous" and new.user_codes is None:
             raise InvalidRequestError(f"search mode {mode!r} needs hash codes for the new user")
-        else:
-            queries = new.user_codes if mode == "hamming" else (new.user_codes, z)
+        queries = search_queries(mode, new.user_codes, np.ascontiguousarray(new.user_z, dtype=np.float32))
         exclude = sp.csr_matrix((np.ones(len(idx), dtype=np.float32), (np.zeros(len(idx), dtype=np.int64), idx)),
                                 shape=(1, self.n_items))
         ids, scores = index.search(queries, k, exclude=exclude)

@@ -180,3 +180,22 @@ def test_figure4_6_resumed_reuses_stored_runs_with_their_curves(tmp_path: Path, 
     assert calls == ["HashGNN_nr", "Hash_ste", "HashGNN_nr", "Hash_ste"]
     runs = pd.read_csv(tmp_path / "f" / "runs.csv")
     assert sorted(runs["variant"]) == ["HashGNN_nr", "Hash_ste"]  # replaced, not stored twice
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_table2_stopped_part_way_leaves_its_table_up_to_date(tmp_path: Path, monkeypatch):
+    from hashgnn.experiments import run_experiment, tables
+
+    original = tables.train_and_evaluate
+
+    def dies_on_the_second_method(plan, store, dataset, label, seed, method, **kwargs):
+        if method == "PTE":
+            raise KeyboardInterrupt  # as when a long experiment is killed
+        return original(plan, store, dataset, label, seed, method, **kwargs)
+
+    monkeypatch.setattr(tables, "train_and_evaluate", dies_on_the_second_method)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(Options("table2", quick=True, methods=["MF", "PTE"], out=tmp_path / "t"))
+    table = (tmp_path / "t" / "table.md").read_text()
+    assert "| MF |" in table and "| PTE |" not in table
+    assert (tmp_path / "t" / "recall50_vs_paper.png").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -124,21 +125,32 @@ def _bars_vs_paper(summary: pd.DataFrame, plan: Plan, reference, path_name: str,
     savefig(fig, plan.out / path_name)
 
 
-def _loop(plan: Plan, store: ResultStore, methods: list[str] | None = None, **kw) -> None:
+def _loop(plan: Plan, store: ResultStore, methods: list[str] | None = None,
+          after_run: Callable[[], object] | None = None, **kw) -> None:
+    """Every (dataset, seed, method) of the plan; ``after_run`` is called after each run trained here (not after
+    the ones skipped as already stored), so that a long experiment's tables show the runs finished so far."""
     # methods innermost: GraphSage, LSH and HashGNN_sp of one (dataset, seed) then run back to back and share the
     # one GraphSage the runner keeps per (dataset, seed) (see runner.SharedGraphSage)
     for dataset, label in plan.datasets:
         for seed in plan.seeds:
             for method in methods or plan.methods:
+                before = len(store.runs)
                 train_and_evaluate(plan, store, dataset, label, seed, method, **kw)
+                if after_run is not None and len(store.runs) > before:
+                    after_run()
 
 
 def run_table2(plan: Plan, reference=None, ref_name: str = "Table 2 of the paper") -> str:
     """All methods × datasets × seeds; Table 2 (hierarchical column: continuous search for methods without
-    codes), timing per method, Figure 3-style Hamming curves as a by-product."""
+    codes), timing per method, Figure 3-style Hamming curves as a by-product. The table and plots are rewritten
+    after every run, so an experiment stopped part-way leaves them up to date with its stored runs."""
     store = ResultStore(plan.out, plan.options.fresh)
-    _loop(plan, store)
     reference = reference or table2_reference
+    _loop(plan, store, after_run=lambda: _write_table2(plan, store, reference, ref_name))
+    return _write_table2(plan, store, reference, ref_name)
+
+
+def _write_table2(plan: Plan, store: ResultStore, reference, ref_name: str) -> str:
     summary = summarize(store.results)
     atomic_write_text(plan.out / "summary.csv", summary.to_csv(index=False))
     head = summarize(headline(store.results, CONTINUOUS))

@@ -34,10 +34,9 @@ class ModelConfig:
     (one draw per node: its whole code is z or h in a step). ``ste_grad`` (guided and ste): where the
     straight-through gradient of sign lands, ``"z"`` as the paper or ``"a"`` past the tanh (beyond the paper; see
     :class:`hashgnn.models.hashing.GuidedSTE`). ``link_bias`` (beyond the paper, default off): a learned scalar b
-    inside eq. 5's σ(s + b). Eq. 5 asks for calibrated scores (links above 0, non-links below), which needs an
-    offset; without b the codes pay for it with bits that are (nearly) constant over all items, and a bit that
-    is the same for every item adds the same to every item's score, so it ranks nothing. b is shift-only: the
-    ranking terms, and so the rankings, do not see it.
+    inside eq. 5's σ(s + b), so calibrating scores (links above 0, non-links below) need not cost code bits; the
+    ranking terms, and so the rankings, do not see it. Measured on MovieLens-1M (``plus`` + softmax, seed 0) it
+    did not free the near-constant item bits and cost 0.012 HamR Recall@50 (``results/ablation-plus-ml1m``).
     """
 
     encoder: str = "sage"

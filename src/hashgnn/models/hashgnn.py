@@ -30,7 +30,7 @@ class HashGNNModel(nn.Module):
         self.hash = HashLayer(self.encoder.out_dim, config.n_bits, config.init_std)
         self.binarizer = build_binarizer(config.method, **config.binarizer_kwargs())
         # eq. 5's offset (model.link_bias); None keeps the paper's parameters and checkpoints unchanged
-        self.link_bias = nn.Parameter(torch.zeros(())) if getattr(config, "link_bias", False) else None
+        self.link_bias = nn.Parameter(torch.zeros(())) if config.link_bias else None
 
     def reset_parameters(self) -> None:
         self.input.reset_parameters()

@@ -37,6 +37,8 @@ class ModelConfig:
     inside eq. 5's σ(s + b), so calibrating scores (links above 0, non-links below) need not cost code bits; the
     ranking terms, and so the rankings, do not see it. Measured on MovieLens-1M (``plus`` + softmax, seed 0) it
     did not free the near-constant item bits and cost 0.012 HamR Recall@50 (``results/ablation-plus-ml1m``).
+    ``typed_hash`` (beyond the paper, default off: the paper has one ψ for all nodes): users and items get their
+    own hash projection (W, b) into the same K-bit space (:class:`hashgnn.models.hashing.HashLayer`).
     """
 
     encoder: str = "sage"
@@ -60,6 +62,7 @@ class ModelConfig:
     gumbel_tau_min: float = 0.1
     gumbel_rate: float = 1e-3
     link_bias: bool = False
+    typed_hash: bool = False
 
     def binarizer_kwargs(self) -> dict[str, Any]:
         if self.method == "guided":

@@ -129,7 +129,7 @@ class HashGNN(Recommender):
                 raise ConfigError("load_network() needs a model loaded from a run directory")
             ckpt = rd.load_checkpoint("best")
             inter = self.split.interactions
-            net = HashGNNModel(inter.n_users + inter.n_items, self.config.model)
+            net = HashGNNModel(inter.n_users + inter.n_items, self.config.model, n_users=inter.n_users)
             net.load_state_dict(ckpt.get("best_model") or ckpt["model"])
             net.eval()
             graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(self.split.train))

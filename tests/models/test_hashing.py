@@ -163,6 +163,21 @@ def test_hash_layer_shapes_init_and_repr():
     assert layer(torch.randn(3, 68)).shape == (3, 32)
 
 
+def test_typed_hash_layer_projects_users_and_items_with_their_own_weights():
+    torch.manual_seed(0)
+    layer = HashLayer(8, 4, init_std=0.5, n_users=3)
+    assert repr(layer) == "HashLayer(8, n_bits=4, n_users=3)"
+    u = torch.randn(5, 8)
+    a = layer(u)  # rows are nodes 0..4: users 0-2, items 3-4
+    torch.testing.assert_close(a[:3], layer.linear(u[:3]))
+    torch.testing.assert_close(a[3:], layer.item_linear(u[3:]))
+    assert not torch.allclose(layer.linear(u[3:]), layer.item_linear(u[3:]))
+    # explicit node ids (a sampled subgraph's n_id) decide the type, not the row position
+    nodes = torch.tensor([4, 0])
+    torch.testing.assert_close(layer(u[:2], nodes), torch.stack([layer.item_linear(u[0]), layer.linear(u[1])]))
+    assert HashLayer(8, 4).item_linear is None  # the paper's single ψ by default
+
+
 def test_unknown_method_lists_choices():
     with pytest.raises(ConfigError, match="guided"):
         build_binarizer("nope")

@@ -44,18 +44,22 @@ def tiny_graph() -> BipartiteGraph:
     return BipartiteGraph.from_interactions(inter)
 
 
-def _model(n_nodes: int, std: float = 0.3) -> HashGNNModel:
-    """A model with large random weights so outputs are O(1) and a wrong aggregation cannot hide in rounding."""
+def _model(n_nodes: int, std: float = 0.3, n_users: int | None = None) -> HashGNNModel:
+    """A model with large random weights so outputs are O(1) and a wrong aggregation cannot hide in rounding.
+
+    ``n_users`` turns on ``model.typed_hash`` (one hash projection per node type)."""
     torch.manual_seed(0)
-    model = HashGNNModel(n_nodes, RunConfig().model)
+    cfg = RunConfig().override(["model.typed_hash=true"] if n_users is not None else [])
+    model = HashGNNModel(n_nodes, cfg.model, n_users=n_users)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, std)
     return model.eval()
 
 
-def test_full_fanout_sampled_forward_equals_full_graph(tiny_graph: BipartiteGraph):
-    model = _model(tiny_graph.num_nodes)
+@pytest.mark.parametrize("typed", [False, True])
+def test_full_fanout_sampled_forward_equals_full_graph(tiny_graph: BipartiteGraph, typed: bool):
+    model = _model(tiny_graph.num_nodes, n_users=tiny_graph.n_users if typed else None)
     full = model(GraphInputs.from_graph(tiny_graph))
     sampler = NeighborSampler(tiny_graph, [-1, -1], seed=1)
     users = np.array([0, 7, 7, 120])
@@ -68,9 +72,10 @@ def test_full_fanout_sampled_forward_equals_full_graph(tiny_graph: BipartiteGrap
     torch.testing.assert_close(out, full[torch.from_numpy(nodes)], atol=1e-5, rtol=1e-5)
 
 
-def test_sampled_forward_backward_matches_full_graph_gradient(tiny_graph: BipartiteGraph):
+@pytest.mark.parametrize("typed", [False, True])
+def test_sampled_forward_backward_matches_full_graph_gradient(tiny_graph: BipartiteGraph, typed: bool):
     """Gradients through the sampled operators (sparse_propagate's hand-written backward) are the full ones."""
-    model = _model(tiny_graph.num_nodes, std=0.1)
+    model = _model(tiny_graph.num_nodes, std=0.1, n_users=tiny_graph.n_users if typed else None)
     seeds = np.array([5, 300, 301, 42])
     full = model(GraphInputs.from_graph(tiny_graph))[torch.from_numpy(seeds)].pow(2).sum()
     g_full = torch.autograd.grad(full, list(model.parameters()))
@@ -101,9 +106,10 @@ def test_debiased_operators_estimate_the_full_mean_without_bias(tiny_graph: Bipa
     np.testing.assert_allclose(fixed, full_row, atol=0.03)
 
 
+@pytest.mark.parametrize("typed", [False, True])
 @pytest.mark.parametrize("chunk", [1, 97, 10_000])
-def test_layerwise_encode_equals_full_encode(tiny_graph: BipartiteGraph, chunk: int):
-    model = _model(tiny_graph.num_nodes)
+def test_layerwise_encode_equals_full_encode(tiny_graph: BipartiteGraph, chunk: int, typed: bool):
+    model = _model(tiny_graph.num_nodes, n_users=tiny_graph.n_users if typed else None)
     z_full, h_full = model.encode(GraphInputs.from_graph(tiny_graph))
     z, h = layerwise_encode(model, tiny_graph, chunk_size=chunk)
     assert z_full.abs().mean() > 0.1
@@ -188,10 +194,14 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path: Path, sparse
 
 
 @pytest.mark.dataset("movielens-100k")
-@pytest.mark.parametrize("extra", [(), ("train.rank_loss=softmax", "train.shared_negatives=64",
-                                         "train.distill_weight=0.5")])
-def test_full_fanout_minibatch_training_reproduces_the_full_graph_trainer(extra: tuple[str, ...]):
-    """Same batches, negatives and (deterministic hashnet) binarizer: only float summation order differs."""
+@pytest.mark.parametrize(("extra", "tol"), [((), 1e-3),
+                                           (("train.rank_loss=softmax", "train.shared_negatives=64",
+                                             "train.distill_weight=0.5", "model.typed_hash=true"), 5e-3)])
+def test_full_fanout_minibatch_training_reproduces_the_full_graph_trainer(extra: tuple[str, ...], tol: float):
+    """Same batches, negatives and (deterministic hashnet) binarizer: only float summation order differs.
+
+    That drift compounds over an epoch of Adam steps, more with more loss terms (measured up to 3e-3 relative
+    with the second set); single-step gradients are compared exactly in the sampled-forward tests above."""
     from hashgnn.data import load_split_for
     from hashgnn.training import Trainer
 
@@ -200,5 +210,5 @@ def test_full_fanout_minibatch_training_reproduces_the_full_graph_trainer(extra:
     full = Trainer(cfg, split, progress=False).fit()
     mini = MiniBatchTrainer(cfg, split, progress=False, fanouts=(-1, -1)).fit()
     for (k, a), b in zip(full.model.state_dict().items(), mini.model.state_dict().values(), strict=True):
-        assert ((a - b).norm() / a.norm()).item() < 1e-3, k
+        assert ((a - b).norm() / a.norm()).item() < tol, k
     assert abs(full.best_metric - mini.best_metric) < 2e-3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from hashgnn.errors import ConfigError
 from hashgnn.models.encoders import GraphInputs, NodeInput, build_encoder
 from hashgnn.models.hashing import HashLayer, build_binarizer, sign
 
@@ -19,15 +20,19 @@ class HashGNNModel(nn.Module):
         num_nodes: Users + items (users first).
         config: :class:`~hashgnn.config.ModelConfig`.
         features: Optional fixed node features concatenated to the id embeddings.
+        n_users: Number of users; required by ``model.typed_hash`` (one hash projection per node type).
     """
 
-    def __init__(self, num_nodes: int, config, features: Tensor | None = None) -> None:
+    def __init__(self, num_nodes: int, config, features: Tensor | None = None, n_users: int | None = None) -> None:
         super().__init__()
         self.config = config
         self.input = NodeInput(num_nodes, config.embedding_dim, features, config.init_std)
         self.encoder = build_encoder(config.encoder, self.input.out_dim, config.dims, config.num_layers,
                                      config.activation, config.init_std)
-        self.hash = HashLayer(self.encoder.out_dim, config.n_bits, config.init_std)
+        if config.typed_hash and n_users is None:
+            raise ConfigError("model.typed_hash needs the number of users (HashGNNModel(..., n_users=...))")
+        self.hash = HashLayer(self.encoder.out_dim, config.n_bits, config.init_std,
+                              n_users if config.typed_hash else None)
         self.binarizer = build_binarizer(config.method, **config.binarizer_kwargs())
         # eq. 5's offset (model.link_bias); None keeps the paper's parameters and checkpoints unchanged
         self.link_bias = nn.Parameter(torch.zeros(())) if config.link_bias else None
@@ -57,7 +62,6 @@ class HashGNNModel(nn.Module):
     @torch.no_grad()
     def layer_states(self, graph: GraphInputs) -> list[Tensor]:
         """Input and every encoder layer's output for all nodes (the 'sage' encoder), computed once for reuse."""
-        from hashgnn.errors import ConfigError
         from hashgnn.models.encoders import SAGEMeanEncoder
         from hashgnn.models.propagation import sparse_propagate
 
@@ -88,7 +92,7 @@ class HashGNNModel(nn.Module):
                 pooled = (own + prev[nodes].sum(0)) / (len(nodes) + 1)
                 own = self.encoder.act(layer(pooled))
             outs.append(own)
-        z = torch.tanh(self.hash(torch.stack(outs)))
+        z = torch.tanh(self.hash(torch.stack(outs), torch.zeros(len(outs), dtype=torch.long)))  # all are users
         return z, sign(z)
 
     def __repr__(self) -> str:

@@ -42,28 +42,47 @@ def sign_ste(z: Tensor) -> Tensor:
 class HashLayer(nn.Module):
     r"""Fully connected hash layer, eq. 2: :math:`\mathbf{z} = \tanh(\mathbf{W}^T\mathbf{u} + \mathbf{b})`.
 
+    With ``n_users`` set (``model.typed_hash``, beyond the paper) users and items get their own (W, b): node
+    ``v`` uses :math:`(\mathbf{W}_u, \mathbf{b}_u)` if ``v < n_users`` else :math:`(\mathbf{W}_i, \mathbf{b}_i)`.
+    Both sides still share one K-bit Hamming space; only the projection into it differs, so a bit may split users
+    at a different threshold and direction than it splits items.
+
     Args:
         in_dim: Size d of u.
         n_bits: Code length K (default: :obj:`32`).
         init_std: N(0, σ) init of W (paper: 0.02); b starts at 0.
+        n_users: Users come first among the nodes; set it for one projection per node type (default: one shared).
     """
 
-    def __init__(self, in_dim: int, n_bits: int = 32, init_std: float = 0.02) -> None:
+    def __init__(self, in_dim: int, n_bits: int = 32, init_std: float = 0.02, n_users: int | None = None) -> None:
         super().__init__()
         self.linear = nn.Linear(in_dim, n_bits)
+        self.n_users = n_users
+        self.item_linear = nn.Linear(in_dim, n_bits) if n_users is not None else None
         self.init_std = init_std
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.linear.weight, 0.0, self.init_std)
-        nn.init.zeros_(self.linear.bias)
+        for lin in (self.linear, self.item_linear):
+            if lin is not None:
+                nn.init.normal_(lin.weight, 0.0, self.init_std)
+                nn.init.zeros_(lin.bias)
 
-    def forward(self, u: Tensor) -> Tensor:
-        """Returns the pre-activation a; z = tanh(a)."""
-        return self.linear(u)
+    def forward(self, u: Tensor, nodes: Tensor | None = None) -> Tensor:
+        """Returns the pre-activation a; z = tanh(a).
+
+        ``nodes``: global node id of each row of ``u`` (default ``0..len(u)-1``); only read by a typed layer.
+        """
+        a = self.linear(u)
+        if self.item_linear is None:
+            return a
+        if nodes is None:
+            nodes = torch.arange(len(u), device=u.device)
+        return torch.where((nodes >= self.n_users).unsqueeze(1), self.item_linear(u), a)
 
     def __repr__(self) -> str:
-        return f"HashLayer({self.linear.in_features}, n_bits={self.linear.out_features})"
+        typed = f", n_users={self.n_users}" if self.n_users is not None else ""
+        return f"HashLayer({self.linear.in_features}, n_bits={self.linear.out_features}{typed})"
 
 
 class Binarizer(nn.Module):

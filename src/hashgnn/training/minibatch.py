@@ -103,7 +103,7 @@ class SampledForward(nn.Module):
             else:
                 x = layer(sparse_propagate(a, a_t, x))
             x = enc.act(x)
-        return model.hash(x)
+        return model.hash(x, n_id[:len(x)])  # the last hop's targets are a prefix of n_id
 
 
 def debias_operators(sub: SampledSubgraph, degrees: np.ndarray) -> SampledSubgraph:

@@ -154,7 +154,7 @@ class Trainer:
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)
         seed_everything(cfg.seed)
-        model = HashGNNModel(self.n_users + self.n_items, cfg.model).to(self.device)
+        model = HashGNNModel(self.n_users + self.n_items, cfg.model, n_users=self.n_users).to(self.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         state = self._new_state()
         if self.run_dir is not None:  # temp files of a writer killed mid-write (never artifacts themselves)

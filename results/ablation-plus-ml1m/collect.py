@@ -29,6 +29,7 @@ def row(run: Path, command: str) -> dict:
            "lr": t["lr"], "quant_start": t.get("quant_start", 1), "rank_loss": t["rank_loss"], "seed": cfg["seed"],
            "shared_negatives": t.get("shared_negatives", 0), "distill_weight": t.get("distill_weight", 0.0),
            "link_bias": bool(m.get("link_bias", False)), "typed_hash": bool(m.get("typed_hash", False)),
+           "guide": m.get("guide", "node"),
            "command": command}
     for mode, res in (("hamming", full), ("hierarchical", m100), ("continuous", full)):
         for protocol in ("standard", "paper"):  # a continuous run has no codes: NaN in the code columns
@@ -50,7 +51,8 @@ def main(argv: list[str]) -> None:
     # rows from before these columns existed were all trained with the defaults of the time
     both = both.fillna({"epochs": 40, "lr_schedule": "constant", "balance_weight": 0.0, "lam": 0.5, "lr": 0.01,
                         "quant_start": 1, "rank_loss": "bpr", "seed": 0, "shared_negatives": 0,
-                        "distill_weight": 0.0, "link_bias": False, "typed_hash": False})
+                        "distill_weight": 0.0, "link_bias": False, "typed_hash": False,
+                        "guide": "node"})
     both = both.astype({"epochs": int, "quant_start": int, "seed": int, "shared_negatives": int})
     both.to_csv(here / "runs.csv", index=False)
     (here / "table.md").write_text(markdown(both))
@@ -62,7 +64,7 @@ OTHER = (("p_every", 250, "p every {} it."), ("triplets", 5, "{} triplets"), ("e
          ("lr", 0.01, "lr {}"), ("quant_start", 1, "quantisation from epoch {}"),
          ("rank_loss", "bpr", "{} ranking term"), ("shared_negatives", 0, "{} shared negatives"),
          ("distill_weight", 0.0, "distillation weight {}"), ("link_bias", False, "link bias"),
-         ("typed_hash", False, "typed hash layer"),
+         ("typed_hash", False, "typed hash layer"), ("guide", "node", "guide drawn per {}"),
          ("seed", 0, "seed {}"))
 
 

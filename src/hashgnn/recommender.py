@@ -31,8 +31,9 @@ class HashGNN(Recommender):
         encoder: ``sage`` (paper) | ``gcn`` | ``lightgcn`` | ``gat``.
         epochs, batch_size, lr, lam, seed, device: common settings; anything else via ``config`` or
             ``overrides`` (dotted keys, e.g. ``{"train.triplets": 10}``).
-        preset: ``paper`` (default: the paper's text) | ``official`` (the authors' released code) | ``plus``
-            (beyond the paper, the best measured); see :data:`hashgnn.config.PRESETS`. ``overrides`` win over it.
+        preset: ``paper`` (default: the paper's text) | ``official`` (the authors' released code) | ``plus`` |
+            ``plus-softmax`` (beyond the paper; the latter the best measured); see :data:`hashgnn.config.PRESETS`.
+            ``overrides`` win over it.
     """
 
     def __init__(self, n_bits: int = 32, method: str = "guided", encoder: str = "sage", epochs: int | None = None,

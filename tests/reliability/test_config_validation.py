@@ -52,7 +52,7 @@ BAD = [
     (["--set", "bogus.key=1"], {"bogus.key": 1}, ["unknown config section", "model", "train"]),
     (["--set", "train.lam"], None, ["section.key=value"]),
     (["--set", "train.quant_weight=-1"], {"train.quant_weight": -1}, ["train.quant_weight", ">= 0"]),
-    (["--preset", "best"], None, ["unknown preset", "paper", "official", "plus"]),
+    (["--preset", "best"], None, ["unknown preset", "paper", "official", "plus", "plus-softmax"]),
 ]
 
 
@@ -158,5 +158,8 @@ def test_presets_are_valid_and_resolve_in_order():
     assert (cfg.model.guide, cfg.train.rank_loss, cfg.model.activation) == ("node", "bpr", "leaky_relu")
     assert (cfg.train.z_weight, cfg.model.score_scale) == (1.0, 0.25)
     assert cfg.train.quant_weight == 0.5  # --set wins over the preset
+    best = build_config(None, "movielens-100k", None, None, None, None, None, None, [], "plus-softmax")
+    assert (best.model.guide, best.train.rank_loss, best.train.triplets) == ("element", "softmax", 20)
+    assert (best.train.z_weight, best.model.score_scale, best.model.activation) == (1.0, 0.25, "leaky_relu")
     assert build_config(None, "movielens-100k", None, None, None, None, None, None, [], "paper") == \
         RunConfig().override(["data.dataset=movielens-100k"]).validate()

@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, "--config", help="a config.json to start from"),
         preset: str = typer.Option("paper", "--preset",
                                    help=f"starting settings, before --set: {' | '.join(PRESETS)} "
-                                        "(paper text; authors' released code; beyond the paper)"),
+                                        "(paper text; authors' released code; the last two beyond the paper)"),
         set_: list[str] = typer.Option([], "--set", help="dotted override, e.g. --set train.lam=0.3"),
         resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
         evaluate: bool = typer.Option(True, help="evaluate on the test set after training"),

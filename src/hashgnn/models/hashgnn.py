@@ -92,7 +92,9 @@ class HashGNNModel(nn.Module):
                 pooled = (own + prev[nodes].sum(0)) / (len(nodes) + 1)
                 own = self.encoder.act(layer(pooled))
             outs.append(own)
-        z = torch.tanh(self.hash(torch.stack(outs), torch.zeros(len(outs), dtype=torch.long)))  # all are users
+        u = torch.stack(outs)
+        as_users = torch.zeros(len(u), dtype=torch.long, device=u.device)  # node 0 is a user: the user projection
+        z = torch.tanh(self.hash(u, as_users))
         return z, sign(z)
 
     def __repr__(self) -> str:

@@ -77,7 +77,7 @@ def markdown(runs: pd.DataFrame) -> str:
              "| CeS on own z | median abs z | best epoch |", "|" + "---|" * 11]
     for r in runs.to_dict("records"):
         other = [label.format(r[col]) for col, default, label in OTHER if r[col] != default]
-        if r["rank_loss"] == "softmax" and (r["shared_negatives"] or r["typed_hash"]):
+        if r["rank_loss"] == "softmax":  # the softmax term's cost is part of what these rows compare
             other.append(f"train {r['train_seconds']:.0f} s")
         if r["method"] == "continuous":
             other.append("continuous (GraphSage)")
@@ -88,7 +88,8 @@ def markdown(runs: pd.DataFrame) -> str:
                      f"{cell(r['hierarchical_M200_standard_recall@50'] if coded else float('nan'))} | "
                      f"{cell(r['continuous_standard_recall@50'])} | {r['median_abs_z']:.3f} | {r['best_epoch']} |")
     note = "Test Recall@50, standard protocol, MovieLens-1M, K = 32, seed 0 unless the other column says; commands in "
-    note += "command.txt."
+    note += "command.txt. \"train\" (softmax-term rows): wall seconds of training, 1 thread, beside another run or "
+    note += "two, so a time compares only with rows trained the same day."
     return "\n".join(lines) + f"\n\n{note}\n"
 
 

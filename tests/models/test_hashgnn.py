@@ -30,8 +30,8 @@ def test_new_user_codes_equal_a_trained_user_whose_embedding_is_its_items_mean(t
         items = torch.from_numpy(np.unique(inter.items[inter.users == user]))
         weight = model.input.embedding.weight
         weight[user] = weight[items + inter.n_users].mean(0)
-    z_full, h_full = model.encode(graph)
-    z_new, h_new = model.encode_new_users([items], model.layer_states(graph), inter.n_users)
+    z_full, _ = model.encode(graph)
+    z_new, _ = model.encode_new_users([items], model.layer_states(graph), inter.n_users)
     assert z_full[user].abs().mean() > 0.1
     torch.testing.assert_close(z_new[0], z_full[user], atol=1e-5, rtol=1e-5)
     if typed:  # users go through the user projection: the item projection would give other codes

@@ -64,6 +64,16 @@ def test_figure3_from_results_writes_the_hamming_rows_as_a_trained_figure3_would
     assert pd.read_csv(trained / "runs.csv")["config"].tolist() == pd.read_csv(out / "runs.csv")["config"].tolist()
 
 
+def test_a_source_filled_by_several_invocations_is_cited_with_all_of_them(table2: Path, tmp_path: Path):
+    source = _copy(table2, tmp_path / "t2")
+    first = (source / "command.txt").read_text().splitlines()[0]
+    second = first + " --methods HashGNN"
+    (source / "command.txt").write_text(f"{first}\n{second}\n")
+    out = _figure3(source, tmp_path / "f3")
+    assert f"its 2 invocations in `{source / 'command.txt'}`" in (out / "table.md").read_text()
+    assert json.loads((out / "experiment.json").read_text())["source_commands"] == [first, second]
+
+
 def test_other_settings_missing_methods_datasets_or_files_are_one_line_errors(table2: Path, tmp_path: Path):
     out = tmp_path / "f3"
     with pytest.raises(ConfigError, match=r"runs\.csv: 2 run\(s\).*model\.activation: 'leaky_relu' != 'relu'"):

@@ -368,13 +368,17 @@ def _record_source(plan: Plan, rows: pd.DataFrame, source: Path) -> str:
     meta = source / "experiment.json"
     name = json.loads(meta.read_text()).get("experiment", "?") if meta.is_file() else "?"
     command_file = source / "command.txt"
-    theirs = command_file.read_text().strip().splitlines()[0] if command_file.is_file() else "?"
+    # a folder filled over several invocations (resumed, or processes with disjoint --methods) lists them all
+    theirs = ([line for line in command_file.read_text().splitlines() if line.strip() and not line.startswith("#")]
+              if command_file.is_file() else [])
     seeds = {f"{d} {m}": sorted(int(s) for s in g["seed"].unique())
              for (d, m), g in rows.groupby(["dataset", "method"], sort=False)}
-    write_meta(plan, {"source": str(source), "source_experiment": name, "source_command": theirs,
+    write_meta(plan, {"source": str(source), "source_experiment": name, "source_commands": theirs,
                       "seeds": sorted({s for v in seeds.values() for s in v}), "source_seeds": seeds})
+    cited = (f"its command: `{theirs[0]}`" if len(theirs) == 1
+             else f"its {len(theirs)} invocations in `{command_file}`" if theirs else "no command.txt")
     said = (f"Not trained here: the `hamming` rows of the runs of the {name} experiment in `{source}` "
-            f"(its command: `{theirs}`), checked to have figure3's settings.")
+            f"({cited}), checked to have figure3's settings.")
     command = (plan.out / "command.txt").read_text()
     atomic_write_text(plan.out / "command.txt", f"{command}# {said}\n")  # '#': the file stays a runnable command
     kinds = {tuple(v) for v in seeds.values()}

@@ -175,7 +175,22 @@ def test_typed_hash_layer_projects_users_and_items_with_their_own_weights():
     # explicit node ids (a sampled subgraph's n_id) decide the type, not the row position
     nodes = torch.tensor([4, 0])
     torch.testing.assert_close(layer(u[:2], nodes), torch.stack([layer.item_linear(u[0]), layer.linear(u[1])]))
+    # a chunk of consecutive nodes 2..4 (layer-wise inference): one user, then items
+    torch.testing.assert_close(layer(u[2:], start=2), a[2:])
+    torch.testing.assert_close(layer(u[3:], start=3), a[3:])  # items only
     assert HashLayer(8, 4).item_linear is None  # the paper's single ψ by default
+
+
+def test_typed_hash_layer_sends_each_rows_gradient_to_its_own_projection_only():
+    layer = HashLayer(8, 4, n_users=3)
+    u = torch.randn(4, 8)
+    layer(u[:1], torch.tensor([5])).sum().backward()  # one item row
+    assert layer.linear.weight.grad is None or torch.count_nonzero(layer.linear.weight.grad) == 0
+    assert torch.count_nonzero(layer.item_linear.weight.grad) > 0
+    for nodes in (None, torch.tensor([0, 1, 4, 5])):
+        x = u.clone().requires_grad_()
+        layer(x, nodes).pow(2).sum().backward()
+        assert torch.count_nonzero(x.grad.abs().sum(1)) == 4  # every row, whichever path, gets its gradient
 
 
 def test_unknown_method_lists_choices():

@@ -68,17 +68,22 @@ class HashLayer(nn.Module):
                 nn.init.normal_(lin.weight, 0.0, self.init_std)
                 nn.init.zeros_(lin.bias)
 
-    def forward(self, u: Tensor, nodes: Tensor | None = None) -> Tensor:
+    def forward(self, u: Tensor, nodes: Tensor | None = None, start: int = 0) -> Tensor:
         """Returns the pre-activation a; z = tanh(a).
 
-        ``nodes``: global node id of each row of ``u`` (default ``0..len(u)-1``); only read by a typed layer.
+        The node of each row, read by a typed layer only: ``nodes`` (global ids), or else the consecutive ids
+        ``start, start+1, …``. Each row goes through its own type's projection alone.
         """
-        a = self.linear(u)
         if self.item_linear is None:
-            return a
-        if nodes is None:
-            nodes = torch.arange(len(u), device=u.device)
-        return torch.where((nodes >= self.n_users).unsqueeze(1), self.item_linear(u), a)
+            return self.linear(u)
+        if nodes is None:  # consecutive ids: the users among them are a prefix
+            cut = min(max(self.n_users - start, 0), len(u))
+            return torch.cat([self.linear(u[:cut]), self.item_linear(u[cut:])])
+        is_item = nodes >= self.n_users
+        a = u.new_empty(len(u), self.linear.out_features)
+        a[~is_item] = self.linear(u[~is_item])
+        a[is_item] = self.item_linear(u[is_item])
+        return a
 
     def __repr__(self) -> str:
         typed = f", n_users={self.n_users}" if self.n_users is not None else ""

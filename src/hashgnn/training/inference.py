@@ -134,9 +134,7 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
     k = model.hash.linear.out_features
     z = torch.empty(hi - lo, k, dtype=x.dtype, device=device)
     for s in range(0, hi - lo, chunk_size):
-        block = x[s:s + chunk_size]
-        nodes = torch.arange(lo + s, lo + s + len(block), device=device)
-        z[s:s + chunk_size] = torch.tanh(model.hash(block, nodes))
+        z[s:s + chunk_size] = torch.tanh(model.hash(x[s:s + chunk_size], start=lo + s))
     if was_training:
         model.train()
     return z, sign(z)

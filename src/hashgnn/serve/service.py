@@ -233,7 +233,7 @@ class RecallService:
         answer); the user's codes come from the trained network (``HashGNN.encode_new_users``)."""
         from hashgnn.evaluation.search import build_index, search_queries
 
-        mode, k = self.check_mode(mode), self.check_k(k)
+        mode, k = self.check_mode(mode), self.check_k(k)  # a mode with codes: the network gives the user codes too
         idx = self.item_indices(items)
         if not self.inductive:
             raise InvalidRequestError(f"this run cannot encode new users: {self.inductive_error}")
@@ -243,8 +243,6 @@ class RecallService:
             new = self.model.encode_new_users([idx])
         # the model's own (cached) index: encode_new_users returns a fresh Embeddings without the cache
         index = build_index(self.emb, mode, max(self.model.n_candidates, k), self.model.tie_seed)
-        if mode != "continuous" and new.user_codes is None:
-            raise InvalidRequestError(f"search mode {mode!r} needs hash codes for the new user")
         queries = search_queries(mode, new.user_codes, np.ascontiguousarray(new.user_z, dtype=np.float32))
         exclude = sp.csr_matrix((np.ones(len(idx), dtype=np.float32), (np.zeros(len(idx), dtype=np.int64), idx)),
                                 shape=(1, self.n_items))

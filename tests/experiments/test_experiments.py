@@ -155,6 +155,7 @@ def test_table_heading_names_the_datasets_chosen_with_datasets_option():
     assert "This run: MovieLens (chosen with --datasets)" in _heading(chosen, "figure4_6")
 
 
+@pytest.mark.dataset("movielens-100k")
 def test_figure4_6_resumed_reuses_stored_runs_with_their_curves(tmp_path: Path, monkeypatch):
     from hashgnn.experiments import run_experiment, tables
 

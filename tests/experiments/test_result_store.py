@@ -39,6 +39,8 @@ def test_a_store_sees_runs_added_by_another_store(tmp_path: Path):
     first, second = ResultStore(tmp_path, fresh=False), ResultStore(tmp_path, fresh=False)
     first.add([{"dataset": "d", "variant": "A", "seed": 0, "value": 1.0}], {"dataset": "d", "variant": "A", "seed": 0})
     assert second.done("d", "A", 0)
+    # only its own runs count as trained here: the tables are rewritten after those, not after another's
+    assert (first.added, second.added) == (1, 0)
     assert ResultStore(tmp_path, fresh=True).runs.empty  # fresh starts over
 
 

@@ -246,6 +246,7 @@ class ResultStore:
         out.mkdir(parents=True, exist_ok=True)
         self.results_path, self.runs_path = out / "results.csv", out / "runs.csv"
         self._lock = FileLock(str(out / ".results.lock"))
+        self.added = 0  # runs stored by this process (other processes may share the folder)
         if fresh:
             with self._lock:
                 for p in (self.results_path, self.runs_path):
@@ -288,6 +289,7 @@ class ResultStore:
                              ignore_index=True)
             atomic_write_text(self.results_path, results.to_csv(index=False))
             atomic_write_text(self.runs_path, runs.to_csv(index=False))
+        self.added += 1
 
 
 def load_trained_run(run_dir: Path, dataset: str):

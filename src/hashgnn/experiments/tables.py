@@ -134,9 +134,9 @@ def _loop(plan: Plan, store: ResultStore, methods: list[str] | None = None,
     for dataset, label in plan.datasets:
         for seed in plan.seeds:
             for method in methods or plan.methods:
-                before = len(store.runs)
+                before = store.added
                 train_and_evaluate(plan, store, dataset, label, seed, method, **kw)
-                if after_run is not None and len(store.runs) > before:
+                if after_run is not None and store.added > before:
                     after_run()
 
 

@@ -175,3 +175,24 @@ def test_property_all_hamming_indexes_equal_oracle(n_items, n_queries, n_bytes, 
     kk = min(k, m)
     ref_h = hierarchical_reference(q, qz, x, z, m, kk, ex, tie_seed)
     assert np.array_equal(ids[:, :kk], ref_h[0]) and np.array_equal(scores[:, :kk], ref_h[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_rows=st.integers(1, 5), m=st.integers(1, 40), k=st.integers(1, 40), seed=st.integers(0, 2**16),
+       n_distinct=st.integers(1, 6), pad=st.floats(0.0, 0.5))
+def test_rerank_topk_equals_a_two_key_sort(n_rows, m, k, seed, n_distinct, pad):
+    """Higher score first, then smaller position; -0.0 ties with 0.0; padding (-1, -inf) last."""
+    from hashgnn.index.hierarchical import rerank_topk
+
+    rng = np.random.default_rng(seed)
+    k = min(k, m)
+    pool = np.array([0.0, -0.0, 1.5, -2.25, 3e-38, -7.0, np.float32(1e30)], dtype=np.float32)[:max(2, n_distinct)]
+    scores = rng.choice(pool, (n_rows, m)).astype(np.float32)
+    positions = np.stack([rng.permutation(10 * m)[:m] for _ in range(n_rows)])
+    padded = rng.random((n_rows, m)) < pad
+    positions[padded], scores[padded] = -1, -np.inf
+    order = np.lexsort((np.where(positions >= 0, positions, np.iinfo(np.int64).max), -scores.astype(np.float64)),
+                       axis=-1)[:, :k]
+    pos, got = rerank_topk(positions, scores, k)
+    assert np.array_equal(pos, np.take_along_axis(positions, order, 1))
+    assert np.array_equal(got, np.take_along_axis(scores, order, 1)) and got.dtype == np.float32

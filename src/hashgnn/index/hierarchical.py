@@ -12,6 +12,30 @@ from hashgnn.index.base import SearchIndex, check_float, check_k, check_packed
 from hashgnn.index.hamming import code_words, hamming_topk_positions
 
 GATHER_BLOCK_BYTES = 128 << 20
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def rerank_topk(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``k`` best of ``scores`` (float32 ``[B, M]``): higher score first, equal scores by smaller
+    position (the tie rule); ``positions`` < 0 mark padding, whose score must be -inf, and come last.
+
+    Each (score, position) pair is packed into one uint64 whose ascending order is that ranking (the
+    order-preserving bit pattern of -score above the position), so a partition and a sort of ``k`` plain
+    integers replace a two-key lexsort of all ``M`` (2x faster at M = 200). Returns ``[B, k]`` positions and
+    scores.
+    """
+    neg = -(scores + np.float32(0.0))  # + 0.0 turns -0.0 into 0.0: the two compare equal as floats
+    bits = neg.view(np.uint32)
+    ordered = np.where(bits >> 31 == 1, ~bits, bits | np.uint32(1 << 31)).astype(np.uint64)
+    keys = (ordered << np.uint64(32)) | np.where(positions >= 0, positions, _LOW32).astype(np.uint64)
+    if k < keys.shape[1]:
+        keys = np.partition(keys, k - 1, axis=1)[:, :k]
+    keys.sort(axis=1)
+    pos = (keys & _LOW32).astype(np.int64)
+    pos[pos == _LOW32] = -1
+    high = (keys >> np.uint64(32)).astype(np.uint32)
+    neg_bits = np.where(high >> 31 == 1, high & np.uint32((1 << 31) - 1), ~high)
+    return pos, -neg_bits.view(np.float32)
 
 
 class HierarchicalIndex(SearchIndex):
@@ -29,6 +53,8 @@ class HierarchicalIndex(SearchIndex):
             raise ConfigError(f"item codes ({codes.shape[0]} rows) and item embeddings ({emb.shape[0]} rows) "
                               "must describe the same items")
         self.n_candidates = check_k(n_candidates)
+        if codes.shape[0] >= _LOW32:  # rerank_topk keeps a position in 32 bits, the all-ones one as padding
+            raise ConfigError(f"at most {int(_LOW32) - 1} items per hierarchical index, got {codes.shape[0]}")
         self._setup_ties(codes.shape[0], tie_seed)
         self.codes = codes
         self.embeddings = emb
@@ -63,16 +89,14 @@ class HierarchicalIndex(SearchIndex):
         m = self.n_candidates
         cand, _ = hamming_topk_positions(codes, self._x1, self._x2, self._n_words, self.n_bits, m, ex_ptr,
                                          ex_pos)
-        valid = cand >= 0
-        scores = np.einsum("bd,bmd->bm", z, self._z[np.maximum(cand, 0)], optimize=False).astype(np.float32)
-        scores[~valid] = -np.inf
-        tie_key = np.where(valid, cand, np.iinfo(np.int64).max)
-        order = np.lexsort((tie_key, -scores.astype(np.float64)), axis=-1)
+        # np.take on flat indices gathers rows ~2x faster than fancy indexing with a 2-d index array
+        rows = np.take(self._z, np.maximum(cand, 0).ravel(), axis=0).reshape(*cand.shape, self.dim)
+        scores = np.einsum("bd,bmd->bm", z, rows, optimize=False).astype(np.float32)
+        scores[cand < 0] = -np.inf
         kk = min(k, m)
         out_pos = np.full((len(cand), k), -1, dtype=np.int64)
         out_s = np.full((len(cand), k), -np.inf, dtype=np.float32)
-        out_pos[:, :kk] = np.take_along_axis(cand, order[:, :kk], axis=1)
-        out_s[:, :kk] = np.take_along_axis(scores, order[:, :kk], axis=1)
+        out_pos[:, :kk], out_s[:, :kk] = rerank_topk(cand, scores, kk)
         return out_pos, out_s
 
     def _state(self):

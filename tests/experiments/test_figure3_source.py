@@ -72,6 +72,13 @@ def test_a_source_filled_by_several_invocations_is_cited_with_all_of_them(table2
     out = _figure3(source, tmp_path / "f3")
     assert f"its 2 invocations in `{source / 'command.txt'}`" in (out / "table.md").read_text()
     assert json.loads((out / "experiment.json").read_text())["source_commands"] == [first, second]
+    # rebuilt once the source holds a third invocation: the note is replaced, never stacked
+    (source / "command.txt").write_text(f"{first}\n{second}\n{first} --methods LSH\n")
+    _figure3(source, out)
+    lines = (out / "command.txt").read_text().splitlines()
+    notes = [line for line in lines if line.startswith("#")]
+    assert len(notes) == 1 and "its 3 invocations" in notes[0]
+    assert len(lines) == 2  # the same figure3 command once, then the note
 
 
 def test_other_settings_missing_methods_datasets_or_files_are_one_line_errors(table2: Path, tmp_path: Path):

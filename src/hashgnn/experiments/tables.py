@@ -363,6 +363,9 @@ def _order_as_trained(plan: Plan, df: pd.DataFrame) -> pd.DataFrame:
     return order.drop(columns=["_d", "_m"]).reset_index(drop=True)
 
 
+_SOURCE_NOTE = "Not trained here:"
+
+
 def _record_source(plan: Plan, rows: pd.DataFrame, source: Path) -> str:
     """Name the source in ``command.txt`` and ``experiment.json``; returns the note for ``table.md``."""
     meta = source / "experiment.json"
@@ -377,10 +380,12 @@ def _record_source(plan: Plan, rows: pd.DataFrame, source: Path) -> str:
                       "seeds": sorted({s for v in seeds.values() for s in v}), "source_seeds": seeds})
     cited = (f"its command: `{theirs[0]}`" if len(theirs) == 1
              else f"its {len(theirs)} invocations in `{command_file}`" if theirs else "no command.txt")
-    said = (f"Not trained here: the `hamming` rows of the runs of the {name} experiment in `{source}` "
+    said = (f"{_SOURCE_NOTE} the `hamming` rows of the runs of the {name} experiment in `{source}` "
             f"({cited}), checked to have figure3's settings.")
-    command = (plan.out / "command.txt").read_text()
-    atomic_write_text(plan.out / "command.txt", f"{command}# {said}\n")  # '#': the file stays a runnable command
+    # '#': the file stays runnable commands; a rebuild replaces the note (the source may have grown since)
+    commands = [line for line in (plan.out / "command.txt").read_text().splitlines()
+                if not line.startswith(f"# {_SOURCE_NOTE}")]
+    atomic_write_text(plan.out / "command.txt", "\n".join([*commands, f"# {said}"]) + "\n")
     kinds = {tuple(v) for v in seeds.values()}
     by = (f"{list(kinds.pop())} for every method" if len(kinds) == 1
           else "; ".join(f"{k}: {v}" for k, v in seeds.items()))

@@ -119,6 +119,21 @@ def test_resume_equals_an_uninterrupted_run(tmp_path: Path):
     assert np.array_equal(resumed.embeddings.user_codes, straight.embeddings.user_codes)
 
 
+@pytest.mark.dataset("movielens-100k")
+def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path: Path, monkeypatch):
+    cfg = small_config("train.epochs=5", "train.patience=1")
+    split = load_split_for(cfg.data, cfg.split)
+    scores = iter([0.5, 0.4, 0.9, 0.9, 0.9])  # worse at epoch 2: patience 1 stops there
+    monkeypatch.setattr(Trainer, "validate", lambda self, model: next(scores))
+    first = Trainer(cfg, split, RunDir(tmp_path / "run"), progress=False).fit()
+    assert [h["epoch"] for h in first.history] == [1, 2]
+    again = Trainer(cfg, split, RunDir(tmp_path / "run"), progress=False)
+    resumed = again.fit(resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2] and again.resumed_epoch == 2
+    assert again.resumed_seconds == pytest.approx(first.seconds)
+    assert np.array_equal(resumed.embeddings.item_z, first.embeddings.item_z)  # the best epoch's, as before
+
+
 def test_cosine_lr_schedule_values():
     from hashgnn.training.trainer import scheduled_lr
 

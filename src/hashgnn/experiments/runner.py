@@ -15,8 +15,10 @@ GraphSage again for the LSH / HashGNN_sp rows that are not.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,14 +34,16 @@ from hashgnn.config import RunConfig
 from hashgnn.data.datasets import get_dataset
 from hashgnn.data.loading import load_split_for
 from hashgnn.data.splits import Split
-from hashgnn.errors import ConfigError
+from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.evaluation.protocol import evaluate_part
 from hashgnn.experiments.paper import DATASET_LABELS, SUBSTITUTES
 from hashgnn.io_utils import atomic_write_text
 from hashgnn.models.base import Recommender
 from hashgnn.models.baselines import BASELINES, GraphSage, canonical_name
+from hashgnn.models.baselines.core import CoreBaseline
 from hashgnn.models.baselines.embedding import EmbeddingBaseline
 from hashgnn.models.baselines.twostage import LSH, HashGNNSeparate
+from hashgnn.training.rundir import RunDir
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 EXPERIMENTS = ("table2", "figure3", "figure4_6", "figure5", "figure7", "table3", "table4")
@@ -183,38 +187,104 @@ def shared_stage_config(model: Recommender) -> RunConfig | None:
     return None
 
 
-def fit_method(plan: Plan, model: Recommender, split: Split, dataset: str,
-               seed: int) -> tuple[Recommender, float, float]:
+CHECKPOINTS = ".checkpoints"  # in the output folder; git-ignored, emptied as runs are stored
+GRAPHSAGE_FAMILY = ("GraphSage", "LSH", "HashGNN_sp")
+
+
+def checkpoint_dir(plan: Plan, dataset: str, variant: str, seed: int) -> Path:
+    """Where one run of ``plan`` keeps its checkpoints while it trains (the core methods only)."""
+    return plan.out / CHECKPOINTS / f"{dataset}-{variant.replace('/', '_')}-seed{seed}"
+
+
+def stage_dir(plan: Plan, dataset: str, seed: int, stage_json: str) -> Path:
+    """Checkpoints of the GraphSage stage shared by the GraphSage, LSH and HashGNN_sp rows of (dataset, seed)."""
+    digest = hashlib.sha256(stage_json.encode()).hexdigest()[:12]
+    return plan.out / CHECKPOINTS / f"{dataset}-GraphSage-stage-seed{seed}-{digest}"
+
+
+def fit_resumable(plan: Plan, model: Recommender, split: Split, path: Path) -> tuple[float, bool]:
+    """Fit ``model``; a core method (one :class:`~hashgnn.training.trainer.Trainer` run) checkpoints every epoch
+    into ``path`` and continues from there when an earlier process was stopped mid-run, so a killed experiment
+    loses at most one epoch. Returns ``(seconds trained before this call, whether anything was trained now)``."""
+    if not isinstance(model, CoreBaseline):
+        model.fit(split)
+        return 0.0, True
+    _drop_stale_checkpoints(path, model.config)
+    done = _epochs_done(path)
+    if done:
+        print(f"[{plan.name}] {path.name}: resuming after epoch {done} from {path}", flush=True)
+    model.run_dir = str(path)
+    model.fit(split, resume=True)
+    trainer = model.trainer
+    return trainer.resumed_seconds, trainer.resumed_epoch < len(model.history)
+
+
+def _drop_stale_checkpoints(path: Path, config: RunConfig) -> None:
+    """A checkpoint folder left by a run with other settings (the experiment's --set changed) or damaged by a
+    crash is removed, and the run starts over."""
+    if not path.exists():
+        return
+    try:
+        stale = RunDir(path).read_config() != config
+    except (ArtifactError, ConfigError, ValueError, TypeError):
+        stale = True
+    if stale:
+        print(f"{path}: checkpoints of another configuration or damaged; starting that run over", flush=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _epochs_done(path: Path) -> int:
+    try:
+        return len(RunDir(path).read_json("history.json"))
+    except ArtifactError:
+        return 0
+
+
+def fit_method(plan: Plan, model: Recommender, split: Split, dataset: str, seed: int,
+               variant: str) -> tuple[Recommender, float, float]:
     """Fit ``model`` on ``split``, training its GraphSage stage only if the plan's cache has none of that config.
 
-    Returns ``(fitted model, train wall seconds, shared seconds)``: the train wall time covers what this call
-    trained (GraphSage included when it was not cached), shared seconds the cached GraphSage's training time this
-    run reused instead (0 when nothing was reused). For the GraphSage row a cache hit returns the cached model.
+    Returns ``(fitted model, train seconds, shared seconds)``: the train seconds cover what this call trained
+    (GraphSage included when it was not cached) plus what a resumed run had trained before; shared seconds the
+    cached (or already finished) GraphSage's training time this run reused instead (0 when nothing was reused).
+    For the GraphSage row a cache hit returns the cached model.
     """
     stage = shared_stage_config(model)
     t0 = time.perf_counter()
     if stage is None:
-        model.fit(split)
-        return model, time.perf_counter() - t0, 0.0
-    graphsage, shared = _shared_graphsage(plan, model, split, (dataset, seed, stage.to_json()))
+        before, _ = fit_resumable(plan, model, split, checkpoint_dir(plan, dataset, variant, seed))
+        return model, time.perf_counter() - t0 + before, 0.0
+    graphsage, shared, before = _shared_graphsage(plan, model, split, (dataset, seed, stage.to_json()))
     if type(model) is GraphSage:
         model = graphsage
     else:
         model.fit(split, graphsage=graphsage)
-    return model, time.perf_counter() - t0, shared
+    return model, time.perf_counter() - t0 + before, shared
 
 
 def _shared_graphsage(plan: Plan, model: Recommender, split: Split,
-                      key: tuple[str, int, str]) -> tuple[GraphSage, float]:
-    """The cached GraphSage of ``key`` and its training seconds; on a miss ``model``'s own, fitted now, and 0."""
+                      key: tuple[str, int, str]) -> tuple[GraphSage, float, float]:
+    """The GraphSage of ``key``: ``(model, seconds reused, seconds trained by an earlier process)``. Cached: its
+    training time is reused. Else ``model``'s own is fitted now (resumed from its checkpoints if an earlier process
+    was stopped; only loaded if that process had finished it, which then counts as reused)."""
     cached = plan.graphsage.get(key)
     if cached is not None:
-        return cached
+        return cached[0], cached[1], 0.0
     graphsage = model if type(model) is GraphSage else model.graphsage
     t0 = time.perf_counter()
-    graphsage.fit(split)
-    plan.graphsage.put(key, graphsage, time.perf_counter() - t0)
-    return graphsage, 0.0
+    before, trained_now = fit_resumable(plan, graphsage, split, stage_dir(plan, *key))
+    plan.graphsage.put(key, graphsage, time.perf_counter() - t0 + before)
+    return (graphsage, 0.0, before) if trained_now else (graphsage, before, 0.0)
+
+
+def remove_checkpoints(plan: Plan, store: ResultStore, dataset: str, variant: str, seed: int) -> None:
+    """After a run is stored: its own checkpoints, and the shared GraphSage stage's once every GraphSage-family
+    row of the plan for (dataset, seed) is stored too."""
+    shutil.rmtree(checkpoint_dir(plan, dataset, variant, seed), ignore_errors=True)
+    family = [m for m in plan.methods if m in GRAPHSAGE_FAMILY]
+    if variant in family and all(store.done(dataset, m, seed) for m in family):
+        for path in (plan.out / CHECKPOINTS).glob(f"{dataset}-GraphSage-stage-seed{seed}-*"):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 _SPLITS: dict[tuple, Split] = {}
@@ -346,7 +416,8 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
     else:
         cfg = run_config(plan, dataset, seed, list(extra))
         split = get_split(cfg)
-        model, train_wall, shared = fit_method(plan, build_method(plan, method, cfg), split, dataset, seed)
+        model, train_wall, shared = fit_method(plan, build_method(plan, method, cfg), split, dataset, seed,
+                                               variant)
     modes = modes or default_modes(model)
     t1 = time.perf_counter()
     res = evaluate_part(model.embeddings(), split, "test", modes=modes, ns=tuple(plan.config["ns"]),
@@ -361,12 +432,15 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
            "train_seconds": train_wall, "shared_seconds": shared,
            "model_seconds": float(getattr(model, "seconds", train_wall)),
            "eval_seconds": eval_wall, "epochs_run": len(getattr(model, "history", []) or []),
+           # > 0: continued from an earlier process's checkpoint (its time is in train_seconds)
+           "resumed_after_epoch": getattr(getattr(model, "trainer", None), "resumed_epoch", 0),
            "config": cfg.to_json().replace("\n", " "),
            # what the method actually trained with: its defining keys (e.g. HashGNN+'s preset) applied on top
            "resolved_config": _resolved_config(model, cfg).to_json().replace("\n", " "),
            "params": json.dumps(getattr(getattr(model, "params", None), "__dict__", {}) or {}),
            "finished": datetime.now().isoformat(timespec="seconds"), "run_dir": str(run_dir or "")}
     store.add(rows, run)
+    remove_checkpoints(plan, store, dataset, variant, seed)
     main = "hierarchical" if "hierarchical" in res else next(iter(res))
     r50 = res[main][plan.config["protocols"][0]].get("recall@50", float("nan"))
     reused = f" (+{shared:.1f}s reused GraphSage)" if shared else ""

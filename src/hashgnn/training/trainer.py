@@ -106,6 +106,8 @@ class Trainer:
         self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
         self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
         self._auc_pairs = self._held_out_pairs()
+        # what the last fit(resume=True) found in its checkpoint (epochs and training seconds already done)
+        self.resumed_epoch, self.resumed_seconds = 0, 0.0
 
     def _setup_split(self, config: RunConfig, split: Split):
         """Sizes, device and train edge arrays — shared with the mini-batch trainer; returns the train part."""
@@ -166,6 +168,7 @@ class Trainer:
                 tqdm.write(f"{self.run_dir.path}: no checkpoint yet, training from the start")
         if resume:
             state = self._restore(model, optimizer)
+            self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
         elif self.run_dir is not None:
             self.run_dir.path.mkdir(parents=True, exist_ok=True)
             self.run_dir.write_config(cfg)
@@ -178,7 +181,8 @@ class Trainer:
             self.run_dir.write_arrays("interactions.npz", users=inter.users, items=inter.items)
         model.binarizer.step(state["iteration"])
         started = time.perf_counter() - state["seconds"]
-        while state["epoch"] < tcfg.epochs:
+        stopped_early = state["bad_rounds"] >= tcfg.patience  # resumed after early stopping: nothing more to train
+        while state["epoch"] < tcfg.epochs and not stopped_early:
             epoch = state["epoch"] + 1
             self._run_epoch(model, optimizer, state, epoch)
             state["epoch"] = epoch

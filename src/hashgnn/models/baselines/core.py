@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 from hashgnn.config import PRESETS, RunConfig
 from hashgnn.data.splits import Split
+from hashgnn.errors import ConfigError
 from hashgnn.models.baselines.common import FittedRecommender
 from hashgnn.training.rundir import RunDir
 
@@ -60,12 +61,16 @@ class CoreBaseline(FittedRecommender):
         self.trainer = None
         self.result = None
 
-    def fit(self, split: Split, **kwargs) -> CoreBaseline:
+    def fit(self, split: Split, resume: bool = False, **kwargs) -> CoreBaseline:
+        """Train on ``split``; with ``resume`` (needs ``run_dir``) continue from the run directory's last
+        checkpoint if it has one (a finished run is only loaded; ``trainer.resumed_epoch`` says how far it was)."""
         from hashgnn.training.trainer import Trainer
 
+        if resume and not self.run_dir:
+            raise ConfigError(f"{self.name}: resume needs a run_dir")
         self.trainer = Trainer(self.config, split, RunDir(self.run_dir) if self.run_dir else None,
                                progress=self.progress)
-        self.result = self.trainer.fit()
+        self.result = self.trainer.fit(resume=resume)
         self.log, self.history, self.seconds = self.result.log, self.result.history, self.result.seconds
         self._attach(split, self.result.embeddings)
         return self

@@ -333,9 +333,14 @@ def _flat(d: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{k}", v
 
 
+def flat_config(config: RunConfig) -> dict[str, Any]:
+    """Every setting of ``config`` by its dotted key (``model.n_bits``, ``train.lam``, ...)."""
+    return dict(_flat(config.to_dict()))
+
+
 def config_differences(expected: RunConfig, given: RunConfig) -> list[str]:
     """``key: expected != given`` for every dotted config key whose values differ (empty when equal)."""
-    a, b = dict(_flat(expected.to_dict())), dict(_flat(given.to_dict()))
+    a, b = flat_config(expected), flat_config(given)
     return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
 
 

@@ -143,6 +143,22 @@ def register(app: typer.Typer) -> None:
             print_results(out, results, cfg.data.dataset)
         console.print(f"total {time.perf_counter() - t0:.1f} s")
 
+    @app.command()
+    def compare(runs: list[Path] = typer.Argument(..., help="run directories written by `hashgnn train`"),
+                label: list[str] = typer.Option([], "--label", help="NAME=RUN[,RUN...]; repeat (default: "
+                                                "group the runs by the settings that differ)"),
+                baseline: str = typer.Option(None, "--baseline", help="a label: add Recall@50 as a share of "
+                                             "its best search mode"),
+                protocol: str = typer.Option("standard", "--protocol", help="standard | paper"),
+                out: Path = typer.Option(None, "--out", "-o", help="also write runs.csv, summary.csv and "
+                                         "table.md here")) -> None:
+        """One table of several runs: mean ± std over the runs of each label, by search mode."""
+        from hashgnn.experiments.compare import compare_runs, parse_labels
+
+        comparison = compare_runs(runs, parse_labels(label) or None)
+        text = comparison.write(out, protocol, baseline) if out else comparison.markdown(protocol, baseline)
+        console.print(text, highlight=False, soft_wrap=True)
+
     @app.command("evaluate")
     def evaluate_cmd(run_dir: Path = typer.Argument(..., help="a run directory written by `hashgnn train`"),
                      progress: bool = typer.Option(True),

@@ -79,3 +79,41 @@ def test_checkpoints_of_other_settings_are_discarded_not_resumed(tmp_path: Path,
                            sets=[*THREE_EPOCHS, "train.lam=0.25"]))
     assert "checkpoints of another configuration" in capsys.readouterr().out
     assert pd.read_csv(out / "runs.csv")["resumed_after_epoch"].tolist() == [0]
+
+
+def test_fresh_starts_the_killed_run_over(tmp_path: Path, monkeypatch):
+    out = tmp_path / "t"
+    _kill_after_epoch(monkeypatch, 1)
+    with pytest.raises(_Killed):
+        run_experiment(_options(out, ["HashGNN"]))
+    options = _options(out, ["HashGNN"])
+    options.fresh = True
+    run_experiment(options)
+    assert pd.read_csv(out / "runs.csv")["resumed_after_epoch"].tolist() == [0]
+
+
+def test_a_finished_graphsage_stage_is_loaded_not_trained_again_after_a_restart(tmp_path: Path, monkeypatch):
+    from hashgnn.models.baselines import LSH
+
+    original, fired = LSH.fit, []
+
+    def dies_once(self, split, **kwargs):
+        if not fired:
+            fired.append(True)
+            raise _Killed  # killed after the GraphSage row was stored, before LSH's
+        return original(self, split, **kwargs)
+
+    monkeypatch.setattr(LSH, "fit", dies_once)
+    out = tmp_path / "t"
+    with pytest.raises(_Killed):
+        run_experiment(_options(out, ["GraphSage", "LSH"]))
+    epochs: list[int] = []
+    run_epoch = Trainer._run_epoch
+    monkeypatch.setattr(Trainer, "_run_epoch", lambda self, *a: (epochs.append(a[-1]), run_epoch(self, *a))[1])
+    run_experiment(_options(out, ["GraphSage", "LSH"]))
+    assert epochs == []  # the stage GraphSage finished before the kill: loaded from its checkpoints
+    runs = pd.read_csv(out / "runs.csv").set_index("variant")
+    # reused: the stage's training seconds (its epochs only, so less than the GraphSage row's wall time)
+    assert 0 < runs.loc["LSH", "shared_seconds"] <= runs.loc["GraphSage", "train_seconds"]
+    assert runs.loc["LSH", "train_seconds"] < runs.loc["LSH", "shared_seconds"]
+    assert not any((out / CHECKPOINTS).iterdir())

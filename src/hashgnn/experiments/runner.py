@@ -4,13 +4,14 @@ resumable result files, summaries and output writing.
 Every run trains one registry method (:data:`hashgnn.models.baselines.BASELINES`) on one dataset and seed,
 records its wall time (training, evaluation) and appends long-format rows
 ``dataset, label, variant, method, seed, mode, protocol, metric, value`` to ``results.csv`` right away, so an
-interrupted experiment continues where it stopped (``fresh=False``).
+interrupted experiment continues where it stopped (``fresh=False``): stored runs are skipped, and a core run
+(one Trainer) that was training continues from the checkpoint of its last epoch in ``OUT/.checkpoints/``.
 
 GraphSage, LSH and HashGNN_sp all train the same GraphSage first: :class:`SharedGraphSage` keeps the fitted one of
 the current (dataset, seed) so that it is trained once per experiment and config (whichever row runs first) and
 reused by the others; ``runs.csv`` then records the reused stage's time as ``shared_seconds`` beside the row's own
-``train_seconds``. It lives in memory only: a resumed experiment whose GraphSage row is already done trains
-GraphSage again for the LSH / HashGNN_sp rows that are not.
+``train_seconds``. Its checkpoints stay until every GraphSage-family row of the plan for that (dataset, seed) is
+stored, so a process started again loads the finished stage instead of training it twice.
 """
 
 from __future__ import annotations
@@ -321,6 +322,7 @@ class ResultStore:
             with self._lock:
                 for p in (self.results_path, self.runs_path):
                     p.unlink(missing_ok=True)
+                shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # nor continue a run started before
 
     @staticmethod
     def _read(path: Path) -> pd.DataFrame:

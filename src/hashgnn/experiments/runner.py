@@ -400,6 +400,39 @@ def _resolved_config(model, cfg: RunConfig) -> RunConfig:
     return resolved if isinstance(resolved, RunConfig) else cfg
 
 
+def _resolved_json(model, cfg: RunConfig) -> str:
+    return _resolved_config(model, cfg).to_json().replace("\n", " ")
+
+
+def _params_json(model) -> str:
+    return json.dumps(getattr(getattr(model, "params", None), "__dict__", {}) or {})
+
+
+def store_same_run(plan: Plan, store: ResultStore, dataset: str, variant: str, seed: int, method: str, model,
+                   cfg: RunConfig) -> bool:
+    """If a stored run of this experiment trained exactly this (method, resolved config, params) — e.g. Figure 5's
+    λ = 0.5, T = 5 and K = 32 points are all the default setting — store its rows again under ``variant`` (runs.csv
+    ``same_as`` names it) instead of training the same thing twice; returns whether it did. Training is
+    deterministic for a given config and seed, so the copy is what the run would have produced."""
+    runs = store.runs
+    if runs.empty or "resolved_config" not in runs:
+        return False
+    same = runs[(runs["dataset"] == dataset) & (runs["seed"] == seed) & (runs["method"] == method)
+                & (runs["resolved_config"] == _resolved_json(model, cfg)) & (runs["params"] == _params_json(model))]
+    if same.empty:
+        return False
+    source = same.iloc[0]
+    results = store.results
+    rows = results[(results["dataset"] == dataset) & (results["variant"] == source["variant"])
+                   & (results["seed"] == seed)].assign(variant=variant)
+    run = source.to_dict() | {"variant": variant, "same_as": source["variant"],
+                              "finished": datetime.now().isoformat(timespec="seconds")}
+    store.add(rows.to_dict("records"), run)
+    print(f"[{plan.name}] {dataset} {variant} seed {seed}: the same run as {source['variant']} (stored again, "
+          "not trained)", flush=True)
+    return True
+
+
 def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str, seed: int, method: str,
                        variant: str | None = None, extra: list[str] = (), modes: tuple[str, ...] | None = None,
                        keep_model: bool = False):
@@ -417,9 +450,11 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
         cfg, split, shared = model.config, model.split, 0.0
     else:
         cfg = run_config(plan, dataset, seed, list(extra))
+        unfitted = build_method(plan, method, cfg)
+        if not keep_model and store_same_run(plan, store, dataset, variant, seed, method, unfitted, cfg):
+            return None
         split = get_split(cfg)
-        model, train_wall, shared = fit_method(plan, build_method(plan, method, cfg), split, dataset, seed,
-                                               variant)
+        model, train_wall, shared = fit_method(plan, unfitted, split, dataset, seed, variant)
     modes = modes or default_modes(model)
     t1 = time.perf_counter()
     res = evaluate_part(model.embeddings(), split, "test", modes=modes, ns=tuple(plan.config["ns"]),
@@ -438,9 +473,8 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
            "resumed_after_epoch": getattr(getattr(model, "trainer", None), "resumed_epoch", 0),
            "config": cfg.to_json().replace("\n", " "),
            # what the method actually trained with: its defining keys (e.g. HashGNN+'s preset) applied on top
-           "resolved_config": _resolved_config(model, cfg).to_json().replace("\n", " "),
-           "params": json.dumps(getattr(getattr(model, "params", None), "__dict__", {}) or {}),
-           "finished": datetime.now().isoformat(timespec="seconds"), "run_dir": str(run_dir or "")}
+           "resolved_config": _resolved_json(model, cfg), "params": _params_json(model),
+           "finished": datetime.now().isoformat(timespec="seconds"), "run_dir": str(run_dir or ""), "same_as": ""}
     store.add(rows, run)
     remove_checkpoints(plan, store, dataset, variant, seed)
     main = "hierarchical" if "hierarchical" in res else next(iter(res))

@@ -1,0 +1,47 @@
+"""Figure 5 and Figure 7 (parameter sweeps of HashGNN): the quick runs end to end, and no setting trained twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hashgnn.experiments import Options, run_experiment
+from hashgnn.training.trainer import Trainer
+
+pytestmark = pytest.mark.dataset("movielens-100k")
+
+
+def test_figure5_trains_each_distinct_setting_once(tmp_path: Path, monkeypatch):
+    fits: list[tuple[float, int, int]] = []
+    original = Trainer.fit
+
+    def counting(self, resume=False):
+        c = self.config
+        fits.append((c.train.lam, c.train.triplets, c.model.n_bits))
+        return original(self, resume)
+
+    monkeypatch.setattr(Trainer, "fit", counting)
+    out = tmp_path / "f5"
+    _, text = run_experiment(Options("figure5", quick=True, out=out))
+    # quick sweeps: λ {0, 0.5}, T {1, 5}, K {16, 32}; λ = 0.5, T = 5 and K = 32 are one setting (the default)
+    assert sorted(fits) == sorted([(0.0, 5, 32), (0.5, 5, 32), (0.5, 1, 32), (0.5, 5, 16)])
+    runs = pd.read_csv(out / "runs.csv").set_index("variant")
+    assert set(runs.index) == {"train.lam=0.0", "train.lam=0.5", "train.triplets=1", "train.triplets=5",
+                               "model.n_bits=16", "model.n_bits=32"}
+    assert runs.loc["train.triplets=5", "same_as"] == runs.loc["model.n_bits=32", "same_as"] == "train.lam=0.5"
+    res = pd.read_csv(out / "results.csv")
+    by = {v: g.drop(columns="variant").reset_index(drop=True) for v, g in res.groupby("variant")}
+    pd.testing.assert_frame_equal(by["train.triplets=5"], by["train.lam=0.5"])
+    assert (out / "figure5.png").is_file() and "train.triplets" in (out / "table.md").read_text()
+    run_experiment(Options("figure5", quick=True, out=out))  # resumed with everything stored: nothing trains
+    assert len(fits) == 4
+
+
+def test_figure7_quick_end_to_end(tmp_path: Path):
+    out = tmp_path / "f7"
+    run_experiment(Options("figure7", quick=True, out=out))
+    runs = pd.read_csv(out / "runs.csv")
+    assert "dynamic" in set(runs["variant"]) and runs["variant"].str.startswith("p=").any()
+    assert (out / "figure7.png").is_file() and (out / "table.md").is_file()

@@ -45,3 +45,31 @@ def test_figure7_quick_end_to_end(tmp_path: Path):
     runs = pd.read_csv(out / "runs.csv")
     assert "dynamic" in set(runs["variant"]) and runs["variant"].str.startswith("p=").any()
     assert (out / "figure7.png").is_file() and (out / "table.md").is_file()
+
+
+def test_reuse_takes_a_run_of_identical_settings_from_another_experiment(tmp_path: Path, monkeypatch):
+    from hashgnn.errors import ConfigError
+
+    run_experiment(Options("table2", quick=True, methods=["HashGNN", "GraphSage"], out=tmp_path / "t2"))
+    fits: list[float] = []
+    original = Trainer.fit
+
+    def counting(self, resume=False):
+        fits.append(self.config.train.lam)
+        return original(self, resume)
+
+    monkeypatch.setattr(Trainer, "fit", counting)
+    out = tmp_path / "f5"
+    run_experiment(Options("figure5", quick=True, out=out, reuse=[tmp_path / "t2"]))
+    assert len(fits) == 3  # the default setting (λ = 0.5, T = 5, K = 32) is table2's HashGNN seed 0
+    runs = pd.read_csv(out / "runs.csv").set_index("variant")
+    assert runs.loc["train.lam=0.5", "same_as"] == f"{tmp_path / 't2'}:HashGNN"
+    assert runs.loc["train.lam=0.5", "label"] == runs.loc["train.lam=0.0", "label"]
+    t2 = pd.read_csv(tmp_path / "t2" / "results.csv")
+    f5 = pd.read_csv(out / "results.csv")
+    pick = ["mode", "protocol", "metric", "value"]
+    pd.testing.assert_frame_equal(f5[f5["variant"] == "train.lam=0.5"][pick].reset_index(drop=True),
+                                  t2[t2["variant"] == "HashGNN"][pick].reset_index(drop=True))
+    with pytest.raises(ConfigError, match="--reuse .*: no runs.csv there"):
+        run_experiment(Options("figure5", quick=True, out=tmp_path / "other", reuse=[tmp_path / "nothing"]))
+    assert not (tmp_path / "other").exists()  # checked before anything is written

@@ -48,13 +48,16 @@ def register(app: typer.Typer) -> None:
         from_results: Path = typer.Option(None, "--from-results", help="figure3: take the hamming rows of the runs "
                                           "in this `experiment table2` output folder instead of training; give "
                                           "the same --set values as that experiment (default: all its seeds)"),
+        reuse: list[Path] = typer.Option([], "--reuse", help="another experiment's output folder: a run there with "
+                                         "identical method and settings is taken instead of trained again; "
+                                         "repeat for more folders"),
     ) -> None:
         """Run an experiment of the paper; writes CSV, a Markdown table and PNG plots, prints ours vs paper."""
         from hashgnn.experiments import Options, run_experiment
 
         command = "hashgnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         options = Options(name, _split_list(datasets), seeds, quick, out, _split_list(methods), list(set_), fresh,
-                          progress, command, _run_dirs(run), source=from_results)
+                          progress, command, _run_dirs(run), source=from_results, reuse=list(reuse))
         folder, text = run_experiment(options)
         print(text)
         console.print(f"written to {folder}")

@@ -76,6 +76,8 @@ class Options:
     runs: dict[str, Path] = field(default_factory=dict)
     #: figure3 only: a table2 output folder whose hamming rows are taken instead of training (``--from-results``)
     source: Path | None = None
+    #: other experiment output folders whose runs of identical settings are taken instead of training (``--reuse``)
+    reuse: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -142,6 +144,9 @@ def make_plan(options: Options) -> Plan:
     out = options.out or Path("results") / (options.name + ("-quick" if options.quick else ""))
     RunConfig().override(overrides).validate()  # fail before any work
     check_source(options, Path(out))
+    for folder in options.reuse:
+        if not (Path(folder) / "runs.csv").is_file():
+            raise ConfigError(f"--reuse {folder}: no runs.csv there (not an experiment output folder)")
     plan = Plan(options.name, merged, resolve_datasets(list(datasets)), list(range(n_seeds)), methods, Path(out),
                 overrides, params, options.quick, options)
     if options.source is not None:  # all its checks now, before write_meta touches the output folder
@@ -408,29 +413,71 @@ def _params_json(model) -> str:
     return json.dumps(getattr(getattr(model, "params", None), "__dict__", {}) or {})
 
 
-def store_same_run(plan: Plan, store: ResultStore, dataset: str, variant: str, seed: int, method: str, model,
-                   cfg: RunConfig) -> bool:
-    """If a stored run of this experiment trained exactly this (method, resolved config, params) — e.g. Figure 5's
-    λ = 0.5, T = 5 and K = 32 points are all the default setting — store its rows again under ``variant`` (runs.csv
-    ``same_as`` names it) instead of training the same thing twice; returns whether it did. Training is
-    deterministic for a given config and seed, so the copy is what the run would have produced."""
-    runs = store.runs
-    if runs.empty or "resolved_config" not in runs:
-        return False
-    same = runs[(runs["dataset"] == dataset) & (runs["seed"] == seed) & (runs["method"] == method)
-                & (runs["resolved_config"] == _resolved_json(model, cfg)) & (runs["params"] == _params_json(model))]
-    if same.empty:
-        return False
-    source = same.iloc[0]
-    results = store.results
-    rows = results[(results["dataset"] == dataset) & (results["variant"] == source["variant"])
-                   & (results["seed"] == seed)].assign(variant=variant)
-    run = source.to_dict() | {"variant": variant, "same_as": source["variant"],
-                              "finished": datetime.now().isoformat(timespec="seconds")}
-    store.add(rows.to_dict("records"), run)
-    print(f"[{plan.name}] {dataset} {variant} seed {seed}: the same run as {source['variant']} (stored again, "
-          "not trained)", flush=True)
-    return True
+def _normalized(config_json: object) -> str | None:
+    """A stored config JSON with today's defaults filled in (runs stored before a key existed lack it), or None."""
+    if not isinstance(config_json, str):
+        return None
+    try:
+        return RunConfig.from_dict(json.loads(config_json)).to_json()
+    except (ValueError, TypeError, ConfigError):
+        return None
+
+
+def _reuse_stores(plan: Plan, store: ResultStore) -> list[tuple[str, ResultStore]]:
+    """This folder's store, then each ``--reuse`` folder's (read only)."""
+    stores = [("", store)]
+    for folder in plan.options.reuse:
+        stores.append((f"{folder}:", ResultStore(Path(folder), fresh=False)))
+    return stores
+
+
+def _modes_of(model, modes: tuple[str, ...] | None) -> set[str]:
+    """The search modes train_and_evaluate will report for this (unfitted) model."""
+    if modes:
+        return set(modes)
+    continuous_only = isinstance(model, EmbeddingBaseline) or (
+        isinstance(model, CoreBaseline) and model.config.model.method == "continuous")
+    return {"continuous"} if continuous_only else {"hamming", "hierarchical", "continuous"}
+
+
+def store_same_run(plan: Plan, store: ResultStore, dataset: str, label: str, variant: str, seed: int, method: str,
+                   model, cfg: RunConfig, modes: tuple[str, ...] | None = None) -> bool:
+    """If a stored run — of this folder, or of a ``--reuse`` folder — trained exactly this method with these
+    settings (resolved config, with today's defaults for keys added since, and parameters) and has every metric
+    this experiment reports, store its rows again under ``variant`` (runs.csv ``same_as`` names it) instead of
+    training the same thing twice; returns whether it did. E.g. Figure 5's λ = 0.5, T = 5 and K = 32 points are
+    all the default setting, which Table 2's HashGNN seed 0 may already have trained. For one config and seed
+    training is deterministic, so the copy is what the run would have produced with the code it ran on.
+    """
+    want_config, want_params = _normalized(_resolved_json(model, cfg)), json.loads(_params_json(model))
+    needed = {f"{m}@{n}" for m in ("recall", "ndcg") for n in plan.config["ns"]}
+    for prefix, source_store in _reuse_stores(plan, store):
+        runs = source_store.runs
+        if runs.empty:
+            continue
+        for _, source in runs[(runs["dataset"] == dataset) & (runs["seed"] == seed)
+                              & (runs["method"] == method)].iterrows():
+            stored_config = source.get("resolved_config")
+            if not isinstance(stored_config, str):  # folders written before that column existed
+                stored_config = source.get("config")
+            params = source.get("params")
+            if (_normalized(stored_config) != want_config
+                    or (json.loads(params) if isinstance(params, str) else {}) != want_params):
+                continue
+            results = source_store.results
+            rows = results[(results["dataset"] == dataset) & (results["variant"] == source["variant"])
+                           & (results["seed"] == seed)]
+            if not (needed <= set(rows["metric"]) and _modes_of(model, modes) <= set(rows["mode"])):
+                continue
+            origin = f"{prefix}{source['variant']}"
+            run = {k: v for k, v in source.to_dict().items() if not (isinstance(v, float) and np.isnan(v))}
+            run |= {"label": label, "variant": variant, "same_as": origin, "config": cfg.to_json().replace("\n", " "),
+                    "finished": datetime.now().isoformat(timespec="seconds")}
+            store.add(rows.assign(label=label, variant=variant).to_dict("records"), run)
+            print(f"[{plan.name}] {dataset} {variant} seed {seed}: the same run as {origin} (stored again, not "
+                  "trained)", flush=True)
+            return True
+    return False
 
 
 def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str, seed: int, method: str,
@@ -451,7 +498,8 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
     else:
         cfg = run_config(plan, dataset, seed, list(extra))
         unfitted = build_method(plan, method, cfg)
-        if not keep_model and store_same_run(plan, store, dataset, variant, seed, method, unfitted, cfg):
+        if not keep_model and store_same_run(plan, store, dataset, label, variant, seed, method, unfitted, cfg,
+                                             modes):
             return None
         split = get_split(cfg)
         model, train_wall, shared = fit_method(plan, unfitted, split, dataset, seed, variant)

@@ -60,28 +60,21 @@ class Comparison:
         if part.empty:
             raise ConfigError(f"no results under protocol {protocol!r}; the runs have: "
                               f"{', '.join(sorted(summary['protocol'].unique()))}")
-        reference = self._baseline_recall(part, baseline) if baseline is not None else None
+        share = (baseline, self._baseline_recall(part, baseline)) if baseline is not None else None
         seconds = self.runs.drop_duplicates("run").groupby("label", sort=False)["train_seconds"].mean()
-        rows = []
-        order = {mode: i for i, mode in enumerate(MODE_NAMES)}
-        part = part.sort_values("mode", key=lambda c: c.map(order).fillna(len(order)), kind="stable")
-        part = part.sort_values("label", key=lambda c: c.map(self._label_order()), kind="stable")
-        for (label, mode), cell in part.groupby(["label", "mode"], sort=False):
-            by_metric = cell.set_index("metric")
-            row = {"label": label, "search": MODE_NAMES.get(mode, mode), "runs": int(by_metric["n"].max())}
-            for metric in METRICS:
-                if metric in by_metric.index:
-                    m = by_metric.loc[metric]
-                    row[metric] = fmt(m["mean"], m["std"], int(m["n"]))
-            if reference is not None and "recall@50" in by_metric.index:
-                row[f"recall@50 / {baseline}"] = f"{by_metric.loc['recall@50', 'mean'] / reference:.1%}"
-            row["train s"] = "–" if pd.isna(seconds[label]) else f"{seconds[label]:,.0f}"
-            rows.append(row)
+        rows = [_table_row(label, mode, cell.set_index("metric"), share, seconds[label])
+                for (label, mode), cell in self._ordered(part).groupby(["label", "mode"], sort=False)]
         head = (f"Test metrics, `{protocol}` protocol, mean ± std over the runs of each label "
                 f"(HamR: Hamming ranking; HieS: Hamming candidates re-ranked by z; CeS: exhaustive over z).")
         legend = "\n".join(f"- `{label}`: {', '.join(r for r, lab in self.labels.items() if lab == label)}"
                            for label in self._label_order())
         return f"{head}\n\n{md_table(pd.DataFrame(rows), index=False)}\n\nRuns per label:\n{legend}\n"
+
+    def _ordered(self, part: pd.DataFrame) -> pd.DataFrame:
+        """Labels in the order their runs were given, search modes HieS, HamR, CeS within each."""
+        modes = {mode: i for i, mode in enumerate(MODE_NAMES)}
+        part = part.sort_values("mode", key=lambda c: c.map(modes).fillna(len(modes)), kind="stable")
+        return part.sort_values("label", key=lambda c: c.map(self._label_order()), kind="stable")
 
     def _label_order(self) -> dict[str, int]:
         return {label: i for i, label in enumerate(dict.fromkeys(self.labels.values()))}
@@ -92,6 +85,19 @@ class Comparison:
             raise ConfigError(f"--baseline {baseline!r} is not a label; the labels are: "
                               f"{', '.join(dict.fromkeys(self.labels.values()))}")
         return float(rows["mean"].max())
+
+
+def _table_row(label: str, mode: str, by_metric: pd.DataFrame, share: tuple[str, float] | None,
+               seconds: float) -> dict[str, object]:
+    row: dict[str, object] = {"label": label, "search": MODE_NAMES.get(mode, mode), "runs": int(by_metric["n"].max())}
+    for metric in METRICS:
+        if metric in by_metric.index:
+            m = by_metric.loc[metric]
+            row[metric] = fmt(m["mean"], m["std"], int(m["n"]))
+    if share is not None and "recall@50" in by_metric.index:
+        row[f"recall@50 / {share[0]}"] = f"{by_metric.loc['recall@50', 'mean'] / share[1]:.1%}"
+    row["train s"] = "–" if pd.isna(seconds) else f"{seconds:,.0f}"
+    return row
 
 
 def read_run(run_dir: Path) -> tuple[RunConfig, dict, float]:

@@ -106,7 +106,7 @@ class Trainer:
         self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
         self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
         self._auc_pairs = self._held_out_pairs()
-        # what the last fit(resume=True) found in its checkpoint (epochs and training seconds already done)
+        # what the last fit found in its checkpoint (epochs and training seconds already done; 0 when fresh)
         self.resumed_epoch, self.resumed_seconds = 0, 0.0
 
     def _setup_split(self, config: RunConfig, split: Split):
@@ -168,7 +168,6 @@ class Trainer:
                 tqdm.write(f"{self.run_dir.path}: no checkpoint yet, training from the start")
         if resume:
             state = self._restore(model, optimizer)
-            self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
         elif self.run_dir is not None:
             self.run_dir.path.mkdir(parents=True, exist_ok=True)
             self.run_dir.write_config(cfg)
@@ -179,6 +178,7 @@ class Trainer:
             self.run_dir.write_arrays("id_maps.npz", user_ids=_npz_ids(inter.user_ids),
                                       item_ids=_npz_ids(inter.item_ids))
             self.run_dir.write_arrays("interactions.npz", users=inter.users, items=inter.items)
+        self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
         model.binarizer.step(state["iteration"])
         started = time.perf_counter() - state["seconds"]
         stopped_early = state["bad_rounds"] >= tcfg.patience  # resumed after early stopping: nothing more to train

@@ -117,3 +117,28 @@ def test_a_finished_graphsage_stage_is_loaded_not_trained_again_after_a_restart(
     assert 0 < runs.loc["LSH", "shared_seconds"] <= runs.loc["GraphSage", "train_seconds"]
     assert runs.loc["LSH", "train_seconds"] < runs.loc["LSH", "shared_seconds"]
     assert not any((out / CHECKPOINTS).iterdir())
+
+
+def test_a_killed_embedding_baseline_run_continues_after_its_last_epoch(tmp_path: Path, monkeypatch):
+    from hashgnn.models.baselines import embedding
+
+    original, calls = embedding.valid_recall, []
+
+    def dies_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise _Killed
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(embedding, "valid_recall", dies_in_epoch_2)
+    out = tmp_path / "killed"
+    with pytest.raises(_Killed):
+        run_experiment(_options(out, ["MF"]))
+    assert [p.name for p in (out / CHECKPOINTS).iterdir()] == ["movielens-100k-MF-seed0"]
+    monkeypatch.setattr(embedding, "valid_recall", original)
+    run_experiment(_options(out, ["MF"]))
+    run_experiment(_options(tmp_path / "straight", ["MF"]))
+    resumed, straight = (pd.read_csv(tmp_path / d / "results.csv") for d in ("killed", "straight"))
+    pd.testing.assert_frame_equal(resumed, straight)
+    assert pd.read_csv(out / "runs.csv")["resumed_after_epoch"].tolist() == [1]
+    assert not any((out / CHECKPOINTS).iterdir())

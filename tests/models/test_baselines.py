@@ -223,3 +223,41 @@ def test_batch_rows_match_unique_and_searchsorted():
     assert np.array_equal(nodes, expected)
     for g, r in zip(groups, rows, strict=True):
         assert r.shape == g.shape and np.array_equal(r, np.searchsorted(expected, g))
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name", ["MF", "PTE", "BiNE"])
+def test_embedding_baseline_killed_mid_fit_resumes_from_its_checkpoint_exactly(name: str, tmp_path, monkeypatch):
+    from hashgnn.models.baselines import embedding
+
+    split = checkerboard()
+    params = {**TINY_EMB, "epochs": 6}
+    straight = BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split)
+
+    original, calls = embedding.valid_recall, []
+
+    def dies_at_epoch_4(*args, **kwargs):  # validation of epoch 4 runs after its updates, before its checkpoint
+        calls.append(1)
+        if len(calls) == 4:
+            raise _Killed
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(embedding, "valid_recall", dies_at_epoch_4)
+    with pytest.raises(_Killed):
+        BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split, checkpoint=tmp_path)
+    monkeypatch.setattr(embedding, "valid_recall", original)
+    resumed = BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split, checkpoint=tmp_path)
+    assert resumed.resumed_epoch == 3 and len(resumed.history) == 6
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
+    a, b = resumed.embeddings(), straight.embeddings()
+    assert np.array_equal(a.user_z, b.user_z) and np.array_equal(a.item_z, b.item_z)
+
+    again = BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split, checkpoint=tmp_path)
+    assert again.resumed_epoch == 6 and len(again.history) == 6  # finished: loaded, not trained further
+    assert np.array_equal(again.embeddings().user_z, b.user_z)
+
+    other = BASELINES[name](overrides=["eval.valid_n=1"], **{**params, "lr": 0.01}).fit(split, checkpoint=tmp_path)
+    assert other.resumed_epoch == 0  # a checkpoint of other settings is not continued

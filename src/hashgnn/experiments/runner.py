@@ -5,7 +5,7 @@ Every run trains one registry method (:data:`hashgnn.models.baselines.BASELINES`
 records its wall time (training, evaluation) and appends long-format rows
 ``dataset, label, variant, method, seed, mode, protocol, metric, value`` to ``results.csv`` right away, so an
 interrupted experiment continues where it stopped (``fresh=False``): stored runs are skipped, and a core run
-(one Trainer) that was training continues from the checkpoint of its last epoch in ``OUT/.checkpoints/``.
+(one Trainer, or MF / PTE / BiNE) that was training continues from its last epoch's checkpoint in ``OUT/.checkpoints/``.
 
 GraphSage, LSH and HashGNN_sp all train the same GraphSage first: :class:`SharedGraphSage` keeps the fitted one of
 the current (dataset, seed) so that it is trained once per experiment and config (whichever row runs first) and
@@ -198,7 +198,7 @@ GRAPHSAGE_FAMILY = ("GraphSage", "LSH", "HashGNN_sp")
 
 
 def checkpoint_dir(plan: Plan, dataset: str, variant: str, seed: int) -> Path:
-    """Where one run of ``plan`` keeps its checkpoints while it trains (the core methods only)."""
+    """Where one run of ``plan`` keeps its checkpoints while it trains (core methods and MF / PTE / BiNE)."""
     return plan.out / CHECKPOINTS / f"{dataset}-{variant.replace('/', '_')}-seed{seed}"
 
 
@@ -209,9 +209,15 @@ def stage_dir(plan: Plan, dataset: str, seed: int, stage_json: str) -> Path:
 
 
 def fit_resumable(plan: Plan, model: Recommender, split: Split, path: Path) -> tuple[float, bool]:
-    """Fit ``model``; a core method (one :class:`~hashgnn.training.trainer.Trainer` run) checkpoints every epoch
-    into ``path`` and continues from there when an earlier process was stopped mid-run, so a killed experiment
-    loses at most one epoch. Returns ``(seconds trained before this call, whether anything was trained now)``."""
+    """Fit ``model``; a core method (one :class:`~hashgnn.training.trainer.Trainer` run) or a shallow embedding
+    baseline (MF, PTE, BiNE) checkpoints every epoch into ``path`` and continues from there when an earlier
+    process was stopped mid-run, so a killed experiment loses at most one epoch. Returns ``(seconds trained
+    before this call, whether anything was trained now)``. HashGNN_sp's hash stage (minutes) starts over."""
+    if isinstance(model, EmbeddingBaseline):
+        model.fit(split, checkpoint=path)
+        if model.resumed_epoch:
+            print(f"[{plan.name}] {path.name}: continued after epoch {model.resumed_epoch} from {path}", flush=True)
+        return model.resumed_seconds, model.resumed_epoch < len(model.history)
     if not isinstance(model, CoreBaseline):
         model.fit(split)
         return 0.0, True
@@ -223,6 +229,13 @@ def fit_resumable(plan: Plan, model: Recommender, split: Split, path: Path) -> t
     model.fit(split, resume=True)
     trainer = model.trainer
     return trainer.resumed_seconds, trainer.resumed_epoch < len(model.history)
+
+
+def _resumed_epoch(model: Recommender) -> int:
+    """The epoch an earlier process had reached when this run continued from its checkpoint (0: from scratch)."""
+    if isinstance(model, EmbeddingBaseline):
+        return model.resumed_epoch
+    return getattr(getattr(model, "trainer", None), "resumed_epoch", 0)
 
 
 def _drop_stale_checkpoints(path: Path, config: RunConfig) -> None:
@@ -518,7 +531,7 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
            "model_seconds": float(getattr(model, "seconds", train_wall)),
            "eval_seconds": eval_wall, "epochs_run": len(getattr(model, "history", []) or []),
            # > 0: continued from an earlier process's checkpoint (its time is in train_seconds)
-           "resumed_after_epoch": getattr(getattr(model, "trainer", None), "resumed_epoch", 0),
+           "resumed_after_epoch": _resumed_epoch(model),
            "config": cfg.to_json().replace("\n", " "),
            # what the method actually trained with: its defining keys (e.g. HashGNN+'s preset) applied on top
            "resolved_config": _resolved_json(model, cfg), "params": _params_json(model),

@@ -3,7 +3,9 @@
 All three learn a user table and an item table (dimension ``dim``, default 32 = the paper's default size) and
 score a pair by the inner product; they have no codes, so they are evaluated with continuous search. Sampling
 is batched with numpy (no Python loop per edge or per walk step over nodes). Every ``valid_every`` epochs the
-validation Recall@``valid_n`` (continuous search) selects the best epoch and drives early stopping.
+validation Recall@``valid_n`` (continuous search) selects the best epoch and drives early stopping. With a
+``checkpoint`` folder, ``fit`` saves its whole training state after every epoch and a later ``fit`` continues from
+there: the walks and batches are drawn from per-epoch seeded streams, so the resumed run equals an uninterrupted one.
 
 * :class:`MF` — BPR matrix factorisation (Rendle et al., UAI 2009), **not** the paper's ref [35] (Luo et al.
   2014, non-negative MF on explicit ratings): the data here is implicit feedback, for which BPR is the standard
@@ -29,10 +31,12 @@ validation Recall@``valid_n`` (continuous search) selects the best epoch and dri
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,11 +47,14 @@ from torch import Tensor, nn
 from hashgnn.config import RunConfig
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
+from hashgnn.io_utils import atomic_torch_save, torch_load_checked
 from hashgnn.models.base import Embeddings
 from hashgnn.models.baselines.common import FittedRecommender, valid_recall
 from hashgnn.models.baselines.core import apply_overrides
 from hashgnn.seed import seed_everything
 from hashgnn.training.negatives import NegativeSampler
+
+STATE_FILE = "state.pt"  # in a fit's checkpoint folder
 
 
 @dataclass(frozen=True)
@@ -143,17 +150,38 @@ class EmbeddingBaseline(FittedRecommender):
             return Embeddings.from_signs(self.modules["user"].weight.numpy().copy(),
                                          self.modules["item"].weight.numpy().copy(), None, None)
 
-    def fit(self, split: Split, **kwargs) -> EmbeddingBaseline:
+    def fit(self, split: Split, checkpoint: str | Path | None = None, **kwargs) -> EmbeddingBaseline:
+        """Train on ``split``. ``checkpoint``: a folder where the training state is saved after every epoch; when
+        it already holds the state of a run with these settings, training continues after its last epoch (a
+        finished run is only loaded). ``resumed_epoch`` / ``resumed_seconds`` say how far it had come."""
         # small dense ops: one thread unless train.threads says otherwise (two threads on a busy 2-core machine
         # made each step ~80x slower when measured)
         previous = torch.get_num_threads()
         torch.set_num_threads(self.config.train.threads or 1)
         try:
-            return self._fit(split)
+            return self._fit(split, None if checkpoint is None else Path(checkpoint) / STATE_FILE)
         finally:
             torch.set_num_threads(previous)
 
-    def _fit(self, split: Split) -> EmbeddingBaseline:
+    def _settings(self) -> str:
+        """What a checkpoint must have been trained with to be continued (method, run config, parameters)."""
+        return json.dumps({"method": self.name, "config": json.loads(self.config.to_json()),
+                           "params": asdict(self.params)}, sort_keys=True)
+
+    def _resume_state(self, path: Path | None) -> dict | None:
+        if path is None or not path.is_file():
+            return None
+        try:
+            state = torch_load_checked(path)
+        except ArtifactError as exc:
+            print(f"{exc}; starting that run over", flush=True)
+            return None
+        if state.get("settings") != self._settings():
+            print(f"{path}: a checkpoint of other settings; starting that run over", flush=True)
+            return None
+        return state
+
+    def _fit(self, split: Split, checkpoint: Path | None) -> EmbeddingBaseline:
         cfg, p = self.config, self.params
         seed_everything(cfg.seed)
         rng = np.random.default_rng([cfg.seed, 99])
@@ -165,10 +193,19 @@ class EmbeddingBaseline(FittedRecommender):
         self.modules = nn.ModuleDict({"user": self._table(self.n_users), "item": self._table(self.n_items)})
         self._setup(split, rng)
         optimizer = torch.optim.Adam(self.modules.parameters(), lr=p.lr)
-        started = time.perf_counter()
-        best, best_state, bad, iteration = -math.inf, None, 0, 0
+        best, best_state, bad, iteration, first, done = -math.inf, None, 0, 0, 1, False
         self.log, self.history = [], []
-        for epoch in range(1, p.epochs + 1):
+        self.resumed_epoch, self.resumed_seconds = 0, 0.0
+        state = self._resume_state(checkpoint)
+        if state is not None:
+            self.modules.load_state_dict(state["modules"])
+            optimizer.load_state_dict(state["optimizer"])
+            best, best_state, bad, iteration = state["best"], state["best_state"], state["bad"], state["iteration"]
+            self.log, self.history, done = state["log"], state["history"], state["done"]
+            self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
+            first = state["epoch"] + 1
+        started = time.perf_counter() - self.resumed_seconds
+        for epoch in range(first, 1 if done else p.epochs + 1):
             rng = np.random.default_rng([cfg.seed, epoch])
             torch.manual_seed(cfg.seed * 100003 + epoch)
             losses = []
@@ -198,9 +235,15 @@ class EmbeddingBaseline(FittedRecommender):
             if self.progress:
                 print(f"{self.name} " + " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                                  for k, v in record.items()))
-            if bad >= p.patience:
-                break
-            if cfg.train.max_minutes is not None and time.perf_counter() - started > 60 * cfg.train.max_minutes:
+            done = bad >= p.patience or (cfg.train.max_minutes is not None
+                                         and time.perf_counter() - started > 60 * cfg.train.max_minutes)
+            if checkpoint is not None:
+                atomic_torch_save(checkpoint, {
+                    "settings": self._settings(), "epoch": epoch, "seconds": time.perf_counter() - started,
+                    "done": done, "modules": self.modules.state_dict(), "optimizer": optimizer.state_dict(),
+                    "best": best, "best_state": best_state, "bad": bad, "iteration": iteration,
+                    "log": self.log, "history": self.history})
+            if done:
                 break
         if best_state is not None:
             self.modules.load_state_dict(best_state)

@@ -51,13 +51,17 @@ def register(app: typer.Typer) -> None:
         reuse: list[Path] = typer.Option([], "--reuse", help="another experiment's output folder: a run there with "
                                          "identical method and settings is taken instead of trained again; "
                                          "repeat for more folders"),
+        status: bool = typer.Option(False, "--status", help="list the runs this command plans and how far each is "
+                                    "(stored, same as a stored run, checkpointed, to train) with the training "
+                                    "time left; trains and writes nothing"),
     ) -> None:
         """Run an experiment of the paper; writes CSV, a Markdown table and PNG plots, prints ours vs paper."""
         from hashgnn.experiments import Options, run_experiment
 
         command = "hashgnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         options = Options(name, _split_list(datasets), seeds, quick, out, _split_list(methods), list(set_), fresh,
-                          progress, command, _run_dirs(run), source=from_results, reuse=list(reuse))
+                          progress, command, _run_dirs(run), source=from_results, reuse=list(reuse), status=status)
         folder, text = run_experiment(options)
         print(text)
-        console.print(f"written to {folder}")
+        if not status:
+            console.print(f"written to {folder}")

@@ -17,11 +17,16 @@ from hashgnn.experiments.runner import EXPERIMENTS, Options, load_experiment_con
 
 
 def run_experiment(options: Options) -> tuple[Path, str]:
-    """Run one experiment; returns ``(output folder, markdown table)``."""
+    """Run one experiment; returns ``(output folder, markdown table)`` (with ``options.status``: the table of
+    its planned runs and their state, nothing trained or written)."""
     from hashgnn.experiments.tables import RUNNERS
     from hashgnn.io_utils import atomic_write_text
 
     plan = make_plan(options)
+    if options.status:
+        from hashgnn.experiments.status import run_status, status_markdown
+
+        return plan.out, status_markdown(plan, run_status(plan))
     wall_path = plan.out / "wall_time.txt"
     earlier = wall_path.read_text() if wall_path.is_file() and not options.fresh else ""
     write_meta(plan)

@@ -78,6 +78,8 @@ class Options:
     source: Path | None = None
     #: other experiment output folders whose runs of identical settings are taken instead of training (``--reuse``)
     reuse: list[Path] = field(default_factory=list)
+    #: only list the planned runs and how far each is (``--status``); trains and writes nothing
+    status: bool = False
 
 
 @dataclass
@@ -317,6 +319,16 @@ def get_split(cfg: RunConfig) -> Split:
     return _SPLITS[key]
 
 
+def md_table(df: pd.DataFrame, index: bool = True) -> str:
+    """A GitHub Markdown table of ``df`` (no optional dependency); index levels become leading columns."""
+    if index:
+        df = df.reset_index()
+    head = [str(c) for c in df.columns]
+    rows = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in r] for r in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
 def default_modes(model) -> tuple[str, ...]:
     return ("hamming", "hierarchical", "continuous") if model.embeddings().has_codes else ("continuous",)
 
@@ -436,9 +448,9 @@ def _normalized(config_json: object) -> str | None:
         return None
 
 
-def _reuse_stores(plan: Plan, store: ResultStore) -> list[tuple[str, ResultStore]]:
-    """This folder's store, then each ``--reuse`` folder's (read only)."""
-    stores = [("", store)]
+def _reuse_stores(plan: Plan, store: ResultStore | None) -> list[tuple[str, ResultStore]]:
+    """This folder's store (None: nothing stored there yet), then each ``--reuse`` folder's (read only)."""
+    stores = [("", store)] if store is not None else []
     for folder in plan.options.reuse:
         stores.append((f"{folder}:", ResultStore(Path(folder), fresh=False)))
     return stores
@@ -453,15 +465,11 @@ def _modes_of(model, modes: tuple[str, ...] | None) -> set[str]:
     return {"continuous"} if continuous_only else {"hamming", "hierarchical", "continuous"}
 
 
-def store_same_run(plan: Plan, store: ResultStore, dataset: str, label: str, variant: str, seed: int, method: str,
-                   model, cfg: RunConfig, modes: tuple[str, ...] | None = None) -> bool:
-    """If a stored run — of this folder, or of a ``--reuse`` folder — trained exactly this method with these
+def find_same_run(plan: Plan, store: ResultStore | None, dataset: str, seed: int, method: str, model, cfg: RunConfig,
+                  modes: tuple[str, ...] | None = None) -> tuple[str, pd.Series, pd.DataFrame] | None:
+    """A stored run — of this folder, or of a ``--reuse`` folder — that trained exactly this method with these
     settings (resolved config, with today's defaults for keys added since, and parameters) and has every metric
-    this experiment reports, store its rows again under ``variant`` (runs.csv ``same_as`` names it) instead of
-    training the same thing twice; returns whether it did. E.g. Figure 5's λ = 0.5, T = 5 and K = 32 points are
-    all the default setting, which Table 2's HashGNN seed 0 may already have trained. For one config and seed
-    training is deterministic, so the copy is what the run would have produced with the code it ran on.
-    """
+    this experiment reports: ``(origin, its runs.csv row, its results rows)``, else None. Reads only."""
     want_config, want_params = _normalized(_resolved_json(model, cfg)), json.loads(_params_json(model))
     needed = {f"{m}@{n}" for m in ("recall", "ndcg") for n in plan.config["ns"]}
     for prefix, source_store in _reuse_stores(plan, store):
@@ -480,17 +488,30 @@ def store_same_run(plan: Plan, store: ResultStore, dataset: str, label: str, var
             results = source_store.results
             rows = results[(results["dataset"] == dataset) & (results["variant"] == source["variant"])
                            & (results["seed"] == seed)]
-            if not (needed <= set(rows["metric"]) and _modes_of(model, modes) <= set(rows["mode"])):
-                continue
-            origin = f"{prefix}{source['variant']}"
-            run = {k: v for k, v in source.to_dict().items() if not (isinstance(v, float) and np.isnan(v))}
-            run |= {"label": label, "variant": variant, "same_as": origin, "config": cfg.to_json().replace("\n", " "),
-                    "finished": datetime.now().isoformat(timespec="seconds")}
-            store.add(rows.assign(label=label, variant=variant).to_dict("records"), run)
-            print(f"[{plan.name}] {dataset} {variant} seed {seed}: the same run as {origin} (stored again, not "
-                  "trained)", flush=True)
-            return True
-    return False
+            if needed <= set(rows["metric"]) and _modes_of(model, modes) <= set(rows["mode"]):
+                return f"{prefix}{source['variant']}", source, rows
+    return None
+
+
+def store_same_run(plan: Plan, store: ResultStore, dataset: str, label: str, variant: str, seed: int, method: str,
+                   model, cfg: RunConfig, modes: tuple[str, ...] | None = None) -> bool:
+    """If :func:`find_same_run` finds a run that trained exactly this, store its rows again under ``variant``
+    (runs.csv ``same_as`` names it) instead of training the same thing twice; returns whether it did. E.g. Figure
+    5's λ = 0.5, T = 5 and K = 32 points are all the default setting, which Table 2's HashGNN seed 0 may already
+    have trained. For one config and seed training is deterministic, so the copy is what the run would have
+    produced with the code it ran on.
+    """
+    found = find_same_run(plan, store, dataset, seed, method, model, cfg, modes)
+    if found is None:
+        return False
+    origin, source, rows = found
+    run = {k: v for k, v in source.to_dict().items() if not (isinstance(v, float) and np.isnan(v))}
+    run |= {"label": label, "variant": variant, "same_as": origin, "config": cfg.to_json().replace("\n", " "),
+            "finished": datetime.now().isoformat(timespec="seconds")}
+    store.add(rows.assign(label=label, variant=variant).to_dict("records"), run)
+    print(f"[{plan.name}] {dataset} {variant} seed {seed}: the same run as {origin} (stored again, not trained)",
+          flush=True)
+    return True
 
 
 def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str, seed: int, method: str,

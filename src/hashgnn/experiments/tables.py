@@ -19,6 +19,7 @@ from hashgnn.experiments.runner import (
     ResultStore,
     fmt,
     headline,
+    md_table,
     pyplot,
     run_config,
     savefig,
@@ -26,19 +27,9 @@ from hashgnn.experiments.runner import (
     train_and_evaluate,
     write_meta,
 )
+from hashgnn.experiments.status import planned_runs
 from hashgnn.io_utils import atomic_write_text
 from hashgnn.models.baselines import CONTINUOUS
-
-
-def md_table(df: pd.DataFrame, index: bool = True) -> str:
-    """A GitHub Markdown table of ``df`` (no optional dependency); index levels become leading columns."""
-    if index:
-        df = df.reset_index()
-    head = [str(c) for c in df.columns]
-    rows = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in r] for r in df.itertuples(index=False)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-
 
 LOG_COLS = ("label", "method", "seed", "iteration", "loss", "auc_h", "auc_z")
 HEADERS = {"recall@50": "HR@50", "recall@100": "HR@100", "ndcg@50": "NDCG@50", "ndcg@100": "NDCG@100"}
@@ -125,19 +116,15 @@ def _bars_vs_paper(summary: pd.DataFrame, plan: Plan, reference, path_name: str,
     savefig(fig, plan.out / path_name)
 
 
-def _loop(plan: Plan, store: ResultStore, methods: list[str] | None = None,
-          after_run: Callable[[], object] | None = None, **kw) -> None:
-    """Every (dataset, seed, method) of the plan; ``after_run`` is called after each run trained here (not after
-    the ones skipped as already stored), so that a long experiment's tables show the runs finished so far."""
-    # methods innermost: GraphSage, LSH and HashGNN_sp of one (dataset, seed) then run back to back and share the
-    # one GraphSage the runner keeps per (dataset, seed) (see runner.SharedGraphSage)
-    for dataset, label in plan.datasets:
-        for seed in plan.seeds:
-            for method in methods or plan.methods:
-                before = store.added
-                train_and_evaluate(plan, store, dataset, label, seed, method, **kw)
-                if after_run is not None and store.added > before:
-                    after_run()
+def _loop(plan: Plan, store: ResultStore, after_run: Callable[[], object] | None = None, **kw) -> None:
+    """Every (dataset, seed, method) of the plan (:func:`~hashgnn.experiments.status.planned_runs`); ``after_run``
+    is called after each run trained here (not after the ones skipped as already stored), so that a long
+    experiment's tables show the runs finished so far."""
+    for spec in planned_runs(plan):
+        before = store.added
+        train_and_evaluate(plan, store, spec.dataset, spec.label, spec.seed, spec.method, **kw)
+        if after_run is not None and store.added > before:
+            after_run()
 
 
 def run_table2(plan: Plan, reference=None, ref_name: str = "Table 2 of the paper") -> str:
@@ -405,17 +392,16 @@ def run_figure4_6(plan: Plan) -> str:
     # the curves are the product here: a stored run is reused only together with its logged curve
     old = pd.read_csv(log_path) if log_path.exists() and not plan.options.fresh else pd.DataFrame()
     logs = []
-    for dataset, label in plan.datasets:
-        for method in plan.methods:
-            for seed in plan.seeds:
-                kept = _stored_curve(old, dataset, method, seed)
-                if len(kept) and store.done(dataset, method, seed):
-                    print(f"[{plan.name}] skip {dataset} {method} seed {seed}: run and curve already in {plan.out}")
-                    logs.extend(kept.to_dict("records"))
-                    continue
-                model = train_and_evaluate(plan, store, dataset, label, seed, method, keep_model=True)
-                for row in model.log:
-                    logs.append({"dataset": dataset, "label": label, "method": method, "seed": seed, **row})
+    for spec in planned_runs(plan):
+        dataset, label, method, seed = spec.dataset, spec.label, spec.method, spec.seed
+        kept = _stored_curve(old, dataset, method, seed)
+        if len(kept) and store.done(dataset, method, seed):
+            print(f"[{plan.name}] skip {dataset} {method} seed {seed}: run and curve already in {plan.out}")
+            logs.extend(kept.to_dict("records"))
+            continue
+        model = train_and_evaluate(plan, store, dataset, label, seed, method, keep_model=True)
+        for row in model.log:
+            logs.append({"dataset": dataset, "label": label, "method": method, "seed": seed, **row})
     log = pd.DataFrame(logs)
     atomic_write_text(log_path, log.to_csv(index=False))
     plt = pyplot()
@@ -450,18 +436,20 @@ def _sweep_table(plan: Plan, store: ResultStore, key_of: dict[str, tuple[str, ob
     return summary
 
 
+def _run_sweep(plan: Plan, store: ResultStore) -> dict[str, tuple[str, object]]:
+    """Train (or skip) every point of a Figure 5 / 7 sweep; returns variant → swept (key, value)."""
+    key_of = {}
+    for spec in planned_runs(plan):
+        key_of[spec.variant] = spec.param
+        train_and_evaluate(plan, store, spec.dataset, spec.label, spec.seed, spec.method, variant=spec.variant,
+                           extra=list(spec.extra))
+    return key_of
+
+
 def run_figure7(plan: Plan) -> str:
     """HashGNN with fixed p (``model.fixed_p``) vs the dynamic schedule; hierarchical search."""
     store = ResultStore(plan.out, plan.options.fresh)
-    key_of = {"dynamic": ("p", "dynamic")}
-    for dataset, label in plan.datasets:
-        for seed in plan.seeds:
-            train_and_evaluate(plan, store, dataset, label, seed, "HashGNN", variant="dynamic")
-            for p in plan.config["fixed_p"]:
-                key_of[f"p={p}"] = ("p", p)
-                train_and_evaluate(plan, store, dataset, label, seed, "HashGNN", variant=f"p={p}",
-                                   extra=[f"model.fixed_p={p}"])
-    summary = _sweep_table(plan, store, key_of, "figure7")
+    summary = _sweep_table(plan, store, _run_sweep(plan, store), "figure7")
     plt = pyplot()
     protocol = plan.config["protocols"][0]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -486,16 +474,7 @@ def run_figure5(plan: Plan) -> str:
     """Sensitivity of HashGNN to λ, the number of triplets per node and K (paper 5.6)."""
     store = ResultStore(plan.out, plan.options.fresh)
     sweeps: dict[str, list] = plan.config["sweeps"]
-    key_of: dict[str, tuple[str, object]] = {}
-    for dataset, label in plan.datasets:
-        for seed in plan.seeds:
-            for key, values in sweeps.items():
-                for v in values:
-                    variant = f"{key}={v}"
-                    key_of[variant] = (key, v)
-                    train_and_evaluate(plan, store, dataset, label, seed, "HashGNN", variant=variant,
-                                       extra=[f"{key}={v}"])
-    summary = _sweep_table(plan, store, key_of, "figure5")
+    summary = _sweep_table(plan, store, _run_sweep(plan, store), "figure5")
     plt = pyplot()
     protocol = plan.config["protocols"][0]
     fig, axes = plt.subplots(1, len(sweeps), figsize=(5 * len(sweeps), 4), squeeze=False)
@@ -533,8 +512,9 @@ def run_table4(plan: Plan) -> str:
     store = ResultStore(plan.out, plan.options.fresh)
     rows = []
     repeats = int(plan.config.get("repeats", 3))
-    for dataset, label in plan.datasets:
-        model = train_and_evaluate(plan, store, dataset, label, plan.seeds[0], "HashGNN", keep_model=True)
+    for spec in planned_runs(plan):
+        dataset, label = spec.dataset, spec.label
+        model = train_and_evaluate(plan, store, dataset, label, spec.seed, spec.method, keep_model=True)
         emb = model.embeddings()
         cfg = model.config
         users = np.arange(model.split.interactions.n_users)

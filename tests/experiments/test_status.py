@@ -81,3 +81,18 @@ def test_status_names_the_stored_run_a_reuse_folder_would_lend(tmp_path: Path):
 def test_status_refuses_fresh(tmp_path: Path):
     with pytest.raises(ConfigError, match="--fresh"):
         _status(tmp_path / "t", ["MF"], fresh=True)
+
+
+def test_experiments_that_need_the_fitted_model_report_what_they_will_train(tmp_path: Path):
+    table4 = run_status(make_plan(Options("table4", quick=True, out=tmp_path / "t4")))
+    assert table4["state"].tolist() == ["to train"]  # Table 4 times a model it holds: it always trains one
+    given = run_status(make_plan(Options("table4", quick=True, out=tmp_path / "t4",
+                                         runs={"movielens-100k": tmp_path / "run"})))
+    assert given["state"].tolist() == ["given run"]
+
+    out = tmp_path / "f46"
+    options = Options("figure4_6", quick=True, out=out, sets=TWO_EPOCHS)
+    run_experiment(options)
+    assert set(run_status(make_plan(options))["state"]) == {"stored"}
+    (out / "training_log.csv").unlink()  # without its curve a stored run is trained again
+    assert set(run_status(make_plan(options))["state"]) == {"to train"}

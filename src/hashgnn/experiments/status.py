@@ -11,6 +11,7 @@ folders (median training time and epochs run), so it is only as good as those ru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,13 +22,13 @@ from hashgnn.experiments.runner import (
     GRAPHSAGE_FAMILY,
     Plan,
     ResultStore,
+    _epochs_done,
     build_method,
     checkpoint_dir,
     find_same_run,
     md_table,
     run_config,
 )
-from hashgnn.training.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -74,19 +75,17 @@ def _runs_of_seed(plan: Plan, dataset: str, label: str, seed: int) -> list[RunSp
     return [RunSpec(dataset, label, seed, m, m) for m in plan.methods]
 
 
-def _checkpoint_epochs(path) -> int:
+def _checkpoint_epochs(path: Path) -> int:
     """Epochs an interrupted run saved in its checkpoint folder (core methods and MF / PTE / BiNE), else 0."""
     from hashgnn.io_utils import torch_load_checked
     from hashgnn.models.baselines.embedding import STATE_FILE
 
-    if not path.is_dir():
-        return 0
-    try:
-        if (path / STATE_FILE).is_file():
+    if (path / STATE_FILE).is_file():
+        try:
             return int(torch_load_checked(path / STATE_FILE)["epoch"])
-        return len(RunDir(path).read_json("history.json"))
-    except (ArtifactError, KeyError, TypeError, ValueError):
-        return 0
+        except (ArtifactError, KeyError, TypeError, ValueError):
+            return 0
+    return _epochs_done(path)
 
 
 def _typical(runs: pd.DataFrame, dataset: str, method: str) -> tuple[float, float] | None:
@@ -116,11 +115,11 @@ def run_status(plan: Plan) -> pd.DataFrame:
     runs = pd.concat([s.runs for s in stores], ignore_index=True) if stores else pd.DataFrame()
     rows = []
     for spec in planned_runs(plan):
-        state, detail, left = _state(plan, store, spec)
+        state, detail, done = _state(plan, store, spec)
         typical = _typical(runs, spec.dataset, spec.method)
+        left = 0.0 if state not in ("to train", "checkpointed") else float("nan")
         if state in ("to train", "checkpointed") and typical is not None:
             seconds, epochs = typical
-            done = int(detail.split()[-1]) if state == "checkpointed" else 0
             left = seconds if not done else seconds / epochs * max(epochs - done, 1.0)
         rows.append({"dataset": spec.dataset, "seed": spec.seed, "variant": spec.variant, "method": spec.method,
                      "state": state, "detail": detail, "left_seconds": left})
@@ -143,25 +142,26 @@ def _stored(plan: Plan, store: ResultStore | None, spec: RunSpec) -> bool:
     return True
 
 
-def _state(plan: Plan, store: ResultStore | None, spec: RunSpec) -> tuple[str, str, float]:
+def _state(plan: Plan, store: ResultStore | None, spec: RunSpec) -> tuple[str, str, int]:
+    """``(state, detail, epochs an interrupted run already trained)``."""
     if plan.name == "table4" and spec.dataset in plan.options.runs:
-        return "given run", str(plan.options.runs[spec.dataset]), 0.0
+        return "given run", str(plan.options.runs[spec.dataset]), 0
     if _stored(plan, store, spec):
-        return "stored", "", 0.0
+        return "stored", "", 0
     if plan.name not in KEEPS_MODELS:
         cfg = run_config(plan, spec.dataset, spec.seed, list(spec.extra))
         found = find_same_run(plan, store, spec.dataset, spec.seed, spec.method,
                               build_method(plan, spec.method, cfg), cfg)
         if found is not None:
-            return "same as", found[0], 0.0
+            return "same as", found[0], 0
     if spec.method == "GraphSage":  # its model is the stage it shares with LSH and HashGNN_sp
         folders = sorted((plan.out / CHECKPOINTS).glob(f"{spec.dataset}-GraphSage-stage-seed{spec.seed}-*"))
     else:
         folders = [checkpoint_dir(plan, spec.dataset, spec.variant, spec.seed)]
     epochs = max((_checkpoint_epochs(f) for f in folders), default=0)
     if epochs:
-        return "checkpointed", f"after epoch {epochs}", float("nan")
-    return "to train", "", float("nan")
+        return "checkpointed", f"after epoch {epochs}", epochs
+    return "to train", "", 0
 
 
 def status_markdown(plan: Plan, status: pd.DataFrame) -> str:

@@ -217,8 +217,6 @@ def fit_resumable(plan: Plan, model: Recommender, split: Split, path: Path) -> t
     before this call, whether anything was trained now)``. HashGNN_sp's hash stage (minutes) starts over."""
     if isinstance(model, EmbeddingBaseline):
         model.fit(split, checkpoint=path)
-        if model.resumed_epoch:
-            print(f"[{plan.name}] {path.name}: continued after epoch {model.resumed_epoch} from {path}", flush=True)
         return model.resumed_seconds, model.resumed_epoch < len(model.history)
     if not isinstance(model, CoreBaseline):
         model.fit(split)
@@ -231,13 +229,6 @@ def fit_resumable(plan: Plan, model: Recommender, split: Split, path: Path) -> t
     model.fit(split, resume=True)
     trainer = model.trainer
     return trainer.resumed_seconds, trainer.resumed_epoch < len(model.history)
-
-
-def _resumed_epoch(model: Recommender) -> int:
-    """The epoch an earlier process had reached when this run continued from its checkpoint (0: from scratch)."""
-    if isinstance(model, EmbeddingBaseline):
-        return model.resumed_epoch
-    return getattr(getattr(model, "trainer", None), "resumed_epoch", 0)
 
 
 def _drop_stale_checkpoints(path: Path, config: RunConfig) -> None:
@@ -552,7 +543,7 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
            "model_seconds": float(getattr(model, "seconds", train_wall)),
            "eval_seconds": eval_wall, "epochs_run": len(getattr(model, "history", []) or []),
            # > 0: continued from an earlier process's checkpoint (its time is in train_seconds)
-           "resumed_after_epoch": _resumed_epoch(model),
+           "resumed_after_epoch": getattr(model, "resumed_epoch", 0),  # 0: from scratch
            "config": cfg.to_json().replace("\n", " "),
            # what the method actually trained with: its defining keys (e.g. HashGNN+'s preset) applied on top
            "resolved_config": _resolved_json(model, cfg), "params": _params_json(model),

@@ -63,7 +63,7 @@ class CoreBaseline(FittedRecommender):
 
     def fit(self, split: Split, resume: bool = False, **kwargs) -> CoreBaseline:
         """Train on ``split``; with ``resume`` (needs ``run_dir``) continue from the run directory's last
-        checkpoint if it has one (a finished run is only loaded; ``trainer.resumed_epoch`` says how far it was)."""
+        checkpoint if it has one (a finished run is only loaded; ``resumed_epoch`` says how far it was)."""
         from hashgnn.training.trainer import Trainer
 
         if resume and not self.run_dir:
@@ -74,6 +74,11 @@ class CoreBaseline(FittedRecommender):
         self.log, self.history, self.seconds = self.result.log, self.result.history, self.result.seconds
         self._attach(split, self.result.embeddings)
         return self
+
+    @property
+    def resumed_epoch(self) -> int:
+        """The epoch an earlier process had reached when ``fit(resume=True)`` continued its checkpoint (0: none)."""
+        return self.trainer.resumed_epoch if self.trainer is not None else 0
 
 
 class GraphSage(CoreBaseline):

@@ -204,6 +204,8 @@ class EmbeddingBaseline(FittedRecommender):
             self.log, self.history, done = state["log"], state["history"], state["done"]
             self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
             first = state["epoch"] + 1
+            if not done:
+                print(f"{self.name}: resuming after epoch {self.resumed_epoch} from {checkpoint.parent}", flush=True)
         started = time.perf_counter() - self.resumed_seconds
         for epoch in range(first, 1 if done else p.epochs + 1):
             rng = np.random.default_rng([cfg.seed, epoch])

@@ -119,23 +119,12 @@ def test_a_finished_graphsage_stage_is_loaded_not_trained_again_after_a_restart(
     assert not any((out / CHECKPOINTS).iterdir())
 
 
-def test_a_killed_embedding_baseline_run_continues_after_its_last_epoch(tmp_path: Path, monkeypatch):
-    from hashgnn.models.baselines import embedding
-
-    original, calls = embedding.valid_recall, []
-
-    def dies_in_epoch_2(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise _Killed
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(embedding, "valid_recall", dies_in_epoch_2)
+def test_a_killed_embedding_baseline_run_continues_after_its_last_epoch(tmp_path: Path,
+                                                                        kill_embedding_fit_in_epoch_2):
     out = tmp_path / "killed"
-    with pytest.raises(_Killed):
+    with pytest.raises(kill_embedding_fit_in_epoch_2):
         run_experiment(_options(out, ["MF"]))
     assert [p.name for p in (out / CHECKPOINTS).iterdir()] == ["movielens-100k-MF-seed0"]
-    monkeypatch.setattr(embedding, "valid_recall", original)
     run_experiment(_options(out, ["MF"]))
     run_experiment(_options(tmp_path / "straight", ["MF"]))
     resumed, straight = (pd.read_csv(tmp_path / d / "results.csv") for d in ("killed", "straight"))

@@ -98,26 +98,17 @@ def test_experiments_that_need_the_fitted_model_report_what_they_will_train(tmp_
     assert set(run_status(make_plan(options))["state"]) == {"to train"}
 
 
-def test_status_reads_the_epoch_of_an_embedding_baseline_checkpoint_and_ignores_a_damaged_one(tmp_path: Path,
-                                                                                                monkeypatch):
+def test_status_reads_the_epoch_of_an_embedding_baseline_checkpoint_and_ignores_a_damaged_one(
+        tmp_path: Path, kill_embedding_fit_in_epoch_2):
     from hashgnn.experiments.runner import CHECKPOINTS
-    from hashgnn.models.baselines import embedding
+    from hashgnn.models.baselines.embedding import STATE_FILE
 
-    original, calls = embedding.valid_recall, []
-
-    def dies_in_epoch_2(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise _Killed
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(embedding, "valid_recall", dies_in_epoch_2)
     out = tmp_path / "t"
-    with pytest.raises(_Killed):
+    with pytest.raises(kill_embedding_fit_in_epoch_2):
         run_experiment(Options("table2", quick=True, methods=["MF"], out=out, sets=TWO_EPOCHS))
     status = _status(out, ["MF"])
     assert (status.loc[0, "state"], status.loc[0, "detail"]) == ("checkpointed", "after epoch 1")
 
-    (state,) = (out / CHECKPOINTS).glob(f"*/{embedding.STATE_FILE}")
+    (state,) = (out / CHECKPOINTS).glob(f"*/{STATE_FILE}")
     state.write_bytes(b"not a checkpoint")
     assert _status(out, ["MF"]).loc[0, "state"] == "to train"

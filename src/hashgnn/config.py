@@ -401,6 +401,14 @@ def _check_data(data: DataConfig) -> None:
         raise ConfigError(f"data.min_degree must be >= 0, got {data.min_degree}")
 
 
+def _holds_float(hint: Any) -> bool:
+    """``float`` or ``float | None`` (not a union that also takes ``int``)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        return float in args and int not in args
+    return hint is float
+
+
 def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"config section {where or 'root'!r} must be an object, got {type(data).__name__}")
@@ -420,5 +428,9 @@ def _build(cls: type, data: Any, where: str) -> Any:
             value = _build(hint, value, f"{where}.{f.name}".strip("."))
         elif typing.get_origin(hint) is tuple and isinstance(value, list):
             value = tuple(value)
+        elif _holds_float(hint) and isinstance(value, int) and not isinstance(value, bool):
+            # one setting, one spelling: "train.lam=0" and "train.lam=0.0" must write the same config JSON, which
+            # is how a stored run of identical settings is recognised (and how a GraphSage stage is keyed)
+            value = float(value)
         kwargs[f.name] = value
     return replace(cls(), **kwargs)

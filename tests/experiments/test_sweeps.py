@@ -50,7 +50,7 @@ def test_figure7_quick_end_to_end(tmp_path: Path):
 def test_reuse_takes_a_run_of_identical_settings_from_another_experiment(tmp_path: Path, monkeypatch):
     from hashgnn.errors import ConfigError
 
-    run_experiment(Options("table2", quick=True, methods=["HashGNN", "GraphSage"], out=tmp_path / "t2"))
+    run_experiment(Options("table2", quick=True, methods=["HashGNN", "HashGNN_nr", "GraphSage"], out=tmp_path / "t2"))
     fits: list[float] = []
     original = Trainer.fit
 
@@ -61,9 +61,13 @@ def test_reuse_takes_a_run_of_identical_settings_from_another_experiment(tmp_pat
     monkeypatch.setattr(Trainer, "fit", counting)
     out = tmp_path / "f5"
     run_experiment(Options("figure5", quick=True, out=out, reuse=[tmp_path / "t2"]))
-    assert len(fits) == 3  # the default setting (λ = 0.5, T = 5, K = 32) is table2's HashGNN seed 0
+    # the default setting (λ = 0.5, T = 5, K = 32) is table2's HashGNN seed 0, λ = 0 its HashGNN_nr (a core method
+    # is its config, whatever its name); GraphSage's config differs from every point
+    assert sorted(fits) == [0.5, 0.5]
     runs = pd.read_csv(out / "runs.csv").set_index("variant")
     assert runs.loc["train.lam=0.5", "same_as"] == f"{tmp_path / 't2'}:HashGNN"
+    assert runs.loc["train.lam=0.0", "same_as"] == f"{tmp_path / 't2'}:HashGNN_nr"
+    assert set(runs["method"]) == {"HashGNN"}
     assert runs.loc["train.lam=0.5", "label"] == runs.loc["train.lam=0.0", "label"]
     t2 = pd.read_csv(tmp_path / "t2" / "results.csv")
     f5 = pd.read_csv(out / "results.csv")

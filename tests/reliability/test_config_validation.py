@@ -163,3 +163,11 @@ def test_presets_are_valid_and_resolve_in_order():
     assert (best.train.z_weight, best.model.score_scale, best.model.activation) == (1.0, 0.25, "leaky_relu")
     assert build_config(None, "movielens-100k", None, None, None, None, None, None, [], "paper") == \
         RunConfig().override(["data.dataset=movielens-100k"]).validate()
+
+
+def test_one_setting_has_one_config_json_however_it_is_spelt():
+    # stored runs are recognised by their config JSON: λ written 0 and 0.0 is one setting
+    assert RunConfig().override(["train.lam=0"]).to_json() == RunConfig().override(["train.lam=0.0"]).to_json()
+    cfg = RunConfig().override(["train.lam=1", "model.fixed_p=1", "train.triplets=5"])
+    assert (type(cfg.train.lam), type(cfg.model.fixed_p), type(cfg.train.triplets)) == (float, float, int)
+    assert RunConfig().override(["train.debias=true"]).train.debias is True  # a bool is not a number here

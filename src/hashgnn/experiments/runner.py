@@ -456,19 +456,31 @@ def _modes_of(model, modes: tuple[str, ...] | None) -> set[str]:
     return {"continuous"} if continuous_only else {"hamming", "hierarchical", "continuous"}
 
 
+def _same_training_methods(method: str, model) -> set[str]:
+    """The method names whose stored runs trained what ``model`` trains when their resolved configs agree. A core
+    baseline is nothing but its resolved config (its name only picks the defining overrides), so e.g. Figure 5's
+    HashGNN with λ = 0 is Table 2's HashGNN_nr; any other method is matched by its own name only."""
+    if isinstance(model, CoreBaseline):
+        return {name for name, factory in BASELINES.items()
+                if isinstance(factory, type) and issubclass(factory, CoreBaseline)}
+    return {method}
+
+
 def find_same_run(plan: Plan, store: ResultStore | None, dataset: str, seed: int, method: str, model, cfg: RunConfig,
                   modes: tuple[str, ...] | None = None) -> tuple[str, pd.Series, pd.DataFrame] | None:
-    """A stored run — of this folder, or of a ``--reuse`` folder — that trained exactly this method with these
-    settings (resolved config, with today's defaults for keys added since, and parameters) and has every metric
-    this experiment reports: ``(origin, its runs.csv row, its results rows)``, else None. Reads only."""
+    """A stored run — of this folder, or of a ``--reuse`` folder — that trained exactly this (the same method, or
+    for a core baseline any core method, see :func:`_same_training_methods`) with these settings (resolved config,
+    with today's defaults for keys added since, and parameters) and has every metric this experiment reports:
+    ``(origin, its runs.csv row, its results rows)``, else None. Reads only."""
     want_config, want_params = _normalized(_resolved_json(model, cfg)), json.loads(_params_json(model))
     needed = {f"{m}@{n}" for m in ("recall", "ndcg") for n in plan.config["ns"]}
+    methods = _same_training_methods(method, model)
     for prefix, source_store in _reuse_stores(plan, store):
         runs = source_store.runs
         if runs.empty:
             continue
         for _, source in runs[(runs["dataset"] == dataset) & (runs["seed"] == seed)
-                              & (runs["method"] == method)].iterrows():
+                              & runs["method"].isin(methods)].iterrows():
             stored_config = source.get("resolved_config")
             if not isinstance(stored_config, str):  # folders written before that column existed
                 stored_config = source.get("config")
@@ -497,8 +509,8 @@ def store_same_run(plan: Plan, store: ResultStore, dataset: str, label: str, var
         return False
     origin, source, rows = found
     run = {k: v for k, v in source.to_dict().items() if not (isinstance(v, float) and np.isnan(v))}
-    run |= {"label": label, "variant": variant, "same_as": origin, "config": cfg.to_json().replace("\n", " "),
-            "finished": datetime.now().isoformat(timespec="seconds")}
+    run |= {"label": label, "variant": variant, "method": method, "same_as": origin,
+            "config": cfg.to_json().replace("\n", " "), "finished": datetime.now().isoformat(timespec="seconds")}
     store.add(rows.assign(label=label, variant=variant).to_dict("records"), run)
     print(f"[{plan.name}] {dataset} {variant} seed {seed}: the same run as {origin} (stored again, not trained)",
           flush=True)

@@ -225,3 +225,14 @@ def test_corrupt_data_cache_is_rebuilt(tmp_path: Path, tiny_csv_path: Path, cach
         p.write_bytes(p.read_bytes()[:50])
     again = load_split_for(cfg, SplitConfig())
     assert np.array_equal(first.train_idx, again.train_idx)
+
+
+def test_epochs_done_counts_the_history_and_reads_a_damaged_one_as_none(trained_run: Path, tmp_path: Path):
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    assert RunDir(run).epochs_done() == len(json.loads((run / "history.json").read_text())) > 0
+    (run / "history.json").write_text("[1, 2")  # cut mid-write, checksum no longer matches
+    assert RunDir(run).epochs_done() == 0
+    assert RunDir(tmp_path / "nothing").epochs_done() == 0

@@ -120,20 +120,10 @@ def _env(tmp_path: Path) -> dict:
     return env
 
 
-def _epochs_done(run: Path) -> int:
-    """Epochs recorded in the run's history (written atomically once per epoch); 0 before the first."""
-    import json
-
-    try:
-        return len(json.loads((run / "history.json").read_text()))
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
 def _wait_for_epochs(proc: Proc, run: Path, n: int, timeout: float = 300) -> bool:
     """Block until the run has recorded ``n`` epochs or the process ended; False if it ended first."""
     deadline = time.perf_counter() + timeout
-    while _epochs_done(run) < n:
+    while RunDir(run).epochs_done() < n:
         if proc.p.poll() is not None:
             return False
         assert time.perf_counter() < deadline, proc.output()

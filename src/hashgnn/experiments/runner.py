@@ -222,7 +222,7 @@ def fit_resumable(plan: Plan, model: Recommender, split: Split, path: Path) -> t
         model.fit(split)
         return 0.0, True
     _drop_stale_checkpoints(path, model.config)
-    done = _epochs_done(path)
+    done = RunDir(path).epochs_done()
     if done:
         print(f"[{plan.name}] {path.name}: resuming after epoch {done} from {path}", flush=True)
     model.run_dir = str(path)
@@ -243,13 +243,6 @@ def _drop_stale_checkpoints(path: Path, config: RunConfig) -> None:
     if stale:
         print(f"{path}: checkpoints of another configuration or damaged; starting that run over", flush=True)
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _epochs_done(path: Path) -> int:
-    try:
-        return len(RunDir(path).read_json("history.json"))
-    except ArtifactError:
-        return 0
 
 
 def fit_method(plan: Plan, model: Recommender, split: Split, dataset: str, seed: int,

@@ -22,13 +22,13 @@ from hashgnn.experiments.runner import (
     GRAPHSAGE_FAMILY,
     Plan,
     ResultStore,
-    _epochs_done,
     build_method,
     checkpoint_dir,
     find_same_run,
     md_table,
     run_config,
 )
+from hashgnn.training.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def _checkpoint_epochs(path: Path) -> int:
             return int(state["epoch"])
         except Exception:  # a damaged or foreign file: torch and pickle raise many types; the run starts over
             return 0
-    return _epochs_done(path)
+    return RunDir(path).epochs_done()
 
 
 def _typical(runs: pd.DataFrame, dataset: str, method: str) -> tuple[float, float] | None:

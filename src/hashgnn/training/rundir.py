@@ -92,6 +92,13 @@ class RunDir:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ArtifactError(f"{path}: corrupt JSON ({exc})") from None
 
+    def epochs_done(self) -> int:
+        """How many epochs the run's ``history.json`` records (0: none yet, or no readable history)."""
+        try:
+            return len(self.read_json("history.json"))
+        except ArtifactError:
+            return 0
+
     def write_config(self, config) -> None:
         self.write_json("config.json", config.to_dict())
 

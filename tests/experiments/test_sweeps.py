@@ -77,3 +77,24 @@ def test_reuse_takes_a_run_of_identical_settings_from_another_experiment(tmp_pat
     with pytest.raises(ConfigError, match="--reuse .*: no runs.csv there"):
         run_experiment(Options("figure5", quick=True, out=tmp_path / "other", reuse=[tmp_path / "nothing"]))
     assert not (tmp_path / "other").exists()  # checked before anything is written
+
+
+@pytest.mark.parametrize("name", ["figure7", "figure5"])
+def test_a_sweep_stopped_part_way_leaves_its_table_and_plot_up_to_date(name: str, tmp_path: Path, monkeypatch):
+    from hashgnn.experiments import tables
+
+    original, variants = tables.train_and_evaluate, []
+
+    def dies_on_the_third_point(plan, store, dataset, label, seed, method, variant=None, **kwargs):
+        if len(variants) == 2:
+            raise KeyboardInterrupt  # as when a long sweep is killed
+        variants.append(variant)
+        return original(plan, store, dataset, label, seed, method, variant=variant, **kwargs)
+
+    monkeypatch.setattr(tables, "train_and_evaluate", dies_on_the_third_point)
+    out = tmp_path / name
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(Options(name, quick=True, out=out))
+    table = (out / "table.md").read_text()
+    assert all(f"| {v} |" in table for v in variants) and table.count("| standard |") == len(variants)
+    assert (out / f"{name}.png").is_file()

@@ -122,7 +122,8 @@ def _loop(plan: Plan, store: ResultStore, after_run: Callable[[], object] | None
     experiment's tables show the runs finished so far."""
     for spec in planned_runs(plan):
         before = store.added
-        train_and_evaluate(plan, store, spec.dataset, spec.label, spec.seed, spec.method, **kw)
+        train_and_evaluate(plan, store, spec.dataset, spec.label, spec.seed, spec.method, variant=spec.variant,
+                           extra=list(spec.extra), **kw)
         if after_run is not None and store.added > before:
             after_run()
 
@@ -426,30 +427,27 @@ def run_figure4_6(plan: Plan) -> str:
     return text
 
 
-def _sweep_table(plan: Plan, store: ResultStore, key_of: dict[str, tuple[str, object]], title: str) -> pd.DataFrame:
+def _sweep_table(plan: Plan, store: ResultStore) -> pd.DataFrame:
+    """The stored points' hierarchical-search summary, each tagged with its swept ``param`` and ``value_``."""
+    key_of = {spec.variant: spec.param for spec in planned_runs(plan)}
     res = store.results
-    res = res[(res["mode"] == "hierarchical")]
-    summary = summarize(res)
+    summary = summarize(res[res["mode"] == "hierarchical"])
     summary["param"] = [key_of.get(v, ("?", None))[0] for v in summary["variant"]]
     summary["value_"] = [key_of.get(v, ("?", None))[1] for v in summary["variant"]]
     atomic_write_text(plan.out / "summary.csv", summary.to_csv(index=False))
     return summary
 
 
-def _run_sweep(plan: Plan, store: ResultStore) -> dict[str, tuple[str, object]]:
-    """Train (or skip) every point of a Figure 5 / 7 sweep; returns variant → swept (key, value)."""
-    key_of = {}
-    for spec in planned_runs(plan):
-        key_of[spec.variant] = spec.param
-        train_and_evaluate(plan, store, spec.dataset, spec.label, spec.seed, spec.method, variant=spec.variant,
-                           extra=list(spec.extra))
-    return key_of
-
-
 def run_figure7(plan: Plan) -> str:
-    """HashGNN with fixed p (``model.fixed_p``) vs the dynamic schedule; hierarchical search."""
+    """HashGNN with fixed p (``model.fixed_p``) vs the dynamic schedule; hierarchical search. Table and plot are
+    rewritten after every run, so a sweep stopped part-way shows the points stored so far."""
     store = ResultStore(plan.out, plan.options.fresh)
-    summary = _sweep_table(plan, store, _run_sweep(plan, store), "figure7")
+    _loop(plan, store, after_run=lambda: _write_figure7(plan, store))
+    return _write_figure7(plan, store)
+
+
+def _write_figure7(plan: Plan, store: ResultStore) -> str:
+    summary = _sweep_table(plan, store)
     plt = pyplot()
     protocol = plan.config["protocols"][0]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -471,10 +469,16 @@ def run_figure7(plan: Plan) -> str:
 
 
 def run_figure5(plan: Plan) -> str:
-    """Sensitivity of HashGNN to λ, the number of triplets per node and K (paper 5.6)."""
+    """Sensitivity of HashGNN to λ, the number of triplets per node and K (paper 5.6); table and plot rewritten
+    after every run, as Figure 7's."""
     store = ResultStore(plan.out, plan.options.fresh)
+    _loop(plan, store, after_run=lambda: _write_figure5(plan, store))
+    return _write_figure5(plan, store)
+
+
+def _write_figure5(plan: Plan, store: ResultStore) -> str:
     sweeps: dict[str, list] = plan.config["sweeps"]
-    summary = _sweep_table(plan, store, _run_sweep(plan, store), "figure5")
+    summary = _sweep_table(plan, store)
     plt = pyplot()
     protocol = plan.config["protocols"][0]
     fig, axes = plt.subplots(1, len(sweeps), figsize=(5 * len(sweeps), 4), squeeze=False)

@@ -49,7 +49,8 @@ def register(app: typer.Typer) -> None:
                                           "in this `experiment table2` output folder instead of training; give "
                                           "the same --set values as that experiment (default: all its seeds)"),
         reuse: list[Path] = typer.Option([], "--reuse", help="another experiment's output folder: a run there with "
-                                         "identical method and settings is taken instead of trained again; "
+                                         "identical method and settings (for core methods: identical resolved "
+                                         "config) is taken instead of trained again; "
                                          "repeat for more folders"),
         status: bool = typer.Option(False, "--status", help="list the runs this command plans and how far each is "
                                     "(stored, same as a stored run, checkpointed, to train) with the training "

@@ -78,6 +78,10 @@ def test_table4_quick_times_every_mode_and_reports_recall_relative_to_ces(tmp_pa
     ces_row = next(line for line in text.splitlines() if line.startswith("| CeS |") and "%" in line)
     assert ces_row.count("(100%)") == 2  # CeS relative to itself, both protocols
     assert (out / "table4.png").is_file()
+    # seconds are only readable with the CPU they were measured on and the M HieS re-ranked
+    cpu = json.loads((out / "experiment.json").read_text())["environment"]["cpu"]
+    assert f"measured on {cpu['model']}, {cpu['logical_cores']} logical cores" in text
+    assert f"M = {times['n_candidates'].iloc[0]} Hamming candidates" in text
 
 
 @pytest.mark.dataset("movielens-100k")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import shutil
 import sys
 import time
@@ -44,7 +43,7 @@ from hashgnn.models.baselines import BASELINES, GraphSage, canonical_name
 from hashgnn.models.baselines.core import CoreBaseline
 from hashgnn.models.baselines.embedding import EmbeddingBaseline
 from hashgnn.models.baselines.twostage import LSH, HashGNNSeparate
-from hashgnn.training.rundir import RunDir
+from hashgnn.training.rundir import RunDir, environment
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 EXPERIMENTS = ("table2", "figure3", "figure4_6", "figure5", "figure7", "table3", "table4")
@@ -602,7 +601,7 @@ def write_meta(plan: Plan, extra: dict | None = None) -> None:
     atomic_write_text(plan.out / "command.txt", _command_history(plan, command))
     meta = {"experiment": plan.name, "quick": plan.quick, "datasets": plan.datasets, "seeds": plan.seeds,
             "methods": plan.methods, "overrides": plan.overrides, "params": plan.params,
-            "config": plan.config, "python": platform.python_version(), "started": datetime.now().isoformat(),
+            "config": plan.config, "environment": environment(), "started": datetime.now().isoformat(),
             **(extra or {})}
     atomic_write_text(plan.out / "experiment.json", json.dumps(meta, indent=2, default=str) + "\n")
 

@@ -82,6 +82,15 @@ def test_table4_quick_times_every_mode_and_reports_recall_relative_to_ces(tmp_pa
     cpu = json.loads((out / "experiment.json").read_text())["environment"]["cpu"]
     assert f"measured on {cpu['model']}, {cpu['logical_cores']} logical cores" in text
     assert f"M = {times['n_candidates'].iloc[0]} Hamming candidates" in text
+    # the table is rewritten from the stored timings alone, also from a table4.csv older than the cpu column
+    from hashgnn.experiments.runner import ResultStore
+    from hashgnn.experiments.tables import write_table4
+
+    plan = make_plan(Options("table4", quick=True, out=out))
+    (out / "table.md").unlink()
+    assert write_table4(plan, ResultStore(out, False), times) == text
+    older = write_table4(plan, ResultStore(out, False), times.drop(columns=["cpu", "threads"]))
+    assert "measured on an unrecorded CPU, unrecorded threads" in older and ces_row in older
 
 
 @pytest.mark.dataset("movielens-100k")

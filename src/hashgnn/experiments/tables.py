@@ -511,6 +511,9 @@ def _sweep_markdown(plan: Plan, summary: pd.DataFrame, name: str) -> str:
     return text
 
 
+TABLE4_MODES = {"continuous": "CeS", "hierarchical": "HieS", "hamming": "HamR"}
+
+
 def run_table4(plan: Plan) -> str:
     """All-user top-100 search time of CeS / HieS / HamR on HashGNN embeddings; ratios CeS / mode."""
     from hashgnn.evaluation.search import build_index, search_users
@@ -518,13 +521,14 @@ def run_table4(plan: Plan) -> str:
     store = ResultStore(plan.out, plan.options.fresh)
     rows = []
     repeats = int(plan.config.get("repeats", 3))
+    machine = describe_cpu(cpu_info())
     for spec in planned_runs(plan):
         dataset, label = spec.dataset, spec.label
         model = train_and_evaluate(plan, store, dataset, label, spec.seed, spec.method, keep_model=True)
         emb = model.embeddings()
         cfg = model.config
         users = np.arange(model.split.interactions.n_users)
-        for mode in ("continuous", "hierarchical", "hamming"):
+        for mode in TABLE4_MODES:
             build_index(emb, mode, cfg.eval.n_candidates, cfg.eval.tie_seed)  # built once, outside the timing
             times = []
             for _ in range(repeats):
@@ -532,53 +536,70 @@ def run_table4(plan: Plan) -> str:
                 search_users(emb, users, 100, mode, None, cfg.eval.n_candidates, cfg.eval.tie_seed)
                 times.append(time.perf_counter() - t0)
             rows.append({"dataset": dataset, "label": label, "mode": mode, "n_candidates": cfg.eval.n_candidates,
-                         "seconds": float(np.min(times)),
-                         "seconds_mean": float(np.mean(times)), "users": len(users),
-                         "items": emb.item_z.shape[0], "repeats": repeats})
+                         "seconds": float(np.min(times)), "seconds_mean": float(np.mean(times)),
+                         "users": len(users), "items": emb.item_z.shape[0], "repeats": repeats,
+                         "cpu": machine, "threads": torch.get_num_threads()})
     df = pd.DataFrame(rows)
     if df.empty:
         raise ConfigError("table4: no dataset was run")
     ces = df[df["mode"] == "continuous"].set_index("dataset")["seconds"]
     df["speedup_vs_CeS"] = [ces[d] / s for d, s in zip(df["dataset"], df["seconds"], strict=True)]
     atomic_write_text(plan.out / "table4.csv", df.to_csv(index=False))
-    names = {"continuous": "CeS", "hierarchical": "HieS", "hamming": "HamR"}
+    return write_table4(plan, store, df)
+
+
+def write_table4(plan: Plan, store: ResultStore, df: pd.DataFrame) -> str:
+    """``table.md`` and ``table4.png`` from the timings ``df`` (``table4.csv``) and the recall rows in ``store``."""
     lines = [_heading(plan, "table4") + "\n",
              "| search | " + " | ".join(f"{lab} ours s (×) | paper s (×)" for _, lab in plan.datasets) + " |",
              "|---|" + "---|---|" * len(plan.datasets)]
-    for mode in names:
+    for mode, name in TABLE4_MODES.items():
         cells = []
         for dataset, _ in plan.datasets:
             r = df[(df["dataset"] == dataset) & (df["mode"] == mode)].iloc[0]
             ref = TABLE4_SECONDS.get(dataset)
             paper = (f"{ref[mode]:.1f} (×{ref['continuous'] / ref[mode]:.1f})" if ref else "–")
             cells.append(f"{r.seconds:.3f} (×{r.speedup_vs_CeS:.1f}) | {paper}")
-        lines.append(f"| {names[mode]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(f"\nOurs: best of the repeats, top-100 for every user, no exclusion, index built beforehand, "
-                 f"HieS re-ranking M = {_table4_candidates(df)} Hamming candidates; measured on "
-                 f"{describe_cpu(cpu_info())}, {torch.get_num_threads()} threads. The paper's: linear scans in "
-                 "Python 3.6 on a laptop. Compare the ratios, not the seconds: they depend on the CPU's vector "
+                 f"HieS re-ranking M = {_table4_values(df, 'n_candidates')} Hamming candidates; measured on "
+                 f"{_table4_values(df, 'cpu')}, {_table4_values(df, 'threads')} threads. The paper's: linear scans "
+                 "in Python 3.6 on a laptop. Compare the ratios, not the seconds: they depend on the CPU's vector "
                  "extensions (the Hamming scan most).\n")
-    lines += _table4_quality(plan, store, names)
+    lines += _table4_quality(plan, store, TABLE4_MODES)
     text = "\n".join(lines)
     atomic_write_text(plan.out / "table.md", text)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    x = np.arange(len(plan.datasets))
-    for k, mode in enumerate(names):
-        vals = [df[(df["dataset"] == d) & (df["mode"] == mode)]["seconds"].iloc[0] for d, _ in plan.datasets]
-        ax.bar(x + (k - 1) * 0.27, vals, 0.27, label=names[mode])
-    ax.set_xticks(x, [lab for _, lab in plan.datasets], fontsize=8)
-    ax.set(ylabel="seconds (all users, top-100)", title="Table 4: search time by mode")
-    ax.legend()
-    savefig(fig, plan.out / "table4.png")
+    _plot_table4(plan, df)
     return text
 
 
-def _table4_candidates(times: pd.DataFrame) -> str:
-    """M of the HieS rows, one value or each dataset's."""
-    per = times[times["mode"] == "hierarchical"].drop_duplicates("dataset")
-    values = sorted(set(per["n_candidates"]))
-    return str(values[0]) if len(values) == 1 else ", ".join(f"{r.n_candidates} ({r.label})" for r in per.itertuples())
+def _plot_table4(plan: Plan, df: pd.DataFrame) -> None:
+    # log scale: MovieLens-1M's bars are 40x shorter than the others' on a linear one
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    x = np.arange(len(plan.datasets))
+    for k, (mode, name) in enumerate(TABLE4_MODES.items()):
+        rows = [df[(df["dataset"] == d) & (df["mode"] == mode)].iloc[0] for d, _ in plan.datasets]
+        bars = ax.bar(x + (k - 1) * 0.27, [r.seconds for r in rows], 0.27, label=name)
+        if mode != "continuous":
+            ax.bar_label(bars, [f"×{r.speedup_vs_CeS:.1f}" for r in rows], fontsize=7, padding=2)
+    ax.set_yscale("log")
+    ax.set_xticks(x, [lab for _, lab in plan.datasets], fontsize=8)
+    ax.set(ylabel="seconds, all users, top-100 (log scale)",
+           title="Table 4: search time by mode (bar labels: speed-up over CeS)")
+    ax.legend(loc="upper left")  # the smallest dataset comes first: its corner is free
+    savefig(fig, plan.out / "table4.png")
+
+
+def _table4_values(times: pd.DataFrame, column: str) -> str:
+    """A column of the timings, one value or each dataset's (older table4.csv files lack cpu / threads)."""
+    if column not in times:
+        return "an unrecorded CPU" if column == "cpu" else "unrecorded"
+    per = times.drop_duplicates("dataset")
+    values = sorted(set(per[column].astype(str)))
+    if len(values) == 1:
+        return values[0]
+    return ", ".join(f"{getattr(r, column)} ({r.label})" for r in per.itertuples())
 
 
 def _table4_quality(plan: Plan, store: ResultStore, names: dict[str, str]) -> list[str]:

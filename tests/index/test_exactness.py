@@ -117,7 +117,15 @@ def test_float_index_equals_oracle(rng, density):
 
 @pytest.mark.parametrize("n_bits", [32, 64])
 @pytest.mark.parametrize("density", [0.0, 0.3])
-def test_hierarchical_equals_reference(rng, n_bits, density):
+@pytest.mark.parametrize("mih_faster", [None, True, False])
+def test_hierarchical_equals_reference(rng, monkeypatch, n_bits, density, mih_faster):
+    """``mih_faster``: None = a small catalogue (the candidate stage scans, no trial); True / False = the
+    candidate stage's path chosen by its timing trial (forced here), MIH or the scan."""
+    if mih_faster is not None:
+        for name, value in (("AUTOTUNE_MIN_ITEMS", 1), ("AUTOTUNE_SAMPLE", 4), ("AUTOTUNE_MIN_QUERIES", 1),
+                            ("MIH_MIN_QUERIES", 1)):
+            monkeypatch.setattr(hamming_mod, name, value)
+        monkeypatch.setattr(HammingIndex, "_time_paths", lambda self, sample, k: mih_faster)
     x = make_codes(rng, 250, n_bits, "clustered")
     q = make_codes(rng, 25, n_bits, "clustered")
     z = rng.integers(-2, 3, (250, 5)).astype(np.float32)
@@ -131,6 +139,8 @@ def test_hierarchical_equals_reference(rng, n_bits, density):
             ref = hierarchical_reference(q, qz, x, z, m, kk, ex, 2)
             assert np.array_equal(ids[:, :kk], ref[0]) and np.array_equal(scores[:, :kk], ref[1])
             assert (ids[:, kk:] == -1).all() and np.isneginf(scores[:, kk:]).all()
+        assert index._hamming._mih_faster is mih_faster
+        assert (index._hamming._mih_index is not None) == bool(mih_faster)
 
 
 def test_tie_rule_is_a_property_of_items_not_storage_order(rng):

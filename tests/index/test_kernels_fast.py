@@ -63,3 +63,36 @@ def test_hamming_index_automatic_mih_path(rng, monkeypatch, n_bits):
             ref = _ref(q, x, k, e, 5)
             assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
     assert index._mih_index is not None
+
+
+@pytest.mark.parametrize("mih_faster", [True, False])
+def test_hamming_index_times_both_paths_once_in_the_middle_range_and_keeps_the_faster(rng, monkeypatch,
+                                                                                     mih_faster):
+    """Mid-size catalogues: the index measures scan vs MIH once (on a sample) and uses the winner from then on;
+    either way the results are the exact ones."""
+    monkeypatch.setattr(hamming_mod, "AUTOTUNE_MIN_ITEMS", 1000)
+    monkeypatch.setattr(hamming_mod, "AUTOTUNE_SAMPLE", 8)
+    monkeypatch.setattr(hamming_mod, "AUTOTUNE_MIN_QUERIES", 300)
+    x = make_codes(rng, 3000, 32, "clustered")
+    q = make_codes(rng, 300, 32, "clustered")
+    index = HammingIndex(x, tie_seed=3)
+    assert index.search(q[:299], 10)[0].shape == (299, 10) and index._mih_faster is None  # too few queries
+    trials = []
+    real = HammingIndex._time_paths
+
+    def timed(self, sample, k):
+        trials.append(len(sample))
+        assert isinstance(real(self, sample, k), bool)  # the real measurement runs and answers
+        return mih_faster
+
+    monkeypatch.setattr(HammingIndex, "_time_paths", timed)
+    scans = []
+    real_scan = HammingIndex._scan
+    monkeypatch.setattr(HammingIndex, "_scan", lambda self, *a: scans.append(1) or real_scan(self, *a))
+    ex = _ex(rng, 300, 3000, 0.1)
+    for e in (None, ex, None):
+        got = index.search(q, 20, exclude=e)
+        ref = _ref(q, x, 20, e, 3)
+        assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    assert trials == [8] and index._mih_faster is mih_faster
+    assert len(scans) == hamming_mod.AUTOTUNE_ROUNDS + (0 if mih_faster else 3)  # the trial, then the searches

@@ -9,7 +9,7 @@ import numpy as np
 from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ConfigError
 from hashgnn.index.base import SearchIndex, check_float, check_k, check_packed
-from hashgnn.index.hamming import code_words, hamming_topk_positions
+from hashgnn.index.hamming import HammingIndex
 
 GATHER_BLOCK_BYTES = 128 << 20
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -61,7 +61,8 @@ class HierarchicalIndex(SearchIndex):
         self.n_bytes = codes.shape[1]
         self.n_bits = self.n_bytes * 8
         self.dim = emb.shape[1]
-        self._x1, self._x2, self._n_words = code_words(codes[self._item_at])
+        # the candidate stage: same codes and tie seed, so the same positions; it picks the faster exact path
+        self._hamming = HammingIndex(codes, tie_seed=tie_seed)
         self._z = np.ascontiguousarray(emb[self._item_at])
 
     def _check_queries(self, queries: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +88,7 @@ class HierarchicalIndex(SearchIndex):
     def _search(self, queries, k, ex_ptr, ex_pos):
         codes, z = queries
         m = self.n_candidates
-        cand, _ = hamming_topk_positions(codes, self._x1, self._x2, self._n_words, self.n_bits, m, ex_ptr,
-                                         ex_pos)
+        cand, _ = self._hamming._search(codes, m, ex_ptr, ex_pos)
         # np.take on flat indices gathers rows ~2x faster than fancy indexing with a 2-d index array
         rows = np.take(self._z, np.maximum(cand, 0).ravel(), axis=0).reshape(*cand.shape, self.dim)
         scores = np.einsum("bd,bmd->bm", z, rows, optimize=False).astype(np.float32)

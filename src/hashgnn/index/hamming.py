@@ -23,9 +23,8 @@ MIH_MIN_QUERIES = 256
 MIH_MAX_BITS = 64
 # Between these sizes the faster exact path depends on the CPU and the codes (learned Gowalla codes: the scan
 # 1.7x faster on the host of benchmarks/README's tables; clustered codes of the same size: MIH 1.9x faster on
-# an AVX2 host without AVX-512), so the
-# index times both once, on a sample of the first large enough batch, and keeps the winner. Only the speed
-# depends on the outcome, never the results.
+# an AVX2 host without AVX-512), so the index times both once, on a sample of the first large enough batch,
+# and keeps the winner. Only the speed depends on the outcome, never the results.
 AUTOTUNE_MIN_ITEMS = 1 << 14
 AUTOTUNE_SAMPLE = 256
 AUTOTUNE_ROUNDS = 3  # best of 3 per path: a sample search takes milliseconds, single timings are noisy

@@ -77,7 +77,12 @@ def distances_to_scores(dist: np.ndarray, n_bits: int) -> np.ndarray:
 
 
 class HammingIndex(SearchIndex):
-    """Exact top-k by Hamming distance; score = K − distance. Queries: packed uint8 codes ``[B, K/8]``."""
+    """Exact top-k by Hamming distance; score = K − distance. Queries: packed uint8 codes ``[B, K/8]``.
+
+    Two exact paths return the same results: a scan of all items and multi-index hashing (tables built on first
+    use). Catalogues of 2^20 items or more use MIH, small ones the scan; in between the index times both once,
+    on its first batch of at least :data:`AUTOTUNE_MIN_QUERIES` queries, and keeps the faster on this machine.
+    """
 
     kind = "hamming"
 

@@ -79,6 +79,8 @@ class Options:
     reuse: list[Path] = field(default_factory=list)
     #: only list the planned runs and how far each is (``--status``); trains and writes nothing
     status: bool = False
+    #: worker processes training runs side by side (``--jobs``; table2, table3, figure3, figure5, figure7)
+    jobs: int = 1
 
 
 @dataclass
@@ -144,6 +146,7 @@ def make_plan(options: Options) -> Plan:
     params = {**cfg.get("params", {}), **quick.get("params", {})}
     out = options.out or Path("results") / (options.name + ("-quick" if options.quick else ""))
     RunConfig().override(overrides).validate()  # fail before any work
+    check_jobs(options)
     check_source(options, Path(out))
     for folder in options.reuse:
         if not (Path(folder) / "runs.csv").is_file():
@@ -155,6 +158,19 @@ def make_plan(options: Options) -> Plan:
 
         load_figure3_source(plan)
     return plan
+
+
+PARALLEL_EXPERIMENTS = ("table2", "table3", "figure3", "figure5", "figure7")
+
+
+def check_jobs(options: Options) -> None:
+    """``--jobs`` must be a positive count, and > 1 only for the experiments whose runs are independent (Figure 4/6
+    and Table 4 keep each trained model for curves or timings in the process that trained it)."""
+    if options.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {options.jobs}")
+    if options.jobs > 1 and options.name not in PARALLEL_EXPERIMENTS:
+        raise ConfigError(f"--jobs {options.jobs}: {options.name} trains its runs one by one; --jobs applies to "
+                          f"{', '.join(PARALLEL_EXPERIMENTS)}")
 
 
 def check_source(options: Options, out: Path) -> None:

@@ -121,7 +121,14 @@ def _bars_vs_paper(summary: pd.DataFrame, plan: Plan, reference, path_name: str,
 def _loop(plan: Plan, store: ResultStore, after_run: Callable[[], object] | None = None, **kw) -> None:
     """Every (dataset, seed, method) of the plan (:func:`~hashgnn.experiments.status.planned_runs`); ``after_run``
     is called after each run trained here (not after the ones skipped as already stored), so that a long
-    experiment's tables show the runs finished so far."""
+    experiment's tables show the runs finished so far. With ``--jobs N`` > 1 the runs not yet stored are trained
+    by N worker processes (:mod:`hashgnn.experiments.parallel`)."""
+    if plan.options.jobs > 1:
+        from hashgnn.experiments.parallel import run_parallel
+
+        todo = [s for s in planned_runs(plan) if not store.done(s.dataset, s.variant, s.seed)]
+        run_parallel(plan, todo, plan.options.jobs, after_run, **kw)
+        return
     for spec in planned_runs(plan):
         before = store.added
         train_and_evaluate(plan, store, spec.dataset, spec.label, spec.seed, spec.method, variant=spec.variant,

@@ -1,9 +1,9 @@
 """Training an experiment's runs in several worker processes at once: ``hashgnn experiment NAME --jobs N``.
 
-Why processes and not threads: on a small CPU most of a run's time is spent in steps too short for torch's
+Why processes and not threads: on a small CPU much of a run's time is spent in steps too short for torch's
 intra-op threads to split well. Measured on this project's 2-core machine (MovieLens-1M, HashGNN, 3 epochs): one
 2-thread process 12.8 s per epoch; two 1-thread processes side by side 17.2 s per epoch each, i.e. 8.6 s per
-epoch of work, 1.5x more training per hour (``benchmarks/README.md``).
+epoch of work, 1.5x more training per hour (README.md, "Paper experiments").
 
 The runs of a plan are grouped into *units* that must run in one process, in plan order:
 

@@ -75,7 +75,7 @@ class BipartiteGraph:
 
     def mean_operator(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(Â, Âᵀ)`` as torch sparse CSR tensors, ready for
-        :class:`~hashgnn.models.propagation.SparseProp`."""
+        :func:`~hashgnn.models.propagation.sparse_propagate`."""
         m = self.mean_operator_scipy().tocsr()
         return _to_torch_csr(m), _to_torch_csr(m.T.tocsr())
 

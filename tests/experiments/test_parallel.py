@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import pandas as pd
@@ -9,8 +10,8 @@ import pytest
 
 from hashgnn.errors import ConfigError
 from hashgnn.experiments import Options, make_plan, run_experiment
-from hashgnn.experiments.parallel import threads_per_job, units
-from hashgnn.experiments.status import planned_runs
+from hashgnn.experiments.parallel import run_parallel, threads_per_job, units
+from hashgnn.experiments.status import RunSpec, planned_runs
 
 
 def test_graphsage_family_of_a_seed_is_one_unit_and_other_methods_run_alone():
@@ -53,3 +54,15 @@ def test_two_workers_store_what_one_process_stores(tmp_path: Path):
     # GraphSage was trained once, by the first of its family, and reused by the other two in the same worker
     assert (runs.loc[["GraphSage", "LSH", "HashGNN_sp"], "shared_seconds"] > 0).sum() == 2
     assert (tmp_path / "parallel" / "table.md").is_file()
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_a_failing_run_stops_the_workers_and_its_error_reaches_the_caller(tmp_path: Path):
+    """The GraphSage family's key is computed without resolving its settings, so this run's bad setting is only
+    found in a worker: its ConfigError must come back to the caller, and no worker may be left running."""
+    plan = make_plan(Options("table2", quick=True, methods=["MF"], out=tmp_path, jobs=2))
+    good = planned_runs(plan)
+    bad = RunSpec(good[0].dataset, good[0].label, 0, "GraphSage", "GraphSage", extra=("train.epochs=0",))
+    with pytest.raises(ConfigError, match="train.epochs"):
+        run_parallel(plan, [bad, *good], jobs=2)
+    assert multiprocessing.active_children() == []

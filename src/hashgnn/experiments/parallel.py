@@ -31,10 +31,10 @@ from hashgnn.experiments.runner import (
     Options,
     Plan,
     ResultStore,
-    _params_json,
-    _resolved_json,
     build_method,
     make_plan,
+    params_json,
+    resolved_json,
     run_config,
     train_and_evaluate,
 )
@@ -47,7 +47,7 @@ def unit_key(plan: Plan, spec: RunSpec) -> tuple:
         return (spec.dataset, spec.seed, "GraphSage family")
     cfg = run_config(plan, spec.dataset, spec.seed, list(spec.extra))
     model = build_method(plan, spec.method, cfg)
-    return (spec.dataset, spec.seed, _resolved_json(model, cfg), _params_json(model))
+    return (spec.dataset, spec.seed, resolved_json(model, cfg), params_json(model))
 
 
 def units(plan: Plan, specs: list[RunSpec]) -> list[list[RunSpec]]:

@@ -429,11 +429,14 @@ def _resolved_config(model, cfg: RunConfig) -> RunConfig:
     return resolved if isinstance(resolved, RunConfig) else cfg
 
 
-def _resolved_json(model, cfg: RunConfig) -> str:
+def resolved_json(model, cfg: RunConfig) -> str:
+    """The settings a run really trains with, as one line of JSON: half of a run's identity (resume, --reuse,
+    --jobs units)."""
     return _resolved_config(model, cfg).to_json().replace("\n", " ")
 
 
-def _params_json(model) -> str:
+def params_json(model) -> str:
+    """A baseline's own hyper-parameters as JSON (``{}`` for the config-only models): the other half."""
     return json.dumps(getattr(getattr(model, "params", None), "__dict__", {}) or {})
 
 
@@ -480,7 +483,7 @@ def find_same_run(plan: Plan, store: ResultStore | None, dataset: str, seed: int
     for a core baseline any core method, see :func:`_same_training_methods`) with these settings (resolved config,
     with today's defaults for keys added since, and parameters) and has every metric this experiment reports:
     ``(origin, its runs.csv row, its results rows)``, else None. Reads only."""
-    want_config, want_params = _normalized(_resolved_json(model, cfg)), json.loads(_params_json(model))
+    want_config, want_params = _normalized(resolved_json(model, cfg)), json.loads(params_json(model))
     needed = {f"{m}@{n}" for m in ("recall", "ndcg") for n in plan.config["ns"]}
     methods = _same_training_methods(method, model)
     for prefix, source_store in _reuse_stores(plan, store):
@@ -566,7 +569,7 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
            "resumed_after_epoch": getattr(model, "resumed_epoch", 0),  # 0: from scratch
            "config": cfg.to_json().replace("\n", " "),
            # what the method actually trained with: its defining keys (e.g. HashGNN+'s preset) applied on top
-           "resolved_config": _resolved_json(model, cfg), "params": _params_json(model),
+           "resolved_config": resolved_json(model, cfg), "params": params_json(model),
            "finished": datetime.now().isoformat(timespec="seconds"), "run_dir": str(run_dir or ""), "same_as": ""}
     store.add(rows, run)
     remove_checkpoints(plan, store, dataset, variant, seed)

@@ -26,6 +26,7 @@ from hashgnn.data.sampling import CSRGraph
 from hashgnn.errors import ConfigError
 from hashgnn.models.encoders import SAGEMeanEncoder
 from hashgnn.models.hashing import sign
+from hashgnn.models.propagation import sparse_mm
 
 __all__ = ["layerwise_encode", "mean_operator_rows", "as_csr_graph", "DEFAULT_CHUNK"]
 
@@ -123,7 +124,7 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
         for s in range(r0, r1, chunk_size):
             e = min(s + chunk_size, r1)
             a = mean_operator_rows(csr, s, e).to(device)
-            block = torch.sparse.mm(a, src)
+            block = sparse_mm(a, src)
             block = block + layer.bias if project_first else layer(block)
             out[s - r0:e - r0] = encoder.act(block)
             if progress is not None:

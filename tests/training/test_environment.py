@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
-from hashgnn.training.rundir import cpu_info, describe_cpu, environment
+import pytest
+
+from hashgnn.training.rundir import code_version, cpu_info, describe_cpu, environment
 
 X86 = """processor\t: 0
 model name\t: AMD EPYC 9B14
@@ -43,3 +47,24 @@ def test_environment_records_versions_and_cpu():
     env = environment()
     assert env["versions"]["torch"] and env["versions"]["numpy"]
     assert set(env["cpu"]) == {"model", "logical_cores", "simd"}
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_code_version_is_head_and_whether_tracked_files_changed(tmp_path: Path):
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    read = code_version.__wrapped__  # the cached function reads once per process; here every state is read
+    assert read(tmp_path) == (None, None)
+    git("init", "-q")
+    (tmp_path / "model.py").write_text("a = 1\n")
+    git("add", "model.py")
+    git("commit", "-qm", "first")
+    head = git("rev-parse", "HEAD")
+    (tmp_path / "notes.txt").write_text("untracked files do not make the code dirty\n")
+    assert read(tmp_path) == (head, False)
+    (tmp_path / "model.py").write_text("a = 2\n")
+    assert read(tmp_path) == (head, True)
+    assert code_version() == code_version()  # cached: the same answer for the whole process
+    assert set(environment()) >= {"git_commit", "git_dirty"}

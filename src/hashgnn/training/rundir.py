@@ -25,6 +25,7 @@ carry sha256 side files, verified on reading (a corrupt or truncated artifact ra
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import platform
@@ -50,14 +51,25 @@ def environment() -> dict[str, Any]:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             versions[pkg] = None
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        sha = None
+    sha, dirty = code_version()
     return {"python": platform.python_version(), "platform": platform.platform(), "versions": versions,
             "cpu": cpu_info(), "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
-            "git_commit": sha}
+            "git_commit": sha, "git_dirty": dirty}
+
+
+@functools.lru_cache(maxsize=4)
+def code_version(package: Path = Path(__file__).resolve().parents[1]) -> tuple[str | None, bool | None]:
+    """``(commit, dirty)`` of the hashgnn source this process runs (``package``): HEAD and whether the package's
+    tracked files differ from it (``None``, ``None`` outside a git checkout). Read once per process, at the first
+    run it records, so a long experiment keeps describing the code it loaded even after later commits."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=package).stdout.strip() or None
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                                capture_output=True, text=True, timeout=5, cwd=package)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return sha, (bool(status.stdout.strip()) if sha and status.returncode == 0 else None)
 
 
 # The vector extensions the Hamming scan and the float products are compiled for: measured search times moved

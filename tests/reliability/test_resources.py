@@ -3,6 +3,7 @@ estimate in the message (not an OOM kill)."""
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,11 @@ def test_limit_env_parsing(monkeypatch):
 def test_tiny_training_passes_the_real_check(tmp_path: Path, monkeypatch):
     monkeypatch.delenv(resources.MEMORY_LIMIT_ENV, raising=False)
     tiny_model(epochs=1).fit(tiny_interactions(), progress=False)
+
+
+def test_malloc_setting_applies_on_glibc_and_can_be_turned_off(monkeypatch):
+    apply = resources.retain_freed_memory.__wrapped__  # uncached: the public function applies once per process
+    monkeypatch.setenv(resources.MALLOC_ENV, "default")
+    assert apply() is False
+    monkeypatch.delenv(resources.MALLOC_ENV)
+    assert apply() is (platform.libc_ver()[0] == "glibc")

@@ -29,7 +29,7 @@ from hashgnn.losses import batch_objective
 from hashgnn.models.base import Embeddings
 from hashgnn.models.encoders import GraphInputs
 from hashgnn.models.hashgnn import HashGNNModel
-from hashgnn.resources import check_memory
+from hashgnn.resources import check_memory, retain_freed_memory
 from hashgnn.seed import seed_everything
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir, environment
@@ -153,6 +153,7 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> TrainResult:
         cfg, tcfg = self.config, self.config.train
+        retain_freed_memory()
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)
         seed_everything(cfg.seed)

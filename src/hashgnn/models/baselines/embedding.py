@@ -51,6 +51,7 @@ from hashgnn.io_utils import atomic_torch_save, torch_load_checked
 from hashgnn.models.base import Embeddings
 from hashgnn.models.baselines.common import FittedRecommender, valid_recall
 from hashgnn.models.baselines.core import apply_overrides
+from hashgnn.resources import retain_freed_memory
 from hashgnn.seed import seed_everything
 from hashgnn.training.negatives import NegativeSampler
 
@@ -156,6 +157,7 @@ class EmbeddingBaseline(FittedRecommender):
         finished run is only loaded). ``resumed_epoch`` / ``resumed_seconds`` say how far it had come."""
         # small dense ops: one thread unless train.threads says otherwise (two threads on a busy 2-core machine
         # made each step ~80x slower when measured)
+        retain_freed_memory()
         previous = torch.get_num_threads()
         torch.set_num_threads(self.config.train.threads or 1)
         try:

@@ -161,8 +161,8 @@ def retain_freed_memory() -> bool:
     36 MB) is page-faulted in again at every training step. Measured with ``benchmarks/bench_malloc.py``
     (``benchmarks/README.md``): Gowalla HashGNN training 1.11x faster, same peak memory; MovieLens-1M (tensors
     below the threshold) 1.05x, within the noise.
-    Called by the trainers (HashGNN and the embedding baselines); once per process. ``$HASHGNN_MALLOC=default`` leaves malloc as it is.
-    Returns whether the setting is in force (glibc only).
+    Called by the trainers (HashGNN and the embedding baselines); once per process. ``$HASHGNN_MALLOC=default``
+    leaves malloc as it is. Returns whether the setting is in force (glibc only).
     """
     if os.environ.get(MALLOC_ENV, "").strip().lower() == "default" or platform.libc_ver()[0] != "glibc":
         return False

@@ -138,6 +138,42 @@ def score_distillation(student: Tensor, teacher: Tensor) -> Tensor:
     return -(target * log_q).sum(-1).mean()
 
 
+def layer0_l2(layer0: Tensor, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+    r"""LightGCN's regulariser: :math:`\frac{1}{2B}\sum_{(u,i,m)} (\lVert e^0_u\rVert^2 + \lVert e^0_i\rVert^2
+    + \overline{\lVert e^0_m\rVert^2})` over the batch's rows of the layer-0 (id) embeddings, the non-links'
+    term averaged over the ``T`` of each link (with T = 1 exactly LightGCN's, which regularises only the
+    embeddings the batch uses, not every parameter as weight decay would)."""
+    per_link = layer0[users].square().sum(-1) + layer0[pos].square().sum(-1) + layer0[neg].square().sum(-1).mean(-1)
+    return 0.5 * per_link.mean()
+
+
+def embedding_objective(rep: Tensor, layer0: Tensor, users: Tensor, pos: Tensor, neg: Tensor, kind: str = "bpr",
+                        reg: float = 1e-4, temperature: float = 1.0,
+                        shared: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The objective of a continuous recommender on final embeddings ``rep`` (inner-product scores):
+
+    * ``"bpr"`` — LightGCN's (He et al., SIGIR 2020, eq. 15): :math:`\mathrm{softplus}(s_{um} - s_{ui})` averaged
+      over links and their ``T`` non-links, + ``reg`` · :func:`layer0_l2`;
+    * ``"softmax"`` — sampled softmax over each link and its ``T`` non-links at ``temperature`` τ,
+      :math:`-s_{ui}/τ + \log(e^{s_{ui}/τ} + \sum_m e^{s_{um}/τ})`, + the same L2; ``shared`` ``(rows [S],
+      taken [B, S])`` adds S non-links shared by the batch to every denominator (see
+      :func:`shared_negative_scores`; they are not regularised, as they are not the batch's own rows).
+
+    Returns ``(L, L_rank, L2)``."""
+    pos_s, neg_s = pair_scores(rep, users, pos, neg)
+    if kind == "bpr":
+        if shared is not None:
+            raise ValueError("shared negatives join only the softmax objective")
+        rank = bpr_rank(pos_s, neg_s)
+    elif kind == "softmax":
+        extra = None if shared is None else shared_negative_scores(rep, users, shared[0], shared[1], 1 / temperature)
+        rank = softmax_rank(pos_s / temperature, neg_s / temperature, extra)
+    else:
+        raise ValueError(f"unknown embedding objective {kind!r}; choose bpr or softmax")
+    l2 = layer0_l2(layer0, users, pos, neg)
+    return rank + reg * l2, rank, l2
+
+
 def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float, lam: float,
                     margin: float, rank_loss: str, z_weight: float = 0.0,
                     quant_weight: float = 0.0, balance_weight: float = 0.0,

@@ -65,3 +65,16 @@ def test_shared_negatives_are_one_draw_for_the_batch_with_each_users_train_items
     for row, user in enumerate(batch):
         assert np.array_equal(taken[row], sampler.is_positive(np.full(8, user), shared))
     assert taken.any() and not taken.all()
+
+
+def test_shared_mask_equals_pairwise_membership_with_repeated_draws() -> None:
+    rng = np.random.default_rng(5)
+    users = rng.integers(0, 30, 400)
+    items = rng.integers(0, 12, 400)  # 12 items: a draw of 10 repeats items, and users hold most of them
+    sampler = NegativeSampler(users, items, 12)
+    batch = np.array([0, 3, 3, 29, 7, 31])  # a repeated user and one beyond the train users
+    drawn, taken = sampler.shared(batch, 10, np.random.default_rng(1))
+    assert len(np.unique(drawn)) < len(drawn)
+    expected = sampler.is_positive(np.repeat(batch, 10), np.tile(drawn, len(batch))).reshape(len(batch), 10)
+    np.testing.assert_array_equal(taken, expected)
+    np.testing.assert_array_equal(drawn, np.random.default_rng(1).integers(0, 12, size=10))  # same draw as before

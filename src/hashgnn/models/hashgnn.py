@@ -16,6 +16,10 @@ class HashGNNModel(nn.Module):
     During training the loss sees the binarizer's relaxed code ĥ (guided STE by default, eq. 8); at inference
     :meth:`encode` returns z and h for every node.
 
+    With ``config.head == "none"`` there is no hash layer and no tanh: z = u, the encoder's output, scored by
+    inner product. With the ``lightgcn`` encoder this is LightGCN itself (He et al., SIGIR 2020): free id
+    embeddings, :math:`\frac{1}{L+1}\sum_l \tilde{A}^l X`, nothing else (the ``LightGCN`` baseline).
+
     Args:
         num_nodes: Users + items (users first).
         config: :class:`~hashgnn.config.ModelConfig`.
@@ -31,8 +35,8 @@ class HashGNNModel(nn.Module):
                                      config.activation, config.init_std)
         if config.typed_hash and n_users is None:
             raise ConfigError("model.typed_hash needs the number of users (HashGNNModel(..., n_users=...))")
-        self.hash = HashLayer(self.encoder.out_dim, config.n_bits, config.init_std,
-                              n_users if config.typed_hash else None)
+        self.hash = (HashLayer(self.encoder.out_dim, config.n_bits, config.init_std,
+                               n_users if config.typed_hash else None) if config.head == "hash" else None)
         self.binarizer = build_binarizer(config.method, **config.binarizer_kwargs())
         # eq. 5's offset (model.link_bias); None keeps the paper's parameters and checkpoints unchanged
         self.link_bias = nn.Parameter(torch.zeros(())) if config.link_bias else None
@@ -40,23 +44,28 @@ class HashGNNModel(nn.Module):
     def reset_parameters(self) -> None:
         self.input.reset_parameters()
         self.encoder.reset_parameters()
-        self.hash.reset_parameters()
+        if self.hash is not None:
+            self.hash.reset_parameters()
         if self.link_bias is not None:
             nn.init.zeros_(self.link_bias)
 
     def forward(self, graph: GraphInputs) -> Tensor:
-        """Pre-activations ``a`` ``[N, K]`` of every node."""
-        return self.hash(self.encoder(self.input(), graph))
+        """Pre-activations ``a`` ``[N, K]`` of every node (without a hash layer: the encoder's output u)."""
+        u = self.encoder(self.input(), graph)
+        return u if self.hash is None else self.hash(u)
 
     def relaxed(self, a: Tensor) -> Tensor:
-        """ĥ that the loss sees during training."""
-        return self.binarizer(a)
+        """ĥ that the loss sees during training (without a hash layer: ``a`` itself)."""
+        return a if self.hash is None else self.binarizer(a)
+
+    def continuous(self, a: Tensor) -> Tensor:
+        """z from the pre-activations: tanh(a) (eq. 2), or ``a`` itself without a hash layer."""
+        return a if self.hash is None else torch.tanh(a)
 
     @torch.no_grad()
     def encode(self, graph: GraphInputs) -> tuple[Tensor, Tensor]:
         """``(z, h)`` for every node: continuous embeddings and ±1 codes (eq. 2–3)."""
-        a = self.forward(graph)
-        z = torch.tanh(a)
+        z = self.continuous(self.forward(graph))
         return z, sign(z)
 
     @torch.no_grad()
@@ -99,5 +108,8 @@ class HashGNNModel(nn.Module):
 
     def __repr__(self) -> str:
         c = self.config
+        if self.hash is None:
+            return (f"HashGNNModel(encoder={c.encoder}, layers={c.num_layers}, head=none, "
+                    f"nodes={self.input.embedding.num_embeddings})")
         return (f"HashGNNModel(encoder={c.encoder}{tuple(c.dims)}, n_bits={c.n_bits}, method={c.method}, "
                 f"nodes={self.input.embedding.num_embeddings})")

@@ -64,7 +64,24 @@ class NegativeSampler:
 
     def shared(self, users: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``count`` items drawn uniformly for the whole batch, and the ``[B, count]`` mask of those each user
-        has in train (they are left in the draw and masked in the loss, so every row sees the same items)."""
+        has in train (they are left in the draw and masked in the loss, so every row sees the same items).
+
+        The mask is built from the batch users' own train items (their key ranges), matched against the sorted
+        draw: the work is the batch's degree sum, where testing all ``B × count`` pairs took seconds per step on
+        Gowalla (8,192 × 2,048 binary searches)."""
         items = rng.integers(0, self.n_items, size=count)
-        taken = self.is_positive(np.repeat(users, count), np.tile(items, len(users))).reshape(len(users), count)
+        taken = np.zeros((len(users), count), dtype=bool)
+        start = np.searchsorted(self.keys, users.astype(np.int64) * self.n_items)
+        stop = np.searchsorted(self.keys, (users.astype(np.int64) + 1) * self.n_items)
+        lengths = stop - start
+        rows = np.repeat(np.arange(len(users)), lengths)
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        own = self.keys[np.repeat(start, lengths) + offsets] % self.n_items
+        order = np.argsort(items, kind="stable")
+        ranked = items[order]
+        lo, hi = np.searchsorted(ranked, own, "left"), np.searchsorted(ranked, own, "right")
+        matches = hi - lo  # > 1 only where the draw repeated an item: every copy is masked
+        pick = np.repeat(np.arange(len(own)), matches)
+        within = np.arange(matches.sum()) - np.repeat(np.cumsum(matches) - matches, matches)
+        taken[rows[pick], order[lo[pick] + within]] = True
         return items, taken

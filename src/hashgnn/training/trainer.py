@@ -25,7 +25,7 @@ from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.evaluation.protocol import evaluate_part
 from hashgnn.io_utils import remove_stale_temps
-from hashgnn.losses import batch_objective
+from hashgnn.losses import batch_objective, embedding_objective
 from hashgnn.models.base import Embeddings
 from hashgnn.models.encoders import GraphInputs
 from hashgnn.models.hashgnn import HashGNNModel
@@ -44,6 +44,7 @@ class TrainResult:
     best_epoch: int = 0
     best_metric: float = float("nan")
     seconds: float = 0.0
+    stopped: str = "epochs"
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -63,7 +64,7 @@ def scheduled_lr(tcfg, iteration: int, iters_per_epoch: int) -> float:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, tcfg, iteration: int, iters_per_epoch: int) -> None:
-    if tcfg.lr_schedule == "constant":  # the optimiser was built with train.lr: nothing to do per step
+    if tcfg.lr_schedule in ("constant", "plateau"):  # set at build time, and by validations for "plateau"
         return
     lr = scheduled_lr(tcfg, iteration, iters_per_epoch)
     for group in optimizer.param_groups:
@@ -135,9 +136,9 @@ class Trainer:
         negs = self.sampler.sample(users, 1, rng)[:, 0]
         return users, items, negs
 
-    def _held_out_auc(self, a: torch.Tensor) -> dict[str, float]:
+    def _held_out_auc(self, model: HashGNNModel, a: torch.Tensor) -> dict[str, float]:
         users, items, negs = self._auc_pairs
-        z = torch.tanh(a.detach()).cpu()
+        z = model.continuous(a.detach()).cpu()
         h = torch.where(z >= 0, 1.0, -1.0)
         out = {}
         for name, x in (("auc_h", h), ("auc_z", z)):
@@ -182,17 +183,21 @@ class Trainer:
         self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
         model.binarizer.step(state["iteration"])
         started = time.perf_counter() - state["seconds"]
+        self._excluded_seconds = 0.0
         stopped_early = state["bad_rounds"] >= tcfg.patience  # resumed after early stopping: nothing more to train
+        state.setdefault("stopped", "patience" if stopped_early else "epochs")
         while state["epoch"] < tcfg.epochs and not stopped_early:
             epoch = state["epoch"] + 1
             self._run_epoch(model, optimizer, state, epoch)
             state["epoch"] = epoch
-            state["seconds"] = time.perf_counter() - started
+            state["seconds"] = time.perf_counter() - started - self._excluded_seconds
             stop = self._end_of_epoch(model, optimizer, state, epoch)
             if stop:
+                state["stopped"] = "patience"
                 break
             if tcfg.max_minutes is not None and state["seconds"] > 60 * tcfg.max_minutes:
                 tqdm.write(f"time budget of {tcfg.max_minutes} min reached after epoch {epoch}")
+                state["stopped"] = "max_minutes"
                 break
         return self._finish(model, state)
 
@@ -215,12 +220,9 @@ class Trainer:
                 items, taken = self.sampler.shared(users, tcfg.shared_negatives, rng)
                 shared = (torch.from_numpy(items + self.n_users).to(dev), torch.from_numpy(taken).to(dev))
             a = model(self.graph)
-            h = model.relaxed(a)
-            loss, cross, rank = batch_objective(
-                h, a, torch.from_numpy(users).to(dev), torch.from_numpy(pos_items + self.n_users).to(dev),
-                torch.from_numpy(neg_items + self.n_users).to(dev), scale, tcfg.lam, tcfg.margin, tcfg.rank_loss,
-                **tcfg.extra_terms(epoch), shared=shared,
-                bias=model.link_bias)
+            batch = (torch.from_numpy(users).to(dev), torch.from_numpy(pos_items + self.n_users).to(dev),
+                     torch.from_numpy(neg_items + self.n_users).to(dev))
+            loss, parts = self._batch_loss(model, a, batch, scale, epoch, shared)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)
@@ -232,9 +234,23 @@ class Trainer:
             sched = model.binarizer.state()
             if state["iteration"] % tcfg.log_every == 0 or b == n_batches - 1:
                 row = {"iteration": state["iteration"], "epoch": epoch, "loss": loss.item(),
-                       "loss_cross": cross.item(), "loss_rank": rank.item(), **sched, **self._held_out_auc(a)}
+                       **{k: v.item() for k, v in parts.items()}, **sched, **self._held_out_auc(model, a)}
                 state["log"].append(row)
             bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3f}" for k, v in sched.items()})
+
+    def _batch_loss(self, model: HashGNNModel, a: torch.Tensor, batch: tuple[torch.Tensor, ...], scale: float,
+                    epoch: int, shared: tuple[torch.Tensor, torch.Tensor] | None
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The configured objective (``train.objective``) on the batch ``(users, pos, neg)`` (node rows)."""
+        tcfg = self.config.train
+        h = model.relaxed(a)
+        if tcfg.objective == "hashgnn":
+            loss, cross, rank = batch_objective(h, a, *batch, scale, tcfg.lam, tcfg.margin, tcfg.rank_loss,
+                                                **tcfg.extra_terms(epoch), shared=shared, bias=model.link_bias)
+            return loss, {"loss_cross": cross, "loss_rank": rank}
+        loss, rank, l2 = embedding_objective(h, model.input.embedding.weight, *batch, tcfg.objective, tcfg.reg,
+                                             tcfg.temperature, shared)
+        return loss, {"loss_rank": rank, "loss_l2": l2}
 
     def _end_of_epoch(self, model: HashGNNModel, optimizer: torch.optim.Optimizer, state: dict, epoch: int) -> bool:
         cfg, tcfg = self.config, self.config.train
@@ -243,12 +259,16 @@ class Trainer:
         if epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
             metric = self.validate(model)
             record[f"valid_recall@{cfg.eval.valid_n}"] = metric
+            if cfg.eval.test_curve:
+                record.update(self._test_point(model))
             if metric > state["best_metric"]:
                 state["best_metric"], state["best_epoch"], state["bad_rounds"] = metric, epoch, 0
                 state["best_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 improved = True
             else:
                 state["bad_rounds"] += 1
+                self._lower_lr_on_plateau(optimizer, state)
+            record["lr"] = optimizer.param_groups[0]["lr"]
         state["history"].append(record)
         if self.progress:
             tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
@@ -260,13 +280,36 @@ class Trainer:
             self.run_dir.write_json("history.json", state["history"])
         return state["bad_rounds"] >= tcfg.patience
 
+    def _lower_lr_on_plateau(self, optimizer: torch.optim.Optimizer, state: dict) -> None:
+        """``lr_schedule="plateau"``: every ``lr_patience`` validations without a better one, the learning rate
+        is multiplied by ``lr_factor`` (not below ``lr_min``). A large step size gets near the optimum fast and
+        then hovers around it; the smaller ones that follow settle where the large one cannot."""
+        tcfg = self.config.train
+        if tcfg.lr_schedule != "plateau" or state["bad_rounds"] % tcfg.lr_patience:
+            return
+        for group in optimizer.param_groups:
+            group["lr"] = max(tcfg.lr_min, group["lr"] * tcfg.lr_factor)
+
     def validate(self, model: HashGNNModel) -> float:
+        cfg = self.config
+        return self._evaluate(model, "valid")[f"recall@{cfg.eval.valid_n}"]
+
+    def _evaluate(self, model: HashGNNModel, part: str) -> dict[str, float]:
         cfg = self.config
         mode = valid_mode(cfg)
         emb = embeddings_from_model(model, self.graph, self.n_users, with_codes=mode != "continuous")
-        res = evaluate_part(emb, self.split, "valid", modes=(mode,), ns=(cfg.eval.valid_n,),
+        res = evaluate_part(emb, self.split, part, modes=(mode,), ns=(cfg.eval.valid_n,),
                             protocols=("standard",), n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
-        return res[mode]["standard"][f"recall@{cfg.eval.valid_n}"]
+        return res[mode]["standard"]
+
+    def _test_point(self, model: HashGNNModel) -> dict[str, float]:
+        """Test Recall/NDCG for the learning curve (``eval.test_curve``); its time is excluded from training
+        seconds by moving the run's clock on. Reported only: nothing selects on it."""
+        t0 = time.perf_counter()
+        n = self.config.eval.valid_n
+        res = self._evaluate(model, "test")
+        self._excluded_seconds += time.perf_counter() - t0
+        return {f"test_recall@{n}": res[f"recall@{n}"], f"test_ndcg@{n}": res[f"ndcg@{n}"]}
 
     def _restore(self, model: HashGNNModel, optimizer: torch.optim.Optimizer) -> dict:
         if self.run_dir is None:
@@ -293,9 +336,12 @@ class Trainer:
                                                       "best_valid_metric": state["best_metric"],
                                                       "epochs_run": state["epoch"],
                                                       "iterations": state["iteration"],
-                                                      "seconds": state["seconds"]})
+                                                      "seconds": state["seconds"],
+                                                      # patience = validation plateau (converged); epochs or
+                                                      # max_minutes = a budget ran out first
+                                                      "stopped": state.get("stopped", "epochs")})
         return TrainResult(model, emb, state["history"], state["log"], state["best_epoch"], state["best_metric"],
-                           state["seconds"])
+                           state["seconds"], state.get("stopped", "epochs"))
 
 
 def _npz_ids(ids: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ model selection only), and recommend / similar_items / evaluation come from the 
 name           what                                                       codes
 =============  =========================================================  ======
 GraphSage      core, ``model.method=continuous``                          no
-LightGCN       core, ``model.encoder=lightgcn``, continuous               no
+LightGCN       LightGCN itself: 3 layers, no hash layer, BPR + layer-0 L2    no
+LightGCN_eq7   core, ``model.encoder=lightgcn``, tanh head, eq. 7 loss     no
 MF             BPR matrix factorisation                                   no
 PTE            PTE bipartite embedding (LINE 2nd order, neg. sampling)    no
 BiNE           BiNE explicit + random-walk implicit relations             no
@@ -40,6 +41,7 @@ from hashgnn.models.baselines.core import (
     HashNet,
     HashSTE,
     LightGCN,
+    LightGCNEq7,
 )
 from hashgnn.models.baselines.embedding import MF, PTE, BiNE, EmbeddingBaseline, EmbeddingParams
 from hashgnn.models.baselines.twostage import LSH, HashGNNSeparate
@@ -58,11 +60,12 @@ BASELINES: dict[str, Callable[..., Recommender]] = {
     "HashGNN": HashGNNFull,
     "HashGNN+": HashGNNPlus,
     "LightGCN": LightGCN,
+    "LightGCN_eq7": LightGCNEq7,
 }
 """Name → factory, in the row order of the paper's Table 2 (HashGNN+ and LightGCN last: not in the paper)."""
 
 HASHING = ("LSH", "HashGNN_sp", "Hash_gumb", "Hash_ste", "HashNet", "HashGNN_nr", "HashGNN", "HashGNN+")
-CONTINUOUS = ("MF", "PTE", "BiNE", "GraphSage", "LightGCN")
+CONTINUOUS = ("MF", "PTE", "BiNE", "GraphSage", "LightGCN", "LightGCN_eq7")
 
 
 def get_baseline(name: str) -> Callable[..., Recommender]:
@@ -91,5 +94,6 @@ def build_baseline(name: str, **kwargs: object) -> Recommender:
 __all__ = ["BASELINES", "CONTINUOUS", "HASHING", "LSH", "MF", "PTE", "BiNE", "CoreBaseline", "EmbeddingBaseline",
            "EmbeddingParams", "FittedRecommender", "GraphSage", "HashGNNFull", "HashGNNNoRank", "HashGNNPlus",
            "HashGNNSeparate",
-           "HashGumbel", "HashNet", "HashSTE", "LightGCN", "build_baseline", "canonical_name", "get_baseline",
+           "HashGumbel", "HashNet", "HashSTE", "LightGCN", "LightGCNEq7", "build_baseline", "canonical_name",
+           "get_baseline",
            "seen_matrix", "valid_recall"]

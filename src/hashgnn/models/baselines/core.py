@@ -11,9 +11,15 @@ stays what its name says) and runs :class:`~hashgnn.training.trainer.Trainer` on
 ``HashGNN_nr``  ``model.method=guided, train.lam=0``: eq. 5 only (no ranking loss eq. 6)
 ``HashGNN``     ``model.method=guided``: eq. 7 with guided STE (eq. 8)
 ``HashGNN+``    HashGNN with the ``plus`` preset (beyond the paper: see :data:`hashgnn.config.PRESETS`)
-``LightGCN``    ``model.encoder=lightgcn, model.method=continuous``: LightGCN propagation (He et al. 2020) under
-                the core's tanh head and the HashGNN loss (eq. 5–7), *not* LightGCN's own BPR objective
+``LightGCN``    LightGCN itself (He et al., SIGIR 2020): ``model.encoder=lightgcn`` (3 layers, layer mean),
+                ``model.head=none`` (free 64-d id embeddings, no hash layer, no tanh), ``train.objective=bpr``
+                (BPR + 1e-4 · L2 of the batch's layer-0 embeddings); recipe batch 2048, Adam lr 1e-3
+``LightGCN_eq7`` LightGCN propagation under the core's tanh head and the HashGNN loss (eq. 5–7), *not*
+                LightGCN's own objective (the class called ``LightGCN`` before 2026-12-07)
 ==============  ==========================================================================================
+
+A class may also carry a ``recipe``: overrides applied *before* the caller's (defaults of the method that a
+caller may change, such as LightGCN's batch size and learning rate), where ``defining`` ones come after.
 """
 
 from __future__ import annotations
@@ -47,12 +53,14 @@ class CoreBaseline(FittedRecommender):
     """
 
     name = "core"
+    recipe: tuple[str, ...] = ()
     defining: tuple[str, ...] = ()
 
     def __init__(self, config: RunConfig | None = None, overrides: Sequence[str] | Mapping[str, object] = (),
                  progress: bool = False, run_dir: str | None = None) -> None:
         super().__init__()
-        cfg = apply_overrides(config, overrides)
+        cfg = (config or RunConfig()).override(list(self.recipe))
+        cfg = apply_overrides(cfg, overrides)
         self.config = cfg.override(list(self.defining)).validate()
         self.tie_seed = self.config.eval.tie_seed
         self.n_candidates = self.config.eval.n_candidates
@@ -132,7 +140,21 @@ class HashGNNPlus(CoreBaseline):
 
 
 class LightGCN(CoreBaseline):
-    """LightGCN propagation (He et al., SIGIR 2020) + the core's continuous tanh head and HashGNN loss."""
+    r"""LightGCN (He et al., SIGIR 2020, https://arxiv.org/abs/2002.02126): free id embeddings
+    :math:`E^0`, :math:`E = \frac{1}{L+1}\sum_{l=0}^{L} \tilde{A}^l E^0` with
+    :math:`\tilde{A} = D^{-1/2} A D^{-1/2}` and L = 3, scores :math:`e_u^T e_i`, BPR with
+    1e-4 · L2 on the batch's layer-0 embeddings, Adam.
+
+    The recipe (``PRESETS["lightgcn"]``: batch 2048, lr 1e-3, one non-link per link, N(0, 0.1) init) is the
+    reference implementation's; callers may change it, not the architecture or objective (``defining``)."""
 
     name = "LightGCN"
+    recipe = PRESETS["lightgcn"]
+    defining = ("model.encoder=lightgcn", "model.head=none", "model.method=continuous")
+
+
+class LightGCNEq7(CoreBaseline):
+    """LightGCN propagation (He et al., SIGIR 2020) + the core's continuous tanh head and HashGNN loss (eq. 7)."""
+
+    name = "LightGCN_eq7"
     defining = ("model.encoder=lightgcn", "model.method=continuous")

@@ -1,0 +1,215 @@
+"""``hashgnn experiment converged``: models compared at convergence, not at a fixed epoch budget.
+
+Each (dataset, variant, seed) trains with :class:`~hashgnn.training.trainer.Trainer` until validation
+Recall@``eval.valid_n`` has not improved for ``train.patience`` validations (``train.epochs`` is only a safety
+cap), keeping the best validation checkpoint; the test part is measured once, on that checkpoint. With
+``eval.test_curve`` the test metric is also recorded at every validation, for the learning-curve plot only.
+
+Writes under the output folder: ``runs/DATASET/VARIANT-seedN/`` (resumable run directories), ``summary.csv``
+(dataset, method, search, bits, metric, value, std, seeds, train_seconds, epochs, stopped, commit, dirty, cpu),
+``curves.csv``, ``table.md`` and ``recall_vs_time-DATASET.png``. Variants are named lists of config overrides in
+``configs/converged.json``; ``preset:NAME`` expands to that preset.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hashgnn.config import RunConfig, preset_overrides
+from hashgnn.errors import ConfigError
+from hashgnn.experiments.runner import CONFIG_DIR, md_table, pyplot, savefig
+from hashgnn.io_utils import atomic_write_text
+from hashgnn.training.rundir import cpu_info, environment
+
+SEARCH_LABELS = {"hamming": "HamR", "hierarchical": "HieS", "continuous": "CeS"}
+SUMMARY_COLUMNS = ["dataset", "method", "search", "bits", "metric", "value", "std", "seeds", "train_seconds",
+                   "epochs", "stopped", "commit", "dirty", "cpu"]
+
+
+@dataclass
+class ConvergedPlan:
+    """Datasets (with their split overrides), variants (with their overrides), seeds, output folder."""
+
+    datasets: dict[str, list[str]]
+    variants: dict[str, list[str]]
+    seeds: list[int]
+    out: Path
+    common: list[str]
+    sets: list[str] = field(default_factory=list)
+    published: dict[str, dict[str, Any]] = field(default_factory=dict)
+    progress: bool = False
+
+
+def folder_name(dataset: str) -> str:
+    """A file-name-safe label of ``dataset`` (a registry name, or a path to a user's file)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(dataset).name)
+
+
+def expand(overrides: list[str]) -> list[str]:
+    """``preset:NAME`` entries replaced by the preset's overrides, in place."""
+    out: list[str] = []
+    for item in overrides:
+        out.extend(preset_overrides(item.split(":", 1)[1]) if item.startswith("preset:") else [item])
+    return out
+
+
+def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, seeds: int | None, out: Path | None,
+                        sets: list[str], progress: bool = False) -> ConvergedPlan:
+    config = json.loads((CONFIG_DIR / "converged.json").read_text())
+    known = config["variants"]
+    chosen = methods or config["methods"]
+    unknown = [m for m in chosen if m not in known]
+    if unknown:
+        raise ConfigError(f"unknown converged variant(s) {unknown}; choose from {', '.join(known)}")
+    names = datasets or list(config["datasets"])
+    plan = ConvergedPlan({d: config["datasets"].get(d, []) for d in names},
+                         {m: expand(known[m]["overrides"]) for m in chosen}, list(range(seeds or config["seeds"])),
+                         Path(out or "results/converged"), list(config["common"]), list(sets),
+                         config.get("published", {}), progress)
+    for dataset in plan.datasets:  # every configuration fails here, before any training
+        for variant in plan.variants:
+            run_config(plan, dataset, variant, 0)
+    return plan
+
+
+def run_config(plan: ConvergedPlan, dataset: str, variant: str, seed: int) -> RunConfig:
+    return RunConfig().override([f"data.dataset={dataset}", *plan.datasets[dataset], *plan.common,
+                                 *plan.variants[variant], *plan.sets, f"seed={seed}"]).validate()
+
+
+def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int) -> dict[str, Any]:
+    """Train (or resume, or load when finished) one run and measure its best checkpoint on test."""
+    from hashgnn.data.loading import load_split_for
+    from hashgnn.evaluation.protocol import evaluate_part
+    from hashgnn.training.rundir import RunDir
+    from hashgnn.training.trainer import Trainer
+
+    cfg = run_config(plan, dataset, variant, seed)
+    path = plan.out / "runs" / folder_name(dataset) / f"{variant}-seed{seed}"
+    done = path / "converged.json"
+    if done.is_file():
+        stored = json.loads(done.read_text())
+        if RunConfig.from_dict(stored["config"]) == cfg:  # a changed variant or --set trains again
+            return stored
+    split = load_split_for(cfg.data, cfg.split)
+    result = Trainer(cfg, split, RunDir(path), progress=plan.progress).fit(resume=True)
+    modes = ("hamming", "hierarchical", "continuous") if result.embeddings.has_codes else ("continuous",)
+    metrics = evaluate_part(result.embeddings, split, "test", modes=modes, ns=cfg.eval.ns, protocols=("standard",),
+                            n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
+    record = {"dataset": dataset, "method": variant, "seed": seed, "config": cfg.to_dict(),
+              "bits": cfg.model.n_bits if result.embeddings.has_codes else 0,
+              "test": {mode: metrics[mode]["standard"] for mode in metrics},
+              "best_epoch": result.best_epoch, "best_valid": result.best_metric, "epochs": len(result.history),
+              "train_seconds": result.seconds, "stopped": result.stopped, "history": result.history,
+              "environment": environment()}
+    atomic_write_text(done, json.dumps(record, indent=1, default=float))
+    return record
+
+
+def summary_rows(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (dataset, method, search, bits, metric): the mean over seeds, with the std and provenance."""
+    rows = []
+    for r in records:
+        env = r["environment"]
+        cpu = env["cpu"]
+        for mode, values in r["test"].items():
+            for metric, value in values.items():
+                rows.append({"dataset": r["dataset"], "method": r["method"], "search": SEARCH_LABELS[mode],
+                             "bits": r["bits"], "metric": metric, "value": value, "seed": r["seed"],
+                             "train_seconds": r["train_seconds"], "epochs": r["epochs"], "stopped": r["stopped"],
+                             "commit": env.get("git_commit"), "dirty": env.get("git_dirty"),
+                             "cpu": f"{cpu.get('model')} [{' '.join(cpu.get('simd', []))}]"})
+    df = pd.DataFrame(rows)
+    keys = ["dataset", "method", "search", "bits", "metric"]
+    agg = df.groupby(keys, sort=False).agg(
+        value=("value", "mean"), std=("value", lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0),
+        seeds=("seed", "nunique"), train_seconds=("train_seconds", "mean"), epochs=("epochs", "mean"),
+        stopped=("stopped", lambda v: "/".join(sorted(set(v)))), commit=("commit", "first"),
+        dirty=("dirty", "any"), cpu=("cpu", "first")).reset_index()
+    return agg[SUMMARY_COLUMNS]
+
+
+def curve_rows(records: list[dict[str, Any]], n: int = 20) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        for point in r["history"]:
+            if f"valid_recall@{n}" in point:
+                rows.append({"dataset": r["dataset"], "method": r["method"], "seed": r["seed"],
+                             "epoch": point["epoch"], "seconds": point["seconds"],
+                             f"valid_recall@{n}": point[f"valid_recall@{n}"],
+                             f"test_recall@{n}": point.get(f"test_recall@{n}")})
+    return pd.DataFrame(rows)
+
+
+def table_markdown(summary: pd.DataFrame, published: dict[str, dict[str, Any]]) -> str:
+    """Per dataset: Recall/NDCG@20 and @50 of every method and search, with time, epochs and how it stopped."""
+    parts = []
+    wanted = ["recall@20", "ndcg@20", "recall@50"]
+    for dataset, part in summary.groupby("dataset", sort=False):
+        wide = part[part.metric.isin(wanted)].pivot_table(
+            index=["method", "search", "bits", "train_seconds", "epochs", "stopped", "seeds"], columns="metric",
+            values="value", sort=False).reset_index()
+        wide["train min"] = (wide.pop("train_seconds") / 60).round(1).astype(str)
+        wide["epochs"] = wide["epochs"].round().astype(int)
+        text = f"### {dataset}\n\n" + md_table(wide.round(4), index=False)
+        if dataset in published:
+            ref = published[dataset]
+            text += (f"\n\n{ref['method']}: Recall@20 {ref['recall@20']:.4f}, NDCG@20 {ref['ndcg@20']:.4f} "
+                     f"({ref['source']}).")
+        parts.append(text)
+    return ("stopped: `patience` = validation plateau (converged); `epochs` / `max_minutes` = a budget ran out "
+            "first.\n\n" + "\n\n".join(parts) + "\n")
+
+
+def plot_curves(curves: pd.DataFrame, published: dict[str, dict[str, Any]], out: Path, n: int = 20) -> list[Path]:
+    plt = pyplot()
+    paths = []
+    for dataset, part in curves.groupby("dataset", sort=False):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for i, (method, rows) in enumerate(part.groupby("method", sort=False)):
+            color = f"C{i}"
+            minutes = rows.seconds / 60
+            ax.plot(minutes, rows[f"test_recall@{n}"], color=color, label=f"{method} (test)")
+            ax.plot(minutes, rows[f"valid_recall@{n}"], color=color, linestyle="--", alpha=0.6,
+                    label=f"{method} (validation)")
+        if dataset in published:
+            ax.axhline(published[dataset][f"recall@{n}"], color="black", linestyle=":",
+                       label=published[dataset]["method"])
+        ax.set(xlabel="training wall time (min, 2 cores)", ylabel=f"Recall@{n}",
+               title=f"{dataset}: Recall@{n} against training time")
+        ax.legend(fontsize=7)
+        paths.append(savefig(fig, out / f"recall_vs_time-{folder_name(dataset)}.png"))
+    return paths
+
+
+def run_converged(plan: ConvergedPlan, command: str = "") -> str:
+    """Train every planned run (resuming what exists), then write summary, curves, table and plots."""
+    plan.out.mkdir(parents=True, exist_ok=True)
+    records = [train_one(plan, d, v, s) for d in plan.datasets for v in plan.variants for s in plan.seeds]
+    records += [r for r in stored_records(plan.out) if (r["dataset"], r["method"]) not in
+                {(x["dataset"], x["method"]) for x in records}]
+    summary = summary_rows(records)
+    curves = curve_rows(records)
+    atomic_write_text(plan.out / "summary.csv", summary.to_csv(index=False))
+    atomic_write_text(plan.out / "curves.csv", curves.to_csv(index=False))
+    text = table_markdown(summary, plan.published)
+    atomic_write_text(plan.out / "table.md", text)
+    plot_curves(curves, plan.published, plan.out)
+    if command:
+        history = plan.out / "command.txt"
+        earlier = history.read_text() if history.is_file() else ""
+        atomic_write_text(history, f"{earlier}{command}\n")
+    atomic_write_text(plan.out / "machine.json", json.dumps({"cpu": cpu_info()}, indent=1))
+    return text
+
+
+def stored_records(out: Path) -> list[dict[str, Any]]:
+    """Every finished run in ``out`` (runs of other invocations stay in the summary)."""
+    return [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*/*/converged.json"))]

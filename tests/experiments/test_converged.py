@@ -1,0 +1,52 @@
+"""``hashgnn experiment converged``: runs to a validation plateau, a summary with provenance, curves and a plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hashgnn.errors import ConfigError
+from hashgnn.experiments.converged import SUMMARY_COLUMNS, make_converged_plan, run_converged
+
+
+def _log(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(60), 8)
+    items = (users % 3) * 10 + rng.integers(0, 10, len(users))  # 3 groups of users, each with its own 10 items
+    pd.DataFrame({"user": users, "item": items}).drop_duplicates().to_csv(path, index=False)
+    return path
+
+
+def test_converged_runs_write_summary_curves_and_plot_and_are_not_retrained(tmp_path: Path) -> None:
+    data = _log(tmp_path / "log.csv")
+    sets = ["train.epochs=40", "train.patience=2", "train.batch_size=128", "train.lr=0.01", "train.auc_pairs=50",
+            "train.threads=1", "data.use_cache=false"]
+    plan = make_converged_plan([str(data)], ["LightGCN", "HashGNN-LightGCN"], 1, tmp_path / "out", sets)
+    text = run_converged(plan, "hashgnn experiment converged (test)")
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert set(summary.method) == {"LightGCN", "HashGNN-LightGCN"}
+    assert set(summary[summary.method == "HashGNN-LightGCN"].search) == {"HamR", "HieS", "CeS"}
+    assert set(summary[summary.method == "LightGCN"].search) == {"CeS"}
+    lightgcn = summary[(summary.method == "LightGCN") & (summary.metric == "recall@20")].iloc[0]
+    assert lightgcn.stopped == "patience" and lightgcn.epochs < 40  # stopped by the plateau, not the cap
+    assert lightgcn.value > 0.3  # 3 clean groups of 10 items: far above the 20/30 items of a random ranking
+    curves = pd.read_csv(tmp_path / "out" / "curves.csv")
+    assert {"seconds", "valid_recall@20", "test_recall@20"} <= set(curves.columns)
+    assert (curves.groupby("method").seconds.diff().dropna() > 0).all()
+    assert (tmp_path / "out" / "recall_vs_time-log.csv.png").stat().st_size > 0
+    assert "patience" in text
+    record = json.loads(next((tmp_path / "out" / "runs").glob("*/LightGCN-seed0/converged.json")).read_text())
+    assert record["environment"]["git_commit"] is None or len(record["environment"]["git_commit"]) == 40
+    stamp = next((tmp_path / "out" / "runs").glob("*/LightGCN-seed0/converged.json")).stat().st_mtime_ns
+    run_converged(plan)  # finished runs are loaded, not trained again
+    assert next((tmp_path / "out" / "runs").glob("*/LightGCN-seed0/converged.json")).stat().st_mtime_ns == stamp
+
+
+def test_unknown_variant_is_an_error_naming_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LightGCN-fast"):
+        make_converged_plan(["movielens-100k"], ["NoSuchModel"], 1, tmp_path, [])

@@ -54,3 +54,22 @@ def test_command_txt_keeps_every_distinct_command_of_a_shared_folder(tmp_path: P
     assert meta("cmd --methods B") == ["cmd --methods A", "cmd --methods B"]  # kept before any run is stored
     assert meta("cmd --methods A") == ["cmd --methods A", "cmd --methods B"]  # a resume adds nothing
     assert meta("cmd --methods C", fresh=True) == ["cmd --methods C"]
+
+
+def test_runs_stored_under_the_old_lightgcn_name_read_as_lightgcn_eq7(tmp_path) -> None:
+    import pandas as pd
+
+    from hashgnn.experiments.runner import ResultStore
+
+    old_config = '{"model": {"encoder": "lightgcn", "method": "continuous"}}'
+    new_config = '{"model": {"encoder": "lightgcn", "head": "none", "method": "continuous"}}'
+    runs = pd.DataFrame({"dataset": ["d", "d"], "variant": ["LightGCN", "LightGCN"], "method": ["LightGCN"] * 2,
+                         "seed": [0, 1], "resolved_config": [old_config, new_config]})
+    results = pd.DataFrame({"dataset": ["d", "d"], "variant": ["LightGCN", "LightGCN"], "method": ["LightGCN"] * 2,
+                            "seed": [0, 1], "metric": ["recall@50"] * 2, "value": [0.1, 0.2]})
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    results.to_csv(tmp_path / "results.csv", index=False)
+    store = ResultStore(tmp_path, fresh=False)
+    assert store.runs.variant.tolist() == ["LightGCN_eq7", "LightGCN"]  # seed 1 is the real LightGCN
+    assert store.results.method.tolist() == ["LightGCN_eq7", "LightGCN"]
+    assert store.done("d", "LightGCN_eq7", 0) and not store.done("d", "LightGCN", 0)

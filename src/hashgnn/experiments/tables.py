@@ -155,7 +155,7 @@ def _write_table2(plan: Plan, store: ResultStore, reference, ref_name: str) -> s
     for protocol in plan.config["protocols"]:
         md.append(_method_table(head, plan, protocol, reference, ref_name))
     md.append("\nHieS = hierarchical search (Hamming top-M, re-ranked by z); CeS = continuous search, used for the "
-              "methods without codes (MF, PTE, BiNE, GraphSage, LightGCN).\n")
+              "methods without codes (MF, PTE, BiNE, GraphSage, LightGCN_eq7, LightGCN).\n")
     _, timing = _timing_table(store)
     md.append("\n## Training time per method\n\n" + timing)
     text = "\n".join(md)

@@ -151,7 +151,7 @@ def preset_overrides(name: str) -> list[str]:
     return list(PRESETS[name])
 
 
-LR_SCHEDULES = ("constant", "cosine", "plateau")
+LR_SCHEDULES = ("constant", "cosine", "plateau", "milestones")
 HEADS = ("hash", "none")
 #: ``hashgnn``: eq. 7 (link reconstruction + λ ranking term on the relaxed codes, with the beyond-the-paper terms);
 #: ``bpr``: LightGCN's objective, BPR over the link and its sampled non-links + ``reg``·L2 of the batch's layer-0
@@ -176,7 +176,12 @@ class TrainConfig:
     once per step and shared by every link of the batch (a user's own train items masked out), join the softmax.
     ``lr_schedule``: ``"constant"`` (the paper's Adam), ``"cosine"`` (from ``lr`` down to ``lr_min`` over
     ``epochs``) or ``"plateau"`` (multiplied by ``lr_factor``, not below ``lr_min``, after every ``lr_patience``
-    validations without a better one: a schedule that needs no epoch count, for training to convergence).
+    validations without a better one: a schedule that needs no epoch count, for training to convergence) or
+    ``"milestones"`` (multiplied by ``lr_factor`` after each epoch listed in ``lr_milestones``: how a plateau
+    run's schedule is replayed when the selected model is trained again on all of train, see
+    :mod:`hashgnn.experiments.converged`). ``min_delta`` (default 0): a validation counts as better only when it
+    beats the best by more than this (early stopping and the plateau schedule both), so a curve creeping up by
+    noise-sized steps still stops.
     ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
     ``quant_weight`` (beyond the paper, default 0): add that multiple of the quantisation gap mean (1 − |z|)²
@@ -206,6 +211,8 @@ class TrainConfig:
     lr_min: float = 0.0
     lr_factor: float = 0.5
     lr_patience: int = 2
+    lr_milestones: tuple[int, ...] = ()
+    min_delta: float = 0.0
     weight_decay: float = 0.0
     lam: float = 0.5
     margin: float = 0.2
@@ -410,6 +417,10 @@ def _check_objective(m: ModelConfig, t: TrainConfig) -> None:
         raise ConfigError(f"train.reg must be >= 0, got {t.reg}")
     if not 0 < t.lr_factor <= 1:
         raise ConfigError(f"train.lr_factor must be in (0, 1], got {t.lr_factor}")
+    if any(e <= 0 for e in t.lr_milestones) or list(t.lr_milestones) != sorted(t.lr_milestones):
+        raise ConfigError(f"train.lr_milestones must be increasing epochs > 0, got {list(t.lr_milestones)}")
+    if t.min_delta < 0:
+        raise ConfigError(f"train.min_delta must be >= 0, got {t.min_delta}")
     if t.lr_patience <= 0:
         raise ConfigError(f"train.lr_patience must be > 0, got {t.lr_patience}")
     if t.temperature <= 0:

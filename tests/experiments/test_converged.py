@@ -50,3 +50,13 @@ def test_converged_runs_write_summary_curves_and_plot_and_are_not_retrained(tmp_
 def test_unknown_variant_is_an_error_naming_the_choices(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="LightGCN-fast"):
         make_converged_plan(["movielens-100k"], ["NoSuchModel"], 1, tmp_path, [])
+
+
+def test_refit_replays_the_selected_epochs_and_learning_rate_steps_on_all_of_train() -> None:
+    from hashgnn.experiments.converged import refit_overrides
+
+    record = {"config": {"train": {"lr": 0.01}}, "best_epoch": 60,
+              "history": [{"epoch": 10, "lr": 0.01}, {"epoch": 20, "lr": 0.005}, {"epoch": 30, "lr": 0.005},
+                          {"epoch": 40, "lr": 0.0025}, {"epoch": 50, "lr": 0.0025}, {"epoch": 70, "lr": 0.00125}]}
+    assert refit_overrides(record) == ["split.valid_ratio=0", "train.epochs=60", "train.lr_schedule=milestones",
+                                       "train.lr_milestones=[20, 40]", "train.max_minutes=null"]

@@ -60,3 +60,36 @@ def test_test_curve_is_recorded_but_never_selects(monkeypatch) -> None:
     assert result.best_epoch == 1
     seconds = [h["seconds"] for h in result.history]
     assert seconds == sorted(seconds)
+
+
+def test_milestones_replay_and_no_validation_keeps_the_last_epoch() -> None:
+    split = _split()
+    refit = type(split)(split.interactions, np.sort(np.concatenate([split.train_idx, split.valid_idx])),
+                        split.valid_idx[:0], split.test_idx)
+    cfg = _config("train.epochs=5", "train.patience=1", "train.lr_schedule=milestones", "train.lr_factor=0.5",
+                  "train.lr_milestones=[2, 4]")
+    result = Trainer(cfg, refit, progress=False).fit()
+    assert [round(h["lr"], 4) for h in result.history] == [0.02, 0.02, 0.01, 0.01, 0.005]
+    assert result.best_epoch == 5 and result.stopped == "epochs"  # patience 1 never stops a run without validation
+
+
+def test_min_delta_ignores_noise_sized_gains(monkeypatch) -> None:
+    scores = iter([0.30, 0.3003, 0.3006, 0.3009, 0.40, 0.40])  # each within 0.001 of the best (0.30)
+    monkeypatch.setattr(Trainer, "validate", lambda self, model: next(scores))
+    result = Trainer(_config("train.epochs=6", "train.patience=3", "train.min_delta=0.001"), _split(),
+                     progress=False).fit()
+    assert result.best_epoch == 1 and result.stopped == "patience" and len(result.history) == 4
+
+
+def test_a_resumed_run_may_change_its_time_budget_but_nothing_else(tmp_path) -> None:
+    from hashgnn.errors import ConfigError
+    from hashgnn.training.rundir import RunDir
+
+    split = _split()
+    Trainer(_config("train.epochs=2", "train.patience=100"), split, RunDir(tmp_path / "run"), progress=False).fit()
+    resumed = Trainer(_config("train.epochs=2", "train.patience=100", "train.max_minutes=5"), split,
+                      RunDir(tmp_path / "run"), progress=False)
+    assert resumed.fit(resume=True).history[-1]["epoch"] == 2
+    with pytest.raises(ConfigError, match="another configuration"):
+        Trainer(_config("train.epochs=2", "train.patience=100", "train.lr=0.5"), split, RunDir(tmp_path / "run"),
+                progress=False).fit(resume=True)

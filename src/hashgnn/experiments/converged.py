@@ -45,6 +45,8 @@ class ConvergedPlan:
     sets: list[str] = field(default_factory=list)
     published: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress: bool = False
+    #: variants whose selected model is trained again on all of train (validation folded in), see :func:`refit`
+    refit: set[str] = field(default_factory=set)
 
 
 def folder_name(dataset: str) -> str:
@@ -72,7 +74,7 @@ def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, s
     plan = ConvergedPlan({d: config["datasets"].get(d, []) for d in names},
                          {m: expand(known[m]["overrides"]) for m in chosen}, list(range(seeds or config["seeds"])),
                          Path(out or "results/converged"), list(config["common"]), list(sets),
-                         config.get("published", {}), progress)
+                         config.get("published", {}), progress, {m for m in chosen if known[m].get("refit")})
     for dataset in plan.datasets:  # every configuration fails here, before any training
         for variant in plan.variants:
             run_config(plan, dataset, variant, 0)
@@ -84,15 +86,31 @@ def run_config(plan: ConvergedPlan, dataset: str, variant: str, seed: int) -> Ru
                                  *plan.variants[variant], *plan.sets, f"seed={seed}"]).validate()
 
 
-def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int) -> dict[str, Any]:
+def refit_overrides(record: dict[str, Any]) -> list[str]:
+    """The selected run trained again on all of train: validation folded into train (``split.valid_ratio=0``),
+    exactly the selected number of epochs, and the learning rate of each epoch replayed (the epochs after which
+    the plateau schedule lowered it become milestones). Nothing is chosen here: every choice was made on
+    validation by the selection run."""
+    milestones, lr = [], record["config"]["train"]["lr"]
+    for point in record["history"]:
+        if "lr" in point and point["lr"] < lr * (1 - 1e-9) and point["epoch"] < record["best_epoch"]:
+            milestones.append(point["epoch"])
+        lr = point.get("lr", lr)
+    return ["split.valid_ratio=0", f"train.epochs={record['best_epoch']}", "train.lr_schedule=milestones",
+            f"train.lr_milestones={json.dumps(milestones)}", "train.max_minutes=null"]
+
+
+def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
+              extra: list[str] = (), label: str | None = None) -> dict[str, Any]:
     """Train (or resume, or load when finished) one run and measure its best checkpoint on test."""
     from hashgnn.data.loading import load_split_for
     from hashgnn.evaluation.protocol import evaluate_part
     from hashgnn.training.rundir import RunDir
     from hashgnn.training.trainer import Trainer
 
-    cfg = run_config(plan, dataset, variant, seed)
-    path = plan.out / "runs" / folder_name(dataset) / f"{variant}-seed{seed}"
+    cfg = run_config(plan, dataset, variant, seed).override(list(extra)).validate()
+    label = label or variant
+    path = plan.out / "runs" / folder_name(dataset) / f"{label}-seed{seed}"
     done = path / "converged.json"
     if done.is_file():
         stored = json.loads(done.read_text())
@@ -103,13 +121,28 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int) -> dic
     modes = ("hamming", "hierarchical", "continuous") if result.embeddings.has_codes else ("continuous",)
     metrics = evaluate_part(result.embeddings, split, "test", modes=modes, ns=cfg.eval.ns, protocols=("standard",),
                             n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
-    record = {"dataset": dataset, "method": variant, "seed": seed, "config": cfg.to_dict(),
+    record = {"dataset": dataset, "method": label, "seed": seed, "config": cfg.to_dict(),
               "bits": cfg.model.n_bits if result.embeddings.has_codes else 0,
               "test": {mode: metrics[mode]["standard"] for mode in metrics},
               "best_epoch": result.best_epoch, "best_valid": result.best_metric, "epochs": len(result.history),
               "train_seconds": result.seconds, "stopped": result.stopped, "history": result.history,
               "environment": environment()}
     atomic_write_text(done, json.dumps(record, indent=1, default=float))
+    return record
+
+
+def refit(plan: ConvergedPlan, selected: dict[str, Any]) -> dict[str, Any]:
+    """``VARIANT+refit``: the selection run's choices replayed on all of train (:func:`refit_overrides`). Its
+    ``train_seconds`` are both runs' (the time from the first training step to the final model); the refit's own
+    are ``refit_seconds``."""
+    label = f"{selected['method']}+refit"
+    record = train_one(plan, selected["dataset"], selected["method"], selected["seed"], refit_overrides(selected),
+                       label)
+    if "selection_seconds" not in record:  # first time: count the selection run in, once, on disk too
+        record["selection_seconds"], record["refit_seconds"] = selected["train_seconds"], record["train_seconds"]
+        record["train_seconds"] = selected["train_seconds"] + record["train_seconds"]
+        done = plan.out / "runs" / folder_name(selected["dataset"]) / f"{label}-seed{selected['seed']}"
+        atomic_write_text(done / "converged.json", json.dumps(record, indent=1, default=float))
     return record
 
 
@@ -192,7 +225,13 @@ def plot_curves(curves: pd.DataFrame, published: dict[str, dict[str, Any]], out:
 def run_converged(plan: ConvergedPlan, command: str = "") -> str:
     """Train every planned run (resuming what exists), then write summary, curves, table and plots."""
     plan.out.mkdir(parents=True, exist_ok=True)
-    records = [train_one(plan, d, v, s) for d in plan.datasets for v in plan.variants for s in plan.seeds]
+    records = []
+    for dataset in plan.datasets:
+        for variant in plan.variants:
+            for seed in plan.seeds:
+                records.append(train_one(plan, dataset, variant, seed))
+                if variant in plan.refit:
+                    records.append(refit(plan, records[-1]))
     records += [r for r in stored_records(plan.out) if (r["dataset"], r["method"]) not in
                 {(x["dataset"], x["method"]) for x in records}]
     summary = summary_rows(records)

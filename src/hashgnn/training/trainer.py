@@ -63,8 +63,18 @@ def scheduled_lr(tcfg, iteration: int, iters_per_epoch: int) -> float:
     return tcfg.lr_min + 0.5 * (tcfg.lr - tcfg.lr_min) * (1.0 + math.cos(math.pi * progress))
 
 
+def milestone_lr(tcfg, epoch: int) -> float:
+    """``lr_schedule="milestones"``: ``lr`` times ``lr_factor`` per milestone already passed (1-based epochs)."""
+    return tcfg.lr * tcfg.lr_factor ** sum(epoch > m for m in tcfg.lr_milestones)
+
+
 def set_lr(optimizer: torch.optim.Optimizer, tcfg, iteration: int, iters_per_epoch: int) -> None:
     if tcfg.lr_schedule in ("constant", "plateau"):  # set at build time, and by validations for "plateau"
+        return
+    if tcfg.lr_schedule == "milestones":
+        lr = milestone_lr(tcfg, iteration // max(1, iters_per_epoch) + 1)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         return
     lr = scheduled_lr(tcfg, iteration, iters_per_epoch)
     for group in optimizer.param_groups:
@@ -256,12 +266,19 @@ class Trainer:
         cfg, tcfg = self.config, self.config.train
         record: dict[str, Any] = {"epoch": epoch, "iteration": state["iteration"], "seconds": state["seconds"]}
         improved = False
-        if epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
+        if len(self.split.valid_idx) == 0:  # nothing to select on (a refit on all of train): keep the last epoch
+            state["best_epoch"] = epoch
+            state["best_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            improved = True
+            record["lr"] = optimizer.param_groups[0]["lr"]
+            if cfg.eval.test_curve and (epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs):
+                record.update(self._test_point(model))
+        elif epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
             metric = self.validate(model)
             record[f"valid_recall@{cfg.eval.valid_n}"] = metric
             if cfg.eval.test_curve:
                 record.update(self._test_point(model))
-            if metric > state["best_metric"]:
+            if metric > state["best_metric"] + tcfg.min_delta:
                 state["best_metric"], state["best_epoch"], state["bad_rounds"] = metric, epoch, 0
                 state["best_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 improved = True
@@ -315,7 +332,7 @@ class Trainer:
         if self.run_dir is None:
             raise ConfigError("resume needs a run directory")
         ckpt = self.run_dir.load_checkpoint("last")
-        if ckpt.get("config") != self.config.to_dict():
+        if _without_budget(ckpt.get("config")) != _without_budget(self.config.to_dict()):
             raise ConfigError(f"{self.run_dir.path}: the checkpoint was made with another configuration; "
                               "resume with the run's own config.json")
         model.load_state_dict(ckpt["model"])
@@ -342,6 +359,18 @@ class Trainer:
                                                       "stopped": state.get("stopped", "epochs")})
         return TrainResult(model, emb, state["history"], state["log"], state["best_epoch"], state["best_metric"],
                            state["seconds"], state.get("stopped", "epochs"))
+
+
+#: Settings a resumed run may change: they bound how long it trains, not what one step does.
+BUDGET_KEYS = ("max_minutes",)
+
+
+def _without_budget(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``config`` with settings added since it was written at their defaults, and without the budget keys."""
+    if config is None:
+        return None
+    config = RunConfig.from_dict(config).to_dict()
+    return {**config, "train": {k: v for k, v in config["train"].items() if k not in BUDGET_KEYS}}
 
 
 def _npz_ids(ids: np.ndarray) -> np.ndarray:

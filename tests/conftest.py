@@ -3,7 +3,9 @@
 * Every test runs with its own empty ``HASHGNN_CACHE`` (never a stale cache from an earlier run).
 * ``@pytest.mark.dataset("movielens-1m", ...)`` marks a test that reads real files under ``$HASHGNN_DATA``;
   it is skipped, with the missing path as the reason, when those files are absent. A bare
-  ``@pytest.mark.dataset`` only needs ``$HASHGNN_DATA`` to be set.
+  ``@pytest.mark.dataset`` only needs ``$HASHGNN_DATA`` to be set. Under CI (``CI=true``) an absent dataset
+  fails the test instead: CI runs beside ``../shared/data``, and a CI that silently skipped every dataset test
+  would pass without having checked anything on real data.
 * ``tiny_log`` / ``tiny_csv``: a small interaction log with string ids, ratings, timestamps and one duplicate.
 """
 
@@ -32,10 +34,16 @@ def _dataset_skip_reason(names: tuple[str, ...]) -> str | None:
     return None
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("dataset")
     if marker is not None:
         reason = _dataset_skip_reason(tuple(marker.args))
+        if reason and in_ci():
+            pytest.fail(f"CI=true but {reason}; CI expects ../shared/data (HASHGNN_DATA)", pytrace=False)
         if reason:
             pytest.skip(reason)
 
@@ -57,6 +65,8 @@ def cache_path(_isolated_cache: Path) -> Path:
 def data_root() -> Path:
     """The real data root (tests using it must carry ``@pytest.mark.dataset``)."""
     if not DATA_ENV:
+        if in_ci():
+            pytest.fail("CI=true but HASHGNN_DATA is not set; CI expects ../shared/data", pytrace=False)
         pytest.skip("HASHGNN_DATA is not set")
     return Path(DATA_ENV)
 

@@ -58,13 +58,15 @@ def fitted() -> dict:
     return {name: build(name).fit(split) for name in BASELINES}
 
 
-KNOWN_WEAK = {"Hash_ste": "plain STE does not separate the two groups for every user within the tiny budget",
-              "BiNE": "at this tiny budget BiNE ranks an other-group item first for 1-4 of the 16 users in 3-4 of 8 "
-                      "seeds, whatever lr (0.02/0.05), walk length (8/16) or explicit negatives (1/3)"}
+#: Methods that do not separate the two groups for every user within the tiny budget, with the recall@1 floor
+#: their ranking must still reach (chance is about 0.1: one test item among ~10 unseen). Measured with this
+#: fixture: Hash_ste 0.50 (plain STE collapses one group's codes), BiNE 0.94 (one user ranks an other-group item
+#: first; 1-4 of the 16 users in 3-4 of 8 seeds, whatever lr, walk length or explicit negatives). Every other
+#: contract check holds for them as for the rest.
+KNOWN_WEAK = {"Hash_ste": 0.4, "BiNE": 0.75}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_WEAK[n], strict=False))
-                                  if n in KNOWN_WEAK else n for n in BASELINES])
+@pytest.mark.parametrize("name", list(BASELINES))
 def test_contract_heldout_item_ranks_first(fitted: dict, name: str):
     model = fitted[name]
     split = model.split
@@ -76,13 +78,19 @@ def test_contract_heldout_item_ranks_first(fitted: dict, name: str):
     truth = dict(zip(test.users.tolist(), test.items.tolist(), strict=True))
     seen = model._train_items
     for u in users:
-        assert ids[u][0] == truth[u], (name, u, ids[u])
+        assert len(set(ids[u].tolist())) == 5, (name, u, ids[u])
         assert not set(ids[u].tolist()) & set(seen[u].indices.tolist())  # seen items are excluded
     sim, _ = model.similar_items(np.arange(2 * N_GROUP), N=3)
     assert all(i not in row for i, row in enumerate(sim.tolist()))
     mode = "hierarchical" if emb.has_codes else "continuous"
     res = evaluate_part(emb, split, "test", modes=(mode,), ns=(1,), protocols=("standard",))
-    assert res[mode]["standard"]["recall@1"] == 1.0
+    recall = res[mode]["standard"]["recall@1"]
+    first = np.mean([ids[u][0] == truth[u] for u in users])
+    assert first == pytest.approx(recall)  # recommend() and the evaluation rank alike
+    if name in KNOWN_WEAK:
+        assert recall >= KNOWN_WEAK[name], (name, recall)
+    else:
+        assert recall == 1.0, (name, [(u, ids[u]) for u in users if ids[u][0] != truth[u]])
 
 
 def test_registry_lookup_and_errors():

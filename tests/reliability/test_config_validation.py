@@ -3,6 +3,7 @@ one ``error:`` line, no run directory written) and through the Python API (Confi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,9 @@ BAD = [
     (["--set", "bogus.key=1"], {"bogus.key": 1}, ["unknown config section", "model", "train"]),
     (["--set", "train.lam"], None, ["section.key=value"]),
     (["--set", "train.quant_weight=-1"], {"train.quant_weight": -1}, ["train.quant_weight", ">= 0"]),
-    (["--preset", "best"], None, ["unknown preset", "paper", "official", "plus", "plus-softmax"]),
+    (["--preset", "best"], None, ["unknown preset", "paper", "paper-literal", "official-options", "plus",
+                                  "plus-softmax"]),
+    (["--preset", "official"], None, ["renamed", "official-options"]),
 ]
 
 
@@ -129,22 +132,60 @@ def test_config_json_with_bad_types_is_rejected(tmp_path: Path):
     path = tmp_path / "config.json"
     data = RunConfig().to_dict()
     data["model"]["n_bits"] = "thirty-two"
-    import json
-
     path.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match="model.n_bits must be an integer"):
         RunConfig.from_json(path).validate()
 
 
-def test_every_default_and_paper_config_is_valid():
-    RunConfig().validate()
-    from hashgnn.experiments.runner import CONFIG_DIR
+def plan_run_configs(plan: dict, quick: bool) -> list[RunConfig]:
+    """Every RunConfig an experiment plan (``hashgnn/experiments/configs/*.json``) implies: its split and
+    overrides (with ``quick``'s appended, as :func:`hashgnn.experiments.runner.make_plan` merges them), each
+    method's own settings and each sweep point; raises ConfigError at the first impossible one."""
+    from hashgnn.models.baselines import BASELINES, canonical_name
 
-    for path in sorted(Path(CONFIG_DIR).glob("*.json")):
-        try:
+    extra = plan.get("quick", {}) if quick else {}
+    merged = {**plan, **{k: v for k, v in extra.items() if k not in ("overrides", "params")}}
+    base = RunConfig().override([*merged.get("split", []), *plan.get("overrides", []), *extra.get("overrides", [])])
+    points = [[f"{key}={json.dumps(v)}" for v in values] for key, values in merged.get("sweeps", {}).items()]
+    points.append([f"model.fixed_p={json.dumps(p)}" for p in merged.get("fixed_p", [])])
+    configs = [base.validate(), *(base.override([o]).validate() for group in points for o in group)]
+    for method in merged["methods"]:
+        settings = plan.get("method_settings", {}).get(canonical_name(method), {})
+        configs.append(base.override(list(settings.get("overrides", []))).validate())
+    for method in merged["methods"]:
+        assert canonical_name(method) in BASELINES, method
+    return configs
+
+
+def test_every_default_and_experiment_plan_is_valid():
+    RunConfig().validate()
+    from hashgnn.experiments.runner import CONFIG_DIR, EXPERIMENTS, load_experiment_config
+
+    # every experiment of the runner has its plan file (other JSON files there have their own loaders and tests)
+    paths = [Path(CONFIG_DIR) / f"{name}.json" for name in EXPERIMENTS]
+    assert all(p.is_file() for p in paths) and len(paths) >= 7
+    for path in paths:
+        plan = load_experiment_config(path.stem)
+        with pytest.raises(ConfigError):  # a plan is not a run config: loading it as one must fail loudly
             RunConfig.from_json(path)
-        except ConfigError:
-            continue  # experiment plans, not run configs
+        for quick in (False, True):
+            configs = plan_run_configs(plan, quick)
+            assert len(configs) >= 1 + len(plan["methods"]), (path.name, quick)
+    figure5 = plan_run_configs(load_experiment_config("figure5"), quick=False)
+    assert {c.train.lam for c in figure5} >= {0.0, 0.5, 1.0} and {c.model.n_bits for c in figure5} >= {8, 64}
+    figure7 = plan_run_configs(load_experiment_config("figure7"), quick=False)
+    assert {c.model.fixed_p for c in figure7} == {None, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4}
+
+
+@pytest.mark.parametrize("broken", [{"overrides": ["train.nonsense=1"]}, {"sweeps": {"train.lam": [-1.0]}},
+                                    {"fixed_p": [1.5]}, {"quick": {"overrides": ["model.n_bits=12"]}},
+                                    {"method_settings": {"HashGNN": {"overrides": ["train.triplets=0"]}}}])
+def test_an_impossible_experiment_plan_is_caught(broken: dict):
+    from hashgnn.experiments.runner import load_experiment_config
+
+    plan = {**load_experiment_config("figure5"), **broken}
+    with pytest.raises(ConfigError):
+        plan_run_configs(plan, quick="quick" in broken)
 
 
 def test_presets_are_valid_and_resolve_in_order():
@@ -163,6 +204,13 @@ def test_presets_are_valid_and_resolve_in_order():
     assert (best.train.z_weight, best.model.score_scale, best.model.activation) == (1.0, 0.25, "leaky_relu")
     assert build_config(None, "movielens-100k", None, None, None, None, None, None, [], "paper") == \
         RunConfig().override(["data.dataset=movielens-100k"]).validate()
+    literal = build_config(None, "movielens-100k", None, None, None, None, None, None, [], "paper-literal")
+    assert (literal.train.batch_size, literal.train.lr) == (256, 1e-3)  # the paper's 5.2.3, not the CPU defaults
+    assert (RunConfig().train.batch_size, RunConfig().train.lr) == (8192, 1e-2)  # what `paper` deviates in
+    options = build_config(None, "movielens-100k", None, None, None, None, None, None, [], "official-options")
+    # three options of the released code, and its objective's weights and negatives deliberately not taken
+    assert (options.model.activation, options.model.guide, options.train.rank_loss) == ("leaky_relu", "node", "bpr")
+    assert (options.train.lam, options.train.triplets) == (0.5, 5)
 
 
 def test_one_setting_has_one_config_json_however_it_is_spelt():

@@ -80,8 +80,27 @@ def test_limit_env_parsing(monkeypatch):
 
 
 def test_tiny_training_passes_the_real_check(tmp_path: Path, monkeypatch):
+    """The trainer runs the check with the real sizes and this machine's real limit, and a tiny run passes it."""
+    from hashgnn.training import trainer as trainer_mod
+
     monkeypatch.delenv(resources.MEMORY_LIMIT_ENV, raising=False)
-    tiny_model(epochs=1).fit(tiny_interactions(), progress=False)
+    calls = []
+
+    def recording_check(n_users, n_items, n_edges, config, *args, **kwargs):
+        est = resources.check_memory(n_users, n_items, n_edges, config, *args, **kwargs)
+        calls.append((n_users, n_items, n_edges, est.total))
+        return est
+
+    monkeypatch.setattr(trainer_mod, "check_memory", recording_check)
+    inter = tiny_interactions()
+    model = tiny_model(epochs=1).fit(inter, progress=False)
+    assert len(calls) == 1
+    n_users, n_items, n_edges, total = calls[0]
+    assert (n_users, n_items) == (inter.n_users, inter.n_items)
+    assert 0 < n_edges == len(model.split.train_idx)
+    available = resources.available_memory()
+    assert available is None or total <= available
+    assert len(model.result.history) == 1  # it trained, not only passed the check
 
 
 def test_malloc_setting_applies_on_glibc_and_can_be_turned_off(monkeypatch):

@@ -157,3 +157,38 @@ def test_link_bias_is_learned_and_absent_by_default():
     from hashgnn.models.hashgnn import HashGNNModel
 
     assert "link_bias" not in HashGNNModel(10, small_config().model).state_dict()  # the paper's parameters
+
+
+def test_guided_training_lowers_p_as_it_goes(monkeypatch: pytest.MonkeyPatch):
+    """The schedule is not only a formula: during a real (tiny) run the p each forward pass mixes with falls
+    ×0.95 every ``p_every`` iterations, the log records it, and the trained codes come from a low p."""
+    from hashgnn.data.interactions import Interactions
+    from hashgnn.data.splits import random_split
+    from hashgnn.models.hashing import GuidedSTE
+
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, 40, 600)
+    items = (users * 3 + rng.integers(0, 15, 600)) % 80
+    split = random_split(Interactions.from_raw(users.astype(np.int64), items.astype(np.int64), name="p-test"))
+    cfg = RunConfig().override(["train.epochs=6", "train.batch_size=64", "train.log_every=1", "train.patience=100",
+                                "train.auc_pairs=50", "train.threads=1", "model.embedding_dim=8",
+                                "model.dims=[8,8]", "model.n_bits=8", "model.p_every=5", "model.p_decay=0.8",
+                                "eval.valid_n=5", "eval.n_candidates=10"])
+    seen: list[float] = []  # the p of every training forward pass (encoding for search uses sign(z), not this)
+    forward = GuidedSTE.forward
+
+    def recording_forward(self, a):
+        seen.append(self.p)
+        return forward(self, a)
+
+    monkeypatch.setattr(GuidedSTE, "forward", recording_forward)
+    result = Trainer(cfg, split, progress=False).fit()
+    iterations = result.log[-1]["iteration"]
+    assert iterations >= 20  # enough steps for several decays
+    assert seen[0] == 1.0 and seen[-1] < 0.8 ** 3
+    assert all(a >= b for a, b in zip(seen, seen[1:], strict=False))  # never rises
+    assert len(set(seen)) >= 4
+    logged = [row["p"] for row in result.log]
+    assert logged == [pytest.approx(0.8 ** (row["iteration"] // 5)) for row in result.log]
+    final_p = result.model.binarizer.p
+    assert final_p == pytest.approx(0.8 ** (iterations // 5)) and final_p < 0.5

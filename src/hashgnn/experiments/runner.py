@@ -43,7 +43,7 @@ from hashgnn.models.baselines import BASELINES, GraphSage, canonical_name
 from hashgnn.models.baselines.core import CoreBaseline
 from hashgnn.models.baselines.embedding import EmbeddingBaseline
 from hashgnn.models.baselines.twostage import LSH, HashGNNSeparate
-from hashgnn.training.rundir import RunDir, environment
+from hashgnn.training.rundir import RunDir, code_version, cpu_info, describe_cpu, environment
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 EXPERIMENTS = ("table2", "figure3", "figure4_6", "figure5", "figure7", "table3", "table4")
@@ -332,6 +332,35 @@ def default_modes(model) -> tuple[str, ...]:
     return ("hamming", "hierarchical", "continuous") if model.embeddings().has_codes else ("continuous",)
 
 
+#: Registry names that changed meaning: runs stored under the old name are read under the new one. Until
+#: 2026-12-07 "LightGCN" was LightGCN propagation under HashGNN's tanh head and eq. 7 (now "LightGCN_eq7");
+#: the name now belongs to LightGCN itself.
+RENAMED_METHODS = {"LightGCN": "LightGCN_eq7"}
+
+
+def _stored_before_rename(runs: pd.DataFrame) -> set[tuple]:
+    """``(dataset, variant, seed)`` of the runs stored under a renamed method's old name: their recorded
+    resolved config predates ``model.head``."""
+    if runs.empty or "resolved_config" not in runs:
+        return set()
+    old = runs["variant"].isin(list(RENAMED_METHODS))
+    old &= ~runs["resolved_config"].astype(str).str.contains('"head"', regex=False)
+    return set(zip(runs.loc[old, "dataset"], runs.loc[old, "variant"], runs.loc[old, "seed"], strict=True))
+
+
+def _renamed_methods(frame: pd.DataFrame, keys: set[tuple]) -> pd.DataFrame:
+    """The rows of ``keys`` (see :func:`_stored_before_rename`) under the method's new name."""
+    if frame.empty or not keys:
+        return frame
+    hit = pd.Series([k in keys for k in zip(frame["dataset"], frame["variant"], frame["seed"], strict=True)],
+                    index=frame.index)
+    frame = frame.copy()
+    for column in ("variant", "method"):
+        if column in frame:
+            frame.loc[hit, column] = frame.loc[hit, column].replace(RENAMED_METHODS)
+    return frame
+
+
 class ResultStore:
     """``results.csv`` (long metrics) and ``runs.csv`` (one row per run: times, config) in the output folder.
 
@@ -353,9 +382,12 @@ class ResultStore:
                     p.unlink(missing_ok=True)
                 shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # nor continue a run started before
 
-    @staticmethod
-    def _read(path: Path) -> pd.DataFrame:
-        return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    def _read(self, path: Path) -> pd.DataFrame:
+        """A stored table, with runs stored under a renamed method's old name under the new one."""
+        frame = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+        runs = frame if path == self.runs_path else (
+            pd.read_csv(self.runs_path) if self.runs_path.is_file() else pd.DataFrame())
+        return _renamed_methods(frame, _stored_before_rename(runs))
 
     @staticmethod
     def _without(frame: pd.DataFrame, key: tuple) -> pd.DataFrame:
@@ -528,6 +560,36 @@ def store_same_run(plan: Plan, store: ResultStore, dataset: str, label: str, var
     return True
 
 
+def provenance() -> dict[str, Any]:
+    """The code and host a run was trained on, as ``runs.csv`` columns: one folder is often filled over several
+    sessions, commits and hosts (timings moved 1.4-6x between two hosts of one type), so the folder-wide
+    ``experiment.json`` cannot say which run came from where. ``git_dirty`` is True when the package's tracked
+    files differed from ``git_commit`` (:func:`hashgnn.training.rundir.code_version`)."""
+    sha, dirty = code_version()
+    return {"git_commit": sha or "", "git_dirty": dirty, "cpu": describe_cpu(cpu_info())}
+
+
+def validation_columns(model, split: Split, cfg: RunConfig, modes: tuple[str, ...]) -> dict[str, Any]:
+    """What model selection may look at, never the test part: the early-stopping metric's best value and epoch
+    (from the model's history) and Recall@50 / NDCG@50 (standard protocol) of the kept model on the validation
+    part for every search mode. Empty values when the split has no validation part."""
+    history = getattr(model, "history", None) or []
+    key = f"valid_recall@{cfg.eval.valid_n}"
+    scored = [r for r in history if isinstance(r.get(key), float) and not np.isnan(r[key])]
+    best = max(scored, key=lambda r: r[key]) if scored else {}
+    out: dict[str, Any] = {"valid_metric": key, "best_valid": best.get(key, float("nan")),
+                           "best_epoch": best.get("epoch", 0)}
+    if len(split.valid_idx) == 0:
+        return out
+    res = evaluate_part(model.embeddings(), split, "valid", modes=modes, ns=(50,), protocols=("standard",),
+                        n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed,
+                        max_users=cfg.eval.max_test_users)
+    for mode, by_p in res.items():
+        for metric in ("recall@50", "ndcg@50"):
+            out[f"valid_{mode}_{metric}"] = by_p["standard"][metric]
+    return out
+
+
 def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str, seed: int, method: str,
                        variant: str | None = None, extra: list[str] = (), modes: tuple[str, ...] | None = None,
                        keep_model: bool = False):
@@ -570,7 +632,8 @@ def train_and_evaluate(plan: Plan, store: ResultStore, dataset: str, label: str,
            "config": cfg.to_json().replace("\n", " "),
            # what the method actually trained with: its defining keys (e.g. HashGNN+'s preset) applied on top
            "resolved_config": resolved_json(model, cfg), "params": params_json(model),
-           "finished": datetime.now().isoformat(timespec="seconds"), "run_dir": str(run_dir or ""), "same_as": ""}
+           "finished": datetime.now().isoformat(timespec="seconds"), "run_dir": str(run_dir or ""), "same_as": "",
+           **provenance(), **validation_columns(model, split, cfg, modes)}
     store.add(rows, run)
     remove_checkpoints(plan, store, dataset, variant, seed)
     main = "hierarchical" if "hierarchical" in res else next(iter(res))
@@ -618,9 +681,13 @@ def write_meta(plan: Plan, extra: dict | None = None) -> None:
     plan.out.mkdir(parents=True, exist_ok=True)
     command = plan.options.command or " ".join(sys.argv)
     atomic_write_text(plan.out / "command.txt", _command_history(plan, command))
-    meta = {"experiment": plan.name, "quick": plan.quick, "datasets": plan.datasets, "seeds": plan.seeds,
+    # the command, commit, dirty flag, date and CPU at the top level: what a README figure's provenance needs
+    env = environment()
+    meta = {"experiment": plan.name, "command": command, "git_commit": env["git_commit"],
+            "git_dirty": env["git_dirty"], "cpu": describe_cpu(env["cpu"]),
+            "quick": plan.quick, "datasets": plan.datasets, "seeds": plan.seeds,
             "methods": plan.methods, "overrides": plan.overrides, "params": plan.params,
-            "config": plan.config, "environment": environment(), "started": datetime.now().isoformat(),
+            "config": plan.config, "environment": env, "started": datetime.now().isoformat(),
             **(extra or {})}
     atomic_write_text(plan.out / "experiment.json", json.dumps(meta, indent=2, default=str) + "\n")
 

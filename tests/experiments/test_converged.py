@@ -60,3 +60,10 @@ def test_refit_replays_the_selected_epochs_and_learning_rate_steps_on_all_of_tra
                           {"epoch": 40, "lr": 0.0025}, {"epoch": 50, "lr": 0.0025}, {"epoch": 70, "lr": 0.00125}]}
     assert refit_overrides(record) == ["split.valid_ratio=0", "train.epochs=60", "train.lr_schedule=milestones",
                                        "train.lr_milestones=[20, 40]", "train.max_minutes=null"]
+
+
+def test_every_planned_converged_run_is_a_valid_config(tmp_path: Path) -> None:
+    config = json.loads((Path(__file__).parents[2] / "src/hashgnn/experiments/configs/converged.json").read_text())
+    plan = make_converged_plan(None, list(config["variants"]), 1, tmp_path, [])  # validates every combination
+    assert set(plan.datasets) == {"gowalla", "movielens-1m", "amazon-cds"}
+    assert plan.refit == {v for v, spec in config["variants"].items() if spec.get("refit")}

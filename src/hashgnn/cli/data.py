@@ -23,12 +23,41 @@ FORMAT_HELP = ("format of a file DATASET: auto (from its name: *.dat ratings.dat
                "movielens-100k")
 
 
+# one text per data option, shared by `hashgnn data info/split` and `hashgnn train`
+DATA_HELP = {
+    "root": "data root (default $HASHGNN_DATA or the user cache dir)",
+    "min_degree": "k-core filter: keep users and items with >= this many interactions",
+    "user_col": "user id column of a CSV/TSV/Parquet file (setting data.user_col; default 'user')",
+    "item_col": "item id column of a CSV/TSV/Parquet file (setting data.item_col; default 'item')",
+    "rating_col": "rating column of a CSV/TSV/Parquet file (data.rating_col)",
+    "timestamp_col": "time column of a CSV/TSV/Parquet file: Unix seconds or date-times (data.timestamp_col)",
+    "sep": "CSV separator (default: ',' or tab for .tsv)",
+    "min_rating": "drop rows whose rating is below this (needs --rating-col)",
+}
+
+
 def data_config(dataset: str, root: str | None, min_degree: int, user_col: str, item_col: str,
                 rating_col: str | None, timestamp_col: str | None, sep: str | None,
                 min_rating: float | None = None, fmt: str = "auto") -> DataConfig:
-    return DataConfig(dataset=dataset, root=root, min_degree=min_degree, user_col=user_col, item_col=item_col,
-                      rating_col=rating_col, timestamp_col=timestamp_col, sep=sep, min_rating=min_rating,
-                      format=fmt)
+    from hashgnn.recommender import check_data_options
+
+    cfg = DataConfig(dataset=dataset, root=root, min_degree=min_degree, user_col=user_col, item_col=item_col,
+                     rating_col=rating_col, timestamp_col=timestamp_col, sep=sep, min_rating=min_rating,
+                     format=fmt)
+    check_data_options(cfg)
+    return cfg
+
+
+def given_data_options(root: str | None = None, min_degree: int | None = None, user_col: str | None = None,
+                       item_col: str | None = None, rating_col: str | None = None,
+                       timestamp_col: str | None = None, sep: str | None = None, min_rating: float | None = None,
+                       fmt: str | None = None) -> dict[str, object]:
+    """The :class:`DataConfig` fields given on a command line (None = not given, so a config file or
+    ``--set data.*`` keeps its value)."""
+    given = {"root": root, "min_degree": min_degree, "user_col": user_col, "item_col": item_col,
+             "rating_col": rating_col, "timestamp_col": timestamp_col, "sep": sep, "min_rating": min_rating,
+             "format": fmt}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 @app.command("list")
@@ -74,13 +103,14 @@ def verify(dataset: str = typer.Argument(...), root: str = typer.Option(None, he
 @app.command()
 def info(
     dataset: str = DatasetArg,
-    root: str = typer.Option(None, help="data root (default $HASHGNN_DATA or the user cache dir)"),
-    min_degree: int = typer.Option(
-        0, help="k-core filter: keep users and items with >= this many interactions"),
-    user_col: str = typer.Option("user"), item_col: str = typer.Option("item"),
-    rating_col: str = typer.Option(None), timestamp_col: str = typer.Option(None),
-    sep: str = typer.Option(None, help="CSV separator (default: ',' or tab for .tsv)"),
-    min_rating: float = typer.Option(None, help="drop rows whose rating is below this (needs --rating-col)"),
+    root: str = typer.Option(None, help=DATA_HELP["root"]),
+    min_degree: int = typer.Option(0, help=DATA_HELP["min_degree"]),
+    user_col: str = typer.Option("user", help=DATA_HELP["user_col"]),
+    item_col: str = typer.Option("item", help=DATA_HELP["item_col"]),
+    rating_col: str = typer.Option(None, help=DATA_HELP["rating_col"]),
+    timestamp_col: str = typer.Option(None, help=DATA_HELP["timestamp_col"]),
+    sep: str = typer.Option(None, help=DATA_HELP["sep"]),
+    min_rating: float = typer.Option(None, help=DATA_HELP["min_rating"]),
     fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
 ) -> None:
     """Statistics: users, items, interactions, density and degree quantiles."""

@@ -198,7 +198,8 @@ def read_table(path: str | Path, columns: Columns = Columns(), sep: str | None =
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         header = list(map(str, frame.columns))
-        raise DataError(f"missing column(s) {missing}; the header has {header}", path, 1)
+        raise DataError(f"missing column(s) {missing}; the header has {header}. {_name_columns_hint(columns, missing)}",
+                        path, 1)
     if frame.empty:
         raise DataError("file has a header but no rows", path)
     lines = frame.attrs.get("lines")
@@ -226,6 +227,14 @@ def read_table(path: str | Path, columns: Columns = Columns(), sep: str | None =
     users = _ids(frame[columns.user].to_numpy()[keep])
     items = _ids(frame[columns.item].to_numpy()[keep])
     return users, items, None if times is None else times[keep]
+
+
+def _name_columns_hint(columns: Columns, missing: list[str]) -> str:
+    """How to name the columns: the same words for `hashgnn data`, `hashgnn train` and the Python API."""
+    roles = [role for role in ("user", "item", "rating", "timestamp") if getattr(columns, role) in missing]
+    flags = " / ".join(f"--{role}-col" for role in roles)
+    sets = " ".join(f"--set data.{role}_col=NAME" for role in roles)
+    return f"Name your columns with {flags} (or {sets}; in Python DataConfig({roles[0]}_col=...))"
 
 
 def _read_csv(path: Path, sep: str | None):

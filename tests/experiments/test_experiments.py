@@ -53,7 +53,8 @@ def test_table2_quick_end_to_end(tmp_path: Path):
                  "experiment.json", "recall50_vs_paper.png", "hamming_recall_at_n.png"):
         assert (out / name).is_file(), name
     runs = pd.read_csv(out / "runs.csv")
-    assert set(runs["variant"]) == set(BASELINES)
+    # LightGCN itself is compared at convergence (`experiment converged`), not at Table 2's epoch budget
+    assert set(runs["variant"]) == set(BASELINES) - {"LightGCN"}
     assert (runs["train_seconds"] + runs["shared_seconds"] > 0).all()
     by_variant = runs.set_index("variant")["shared_seconds"]
     assert by_variant["LSH"] == 0 and by_variant["HashGNN_sp"] > 0 and by_variant["GraphSage"] > 0  # LSH trains it

@@ -66,11 +66,11 @@ def test_milestones_replay_and_no_validation_keeps_the_last_epoch() -> None:
     split = _split()
     refit = type(split)(split.interactions, np.sort(np.concatenate([split.train_idx, split.valid_idx])),
                         split.valid_idx[:0], split.test_idx)
-    cfg = _config("train.epochs=5", "train.patience=1", "train.lr_schedule=milestones", "train.lr_factor=0.5",
-                  "train.lr_milestones=[2, 4]")
+    cfg = _config("train.epochs=6", "train.patience=1", "train.lr_schedule=milestones", "train.lr_factor=0.5",
+                  "train.lr_milestones=[2, 4, 5]", "train.lr_min=0.004")
     result = Trainer(cfg, refit, progress=False).fit()
-    assert [round(h["lr"], 4) for h in result.history] == [0.02, 0.02, 0.01, 0.01, 0.005]
-    assert result.best_epoch == 5 and result.stopped == "epochs"  # patience 1 never stops a run without validation
+    assert [round(h["lr"], 4) for h in result.history] == [0.02, 0.02, 0.01, 0.01, 0.005, 0.004]  # floor
+    assert result.best_epoch == 6 and result.stopped == "epochs"  # patience 1 never stops a run without validation
 
 
 def test_min_delta_ignores_noise_sized_gains(monkeypatch) -> None:

@@ -64,8 +64,9 @@ def scheduled_lr(tcfg, iteration: int, iters_per_epoch: int) -> float:
 
 
 def milestone_lr(tcfg, epoch: int) -> float:
-    """``lr_schedule="milestones"``: ``lr`` times ``lr_factor`` per milestone already passed (1-based epochs)."""
-    return tcfg.lr * tcfg.lr_factor ** sum(epoch > m for m in tcfg.lr_milestones)
+    """``lr_schedule="milestones"``: ``lr`` times ``lr_factor`` per milestone already passed (1-based epochs), not
+    below ``lr_min`` (as the plateau schedule it replays)."""
+    return max(tcfg.lr_min, tcfg.lr * tcfg.lr_factor ** sum(epoch > m for m in tcfg.lr_milestones))
 
 
 def set_lr(optimizer: torch.optim.Optimizer, tcfg, iteration: int, iters_per_epoch: int) -> None:
@@ -164,6 +165,8 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> TrainResult:
         cfg, tcfg = self.config, self.config.train
+        if self.run_dir is not None:  # a second writer of the same run fails now, not after its first epoch
+            self.run_dir.lock()
         retain_freed_memory()
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)

@@ -11,16 +11,23 @@ artifact whose digest the side file accepts (old or new), never a valid artifact
 
 A failed write (disk full, permission, I/O error) raises :class:`ArtifactError` naming the file; the temp file
 is removed and the previous artifact is left untouched.
+
+A checked artifact without its side file is an error, not a skip: the side file is written (accepting the new
+digest) before the artifact first appears, so only deletion can separate them. Checkpoints are read with
+``torch.load(weights_only=True)``: tensors and plain data only, never a pickled object that could run code.
+:class:`DirLock` is the advisory lock that lets one process at a time write a folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import io
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +146,9 @@ def atomic_write_checked(path: str | Path, data: bytes) -> None:
         old = []
     tmp = _write_temp(path, data)  # the big write first: a full disk fails here, before anything changes
     try:
-        if path.exists() and old != [new]:
+        # the side file accepts the new digest before the artifact exists, so no crash leaves an artifact
+        # without a side file that accepts it (a missing side file is an error on reading)
+        if old != [new]:
             atomic_write_text(checksum_path(path), "\n".join([*old, new]) + "\n")
         _commit(tmp, path)
     finally:
@@ -148,11 +157,16 @@ def atomic_write_checked(path: str | Path, data: bytes) -> None:
 
 
 def read_checked(path: str | Path, what: str = "file") -> bytes:
-    """The bytes of ``path``, verified against its side file when there is one.
+    """The bytes of ``path``, verified against its ``.sha256`` side file.
 
     Raises:
-        ArtifactError: missing, unreadable, or not matching its checksum (truncated or corrupt).
+        ArtifactError: missing, unreadable, without its side file, or not matching it (truncated or corrupt).
     """
+    return read_verified(path, what)[0]
+
+
+def read_verified(path: str | Path, what: str = "file") -> tuple[bytes, str]:
+    """:func:`read_checked` that also returns the sha256 it computed (so callers need not hash twice)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -161,9 +175,13 @@ def read_checked(path: str | Path, what: str = "file") -> bytes:
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read ({exc.strerror or exc})") from None
     accepted = _accepted_digests(path)
-    if accepted is not None and sha256_bytes(data) not in accepted:
+    if accepted is None:
+        raise ArtifactError(f"{checksum_path(path)}: missing — the {what} {path.name} cannot be verified "
+                            "(its checksum side file was deleted)")
+    digest = sha256_bytes(data)
+    if digest not in accepted:
         raise ArtifactError(f"{path}: checksum mismatch — the {what} is truncated or corrupt")
-    return data
+    return data, digest
 
 
 def remove_stale_temps(directory: str | Path) -> list[Path]:
@@ -189,7 +207,7 @@ def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
 
 
 def load_npy(path: str | Path) -> np.ndarray:
-    """Load an array written by :func:`atomic_save_npy`, verifying its checksum when the side file exists."""
+    """Load an array written by :func:`atomic_save_npy`, verified against its side file (no pickles)."""
     path = Path(path)
     data = read_checked(path, "file")
     try:
@@ -208,11 +226,117 @@ def atomic_torch_save(path: str | Path, obj: object) -> None:
 
 
 def torch_load_checked(path: str | Path) -> dict:
+    """A checkpoint written by :func:`atomic_torch_save`: checksum verified, then unpickled with
+    ``weights_only=True`` so that only tensors and plain containers/numbers/strings are rebuilt.
+
+    Raises:
+        ArtifactError: missing, corrupt, or holding other Python objects (a pickle payload is refused, not run).
+    """
+    path = Path(path)
+    return torch_load_bytes(path, read_checked(path, "checkpoint"))
+
+
+def torch_load_bytes(path: Path, data: bytes) -> dict:
+    """Unpickle checkpoint ``data`` (read from ``path``, named in errors) with ``weights_only=True``."""
+    import pickle
+
     import torch
 
-    path = Path(path)
-    data = read_checked(path, "checkpoint")
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ArtifactError(f"{path}: refused — the checkpoint holds Python objects other than tensors and plain "
+                            f"data, which could run code when loaded ({_unpickling_reason(exc)})") from None
     except Exception as exc:  # torch raises several types for a damaged archive
         raise ArtifactError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict):
+        raise ArtifactError(f"{path}: not a hashgnn checkpoint (a {type(state).__name__}, not a dict)")
+    return state
+
+
+def _unpickling_reason(exc: Exception) -> str:
+    """The line of torch's long weights-only message that names the refused global."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    named = [ln for ln in lines if "Unsupported" in ln or "global" in ln.lower()]
+    return ((named or lines or [type(exc).__name__])[0])[:200]
+
+
+LOCK_NAME = ".lock"
+
+
+class LockedError(ArtifactError):
+    """Another process holds the write lock of a folder."""
+
+
+class DirLock:
+    """An exclusive advisory lock (``flock``) on ``DIR/.lock`` that holds the holder's pid.
+
+    One lock per folder per process: every :meth:`acquire` of the same folder within a process shares the one
+    lock (counted), so several objects of one writer never block each other; the lock goes when the last one
+    releases it, or when the process dies (the kernel drops ``flock`` locks with their file descriptions).
+    """
+
+    _held: dict[tuple[int, Path], list[int]] = {}  # (pid, folder) -> [fd, holders]; pid: a fork holds nothing
+    _guard = threading.Lock()
+
+    @classmethod
+    def acquire(cls, directory: str | Path, purpose: str = "writing to it") -> Path:
+        """Take (or share) the lock of ``directory``, creating the folder; its resolved path is the handle.
+
+        Raises:
+            LockedError: another process holds it; the message names that process's pid.
+        """
+        directory = Path(directory)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            key = (os.getpid(), directory.resolve())
+        except OSError as exc:
+            raise _write_error(directory, exc) from exc
+        with cls._guard:
+            held = cls._held.get(key)
+            if held is not None:
+                held[1] += 1
+                return key[1]
+            cls._held[key] = [cls._lock_fd(key[1], purpose), 1]
+        return key[1]
+
+    @classmethod
+    def release(cls, handle: Path) -> None:
+        key = (os.getpid(), handle)
+        with cls._guard:
+            held = cls._held.get(key)
+            if held is None:
+                return
+            held[1] -= 1
+            if held[1] <= 0:
+                del cls._held[key]
+                os.close(held[0])
+
+    @staticmethod
+    def _lock_fd(directory: Path, purpose: str) -> int:
+        path = directory / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        except OSError as exc:
+            raise ArtifactError(f"{path}: cannot create the lock file ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ArtifactError(f"{path}: cannot lock ({exc.strerror or exc})") from None
+            raise LockedError(f"{directory}: in use by another process (pid {holder}, {purpose}; lock file {path}); "
+                              "wait for it to finish or use another folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+
+def _lock_holder(fd: int) -> str:
+    """The pid the holder wrote into the lock file (``?`` if it has not written it yet)."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        text = ""
+    return text if text.isdigit() else "?"

@@ -46,7 +46,7 @@ def test_user_recommendations_match_the_python_api(client, model, mode):
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["user"], body["mode"], body["k"]) == (uid, mode, 7)
-        ids, scores = model.recommend(int(uidx), N=7, mode=mode)
+        ids, scores = model.recommend(int(uidx), N=7, mode=mode, ids="index")
         keep = ids >= 0
         assert [x["item"] for x in body["items"]] == model.item_ids[ids[keep]].tolist()
         assert np.allclose([x["score"] for x in body["items"]], scores[keep])
@@ -90,7 +90,7 @@ def test_similar_items_match_the_python_api_and_exclude_the_item(client, model, 
         iid = int(model.item_ids[iidx])
         body = client.get(f"/items/{iid}/similar", params={"k": 9, "mode": mode}).json()
         assert (body["item"], body["mode"], body["k"]) == (iid, mode, 9)
-        ids, scores = model.similar_items(iidx, N=9, mode=mode)
+        ids, scores = model.similar_items(iidx, N=9, mode=mode, ids="index")
         assert [x["item"] for x in body["items"]] == model.item_ids[ids].tolist()
         assert np.allclose([x["score"] for x in body["items"]], scores)
         assert iid not in [x["item"] for x in body["items"]]

@@ -32,26 +32,39 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, min=1, help="uvicorn worker processes (each loads the model)"),
         max_k: int = typer.Option(1000, "--max-k", min=1, help="largest k a request may ask for"),
         log_level: str = typer.Option("warning", help="uvicorn log level (critical|error|warning|info|debug)"),
+        max_body_bytes: int = typer.Option(1 << 20, "--max-body-bytes", min=1,
+                                           help="largest request body; larger ones get 413"),
+        body_timeout: float = typer.Option(10.0, "--body-timeout", min=0.001,
+                                           help="seconds a request body may take to arrive; then 408"),
+        header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.001,
+                                             help="seconds a connection may take to send its request headers "
+                                                  "(also idle keep-alive connections); then it is closed"),
+        keep_alive: int = typer.Option(5, "--keep-alive", min=1, help="seconds an idle connection is kept open"),
     ) -> None:
         """Serve recommendations over HTTP (FastAPI + uvicorn); OpenAPI docs at /docs."""
         import os
 
         import uvicorn
 
-        from hashgnn.serve.app import MAX_K_ENV, RUN_DIR_ENV, create_app
+        from hashgnn.serve.app import BODY_TIMEOUT_ENV, MAX_BODY_ENV, MAX_K_ENV, RUN_DIR_ENV, create_app
+        from hashgnn.serve.limits import HEADER_TIMEOUT_ENV
         from hashgnn.training.rundir import RunDir
 
         if not RunDir(run_dir).exists():
             raise ConfigError(f"{run_dir}: not a hashgnn run directory (no config.json)")
-        console.print(f"serving {run_dir} on http://{host}:{port} ({workers} worker{'s' * (workers > 1)}); "
-                      f"docs at /docs")
+        # the protocol class (and every worker process) reads its limit from the environment
+        os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)
+        limits = {"http": "hashgnn.serve.limits:BoundedH11Protocol", "timeout_keep_alive": keep_alive,
+                  "host": host, "port": port, "log_level": log_level}
         if workers == 1:
-            uvicorn.run(create_app(run_dir, max_k=max_k), host=host, port=port, log_level=log_level)
+            app_ = create_app(run_dir, max_k=max_k, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+            console.print(f"serving {run_dir} on http://{host}:{port} (1 worker); docs at /docs")
+            uvicorn.run(app_, **limits)
         else:
-            os.environ[RUN_DIR_ENV] = str(Path(run_dir).resolve())
-            os.environ[MAX_K_ENV] = str(max_k)
-            uvicorn.run("hashgnn.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                        log_level=log_level)
+            os.environ.update({RUN_DIR_ENV: str(Path(run_dir).resolve()), MAX_K_ENV: str(max_k),
+                               MAX_BODY_ENV: str(max_body_bytes), BODY_TIMEOUT_ENV: str(body_timeout)})
+            console.print(f"serving {run_dir} on http://{host}:{port} ({workers} workers); docs at /docs")
+            uvicorn.run("hashgnn.serve.app:app_from_env", factory=True, workers=workers, **limits)
 
     @app.command()
     def recommend(

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from hashgnn.cli.data import DATA_HELP, FORMAT_HELP, given_data_options
 from hashgnn.config import PRESETS, RunConfig, preset_overrides
 from hashgnn.errors import ConfigError
+
+if TYPE_CHECKING:  # imported on use: it brings in torch, too slow for `hashgnn --help`
+    from hashgnn.training.rundir import RunDir
 
 console = Console()
 
@@ -26,24 +33,39 @@ PAPER_TABLE2 = {  # Table 2 of the paper (hierarchical search), "HR" = recall
 
 def build_config(config_file: Path | None, dataset: str | None, method: str | None, bits: int | None,
                  epochs: int | None, batch_size: int | None, seed: int | None, device: str | None,
-                 sets: list[str], preset: str = "paper") -> RunConfig:
-    """The run's config: a config file or the defaults, then the named options, the preset, the ``--set``s."""
+                 sets: list[str], preset: str = "paper", data_options: dict[str, object] | None = None) -> RunConfig:
+    """The run's config: a config file or the defaults, then the named options, the preset, the ``--set``s.
+
+    ``data_options``: ``DataConfig`` fields given on the command line (``--user-col`` ...), see
+    :func:`hashgnn.cli.data.given_data_options`.
+    """
+    from hashgnn.recommender import check_data_options
+
     cfg = RunConfig.from_json(config_file) if config_file else RunConfig()
     if dataset:
         cfg = replace(cfg, data=replace(cfg.data, dataset=dataset))
+    if data_options:
+        cfg = replace(cfg, data=replace(cfg.data, **data_options))
     if method:
         cfg = replace(cfg, model=replace(cfg.model, method=method))
-    if bits:
+    if bits is not None:  # --bits 0 must reach validate(), not fall back to the default K
         cfg = replace(cfg, model=replace(cfg.model, n_bits=bits))
     train_kwargs = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("device", device))
                     if v is not None}
     cfg = replace(cfg, train=replace(cfg.train, **train_kwargs))
     if seed is not None:
         cfg = replace(cfg, seed=seed, split=replace(cfg.split, seed=cfg.split.seed))
-    return cfg.override([*preset_overrides(preset), *sets]).validate()
+    cfg = cfg.override([*preset_overrides(preset), *sets]).validate()
+    check_data_options(cfg.data)
+    return cfg
 
 
-def results_table(results: dict, title: str, ns: tuple[int, ...] = (50, 100)) -> Table:
+SEARCH_NAMES = {"hamming": "HamR", "hierarchical": "HieS", "continuous": "CeS"}
+
+
+def results_table(results: dict, title: str, ns: tuple[int, ...] = (50, 100),
+                  popularity: dict | None = None) -> Table:
+    """One row per search mode and protocol; ``popularity`` (``{protocol: metrics}``) adds the reference row."""
     table = Table(title=title)
     table.add_column("search")
     table.add_column("protocol")
@@ -51,18 +73,30 @@ def results_table(results: dict, title: str, ns: tuple[int, ...] = (50, 100)) ->
         table.add_column(f"Recall@{n}", justify="right")
     for n in ns:
         table.add_column(f"NDCG@{n}", justify="right")
-    names = {"hamming": "HamR", "hierarchical": "HieS", "continuous": "CeS"}
-    for mode, by_protocol in results.items():
+    rows = [(SEARCH_NAMES.get(mode, mode), by_protocol) for mode, by_protocol in results.items()]
+    if popularity:
+        rows.append(("popularity", popularity))
+    for name, by_protocol in rows:
         for protocol, metrics in by_protocol.items():
-            table.add_row(names.get(mode, mode), protocol,
+            table.add_row(name, protocol,
                           *[f"{metrics.get(f'recall@{n}', float('nan')):.4f}" for n in ns],
                           *[f"{metrics.get(f'ndcg@{n}', float('nan')):.4f}" for n in ns])
     return table
 
 
+def _training_steps(rd: RunDir) -> int | None:
+    """Optimiser steps of a finished run (``training.json``), for the health report's schedule check."""
+    if not rd.file("training.json").is_file():
+        return None
+    return rd.read_json("training.json").get("iterations")
+
+
 def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None = None) -> dict:
-    """Test metrics of a run; written to results.json, or results-M{n}.json for a non-default HieS M."""
+    """Test metrics of a run, the popularity row and the code health report, as written to results.json (or
+    results-M{n}.json for a non-default HieS M): ``{"test": {mode: {protocol: metrics}}, "popularity": ...,
+    "health": ...}``."""
     from hashgnn.evaluation import evaluate_part
+    from hashgnn.evaluation.health import POPULARITY, evaluate_popularity, health_report
     from hashgnn.recommender import HashGNN
     from hashgnn.training.rundir import RunDir
 
@@ -74,25 +108,81 @@ def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None 
     t0 = time.perf_counter()
     results = evaluate_part(model.embeddings(), model.split, "test", ns=cfg.eval.ns, n_candidates=m,
                             tie_seed=cfg.eval.tie_seed, max_users=cfg.eval.max_test_users, progress=progress)
-    name = "results.json" if m == cfg.eval.n_candidates else f"results-M{m}.json"
-    RunDir(run_dir).write_json(name, {"test": results, "seconds": time.perf_counter() - t0,
-                                      "tie_seed": cfg.eval.tie_seed, "n_candidates": m})
-    return results
+    seconds = time.perf_counter() - t0
+    popularity = evaluate_popularity(model.split, "test", cfg.eval.ns, cfg.eval.tie_seed, cfg.eval.max_test_users)
+    rd = RunDir(run_dir)
+    health = health_report(model.embeddings(), model.split, cfg, results, popularity, "test", _training_steps(rd))
+    payload = {"test": results, POPULARITY: popularity, "health": health, "seconds": seconds,
+               "reference_seconds": time.perf_counter() - t0 - seconds, "tie_seed": cfg.eval.tie_seed,
+               "n_candidates": m}
+    rd.write_json("results.json" if m == cfg.eval.n_candidates else f"results-M{m}.json", payload)
+    return payload
 
 
-def print_results(run_dir: Path, results: dict, dataset: str) -> None:
-    console.print(results_table(results, f"{dataset} — {run_dir}"))
+def print_results(run_dir: Path, payload: dict, dataset: str) -> None:
+    """The results table with its popularity row, the code health lines and any warning."""
+    from hashgnn.evaluation.health import POPULARITY, describe
+
+    console.print(results_table(payload["test"], f"{dataset} — {run_dir}", popularity=payload.get(POPULARITY)))
     paper = PAPER_TABLE2.get(dataset)
     if paper:
         rows = "; ".join(f"{k}: HR@50 {v[0]:.3f} HR@100 {v[1]:.3f} ndcg@50 {v[2]:.3f} ndcg@100 {v[3]:.3f}"
                          for k, v in paper.items())
         console.print(f"paper Table 2 (hierarchical search, paper protocol): {rows}")
+    health = payload.get("health")
+    if health:
+        console.print("code health: " + "; ".join(describe(health)), markup=False, highlight=False, soft_wrap=True)
+        for warning in health["warnings"]:
+            console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+
+
+#: the options ``--resume`` takes; every other one would change a run that continues with its own config.json
+RESUME_OPTIONS = ("out", "resume", "evaluate", "progress")
+
+
+def refuse_options_with_resume(ctx: typer.Context, out: Path) -> None:
+    """``--resume`` with settings (``--epochs 30``, ``--set ...``) would silently train with the run's own."""
+    given = [p.opts[0] for p in ctx.command.params if p.name not in RESUME_OPTIONS and p.opts
+             and getattr(ctx.get_parameter_source(p.name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")]
+    if given:
+        raise ConfigError(f"--resume continues {out} with the settings of its config.json, so {', '.join(given)} "
+                          "would be ignored: drop them, or train a new run with another --out")
+
+
+def lock_run(out: Path) -> RunDir:
+    """The run directory, write-locked by this process (rank 0 of a torchrun job; the other ranks never write).
+
+    Raises:
+        LockedError: another process writes ``out``; the message names its pid.
+    """
+    from hashgnn.training.rundir import RunDir
+
+    run = RunDir(out)
+    return run.lock() if int(os.environ.get("RANK", "0")) == 0 else run
+
+
+def remove_unused_run(run: RunDir) -> None:
+    """A run folder this command created and that holds nothing but its lock (the run failed before writing,
+    e.g. on a bad dataset name) is removed, so a failed start leaves nothing behind."""
+    run.unlock()
+    if run.path.is_dir() and {p.name for p in run.path.iterdir()} <= {".lock"}:
+        shutil.rmtree(run.path, ignore_errors=True)
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
+        ctx: typer.Context,
         dataset: str = typer.Option(None, "--dataset", "-d", help="registry name or CSV/TSV/Parquet path"),
+        user_col: str = typer.Option(None, help=DATA_HELP["user_col"]),
+        item_col: str = typer.Option(None, help=DATA_HELP["item_col"]),
+        rating_col: str = typer.Option(None, help=DATA_HELP["rating_col"]),
+        timestamp_col: str = typer.Option(None, help=DATA_HELP["timestamp_col"]),
+        sep: str = typer.Option(None, help=DATA_HELP["sep"]),
+        min_rating: float = typer.Option(None, help=DATA_HELP["min_rating"]),
+        fmt: str = typer.Option(None, "--format", help=FORMAT_HELP),
+        min_degree: int = typer.Option(None, help=DATA_HELP["min_degree"]),
+        root: str = typer.Option(None, help=DATA_HELP["root"]),
         method: str = typer.Option(None, help="guided | ste | hashnet | gumbel | continuous"),
         bits: int = typer.Option(None, "--bits", help="code length K (multiple of 8)"),
         epochs: int = typer.Option(None), batch_size: int = typer.Option(None),
@@ -101,7 +191,7 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, "--config", help="a config.json to start from"),
         preset: str = typer.Option("paper", "--preset",
                                    help=f"starting settings, before --set: {' | '.join(PRESETS)} "
-                                        "(paper text; authors' released code; the last two beyond the paper)"),
+                                        "(what each trains: hashgnn.config.PRESETS)"),
         set_: list[str] = typer.Option([], "--set", help="dotted override, e.g. --set train.lam=0.3"),
         resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
         evaluate: bool = typer.Option(True, help="evaluate on the test set after training"),
@@ -115,9 +205,13 @@ def register(app: typer.Typer) -> None:
         if resume:
             if out is None:
                 raise ConfigError("--resume needs --out RUN_DIR")
+            refuse_options_with_resume(ctx, out)
             cfg = RunDir(out).read_config()
         else:
-            cfg = build_config(config, dataset, method, bits, epochs, batch_size, seed, device, set_, preset)
+            data_options = given_data_options(root, min_degree, user_col, item_col, rating_col, timestamp_col, sep,
+                                              min_rating, fmt)
+            cfg = build_config(config, dataset, method, bits, epochs, batch_size, seed, device, set_, preset,
+                               data_options)
         from hashgnn.training.distributed import is_distributed_env
 
         if out is None and is_distributed_env():
@@ -127,12 +221,21 @@ def register(app: typer.Typer) -> None:
             out = Path("runs") / f"{Path(cfg.data.dataset).stem}-{cfg.model.method}-{cfg.model.n_bits}b-{stamp}"
         if not resume and RunDir(out).exists():
             raise ConfigError(f"{out} already holds a run; use --resume to continue it or choose another --out")
+        created = not out.exists()
+        run = lock_run(out)  # held until the command returns: a second writer of the run fails here, at once
+        if not resume and run.exists():
+            raise ConfigError(f"{out} already holds a run; use --resume to continue it or choose another --out")
         t0 = time.perf_counter()
         console.print(f"training {cfg.model.method} ({cfg.model.encoder}, K={cfg.model.n_bits}) on "
                       f"{cfg.data.dataset} → {out}")
         model = HashGNN(config=cfg, n_bits=cfg.model.n_bits, method=cfg.model.method, encoder=cfg.model.encoder,
                         seed=cfg.seed, device=cfg.train.device)
-        model.fit(cfg.data.dataset, run_dir=out, resume=resume, progress=progress)
+        try:
+            model.fit(cfg.data.dataset, run_dir=out, resume=resume, progress=progress)
+        except Exception:
+            if created:
+                remove_unused_run(run)
+            raise
         if int(os.environ.get("RANK", "0")) != 0:
             return
         plot_training_curve(out)
@@ -165,7 +268,8 @@ def register(app: typer.Typer) -> None:
                      candidates: int = typer.Option(None, "--candidates", "-M",
                                                     help="HieS's Hamming candidates M (default: the run's "
                                                          "eval.n_candidates); written to results-M{M}.json")) -> None:
-        """Evaluate a run on its test split: HamR / HieS / CeS × Recall, NDCG @50/@100, both protocols."""
+        """Evaluate a run on its test split: HamR / HieS / CeS × Recall, NDCG @50/@100, both protocols, a
+        most-popular row and a code health report (distinct codes, constant bits, top-k coverage, warnings)."""
         from hashgnn.training.rundir import RunDir
 
         results = evaluate_run(run_dir, progress, candidates)

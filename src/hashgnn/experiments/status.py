@@ -84,8 +84,9 @@ def _checkpoint_epochs(path: Path) -> int:
     if (path / STATE_FILE).is_file():
         try:
             # memory-mapped and unverified: only the epoch is read, not the ~80 MB of tensors a BiNE state holds;
-            # the training path verifies the checksum before it continues from the file
-            state = torch.load(path / STATE_FILE, map_location="cpu", mmap=True, weights_only=False)
+            # the training path verifies the checksum before it continues from the file. weights_only: an
+            # unverified file must never run the code a pickle can carry.
+            state = torch.load(path / STATE_FILE, map_location="cpu", mmap=True, weights_only=True)
             return int(state["epoch"])
         except Exception:  # a damaged or foreign file: torch and pickle raise many types; the run starts over
             return 0

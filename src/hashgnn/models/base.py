@@ -13,13 +13,17 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from hashgnn.defaults import DEFAULT_CANDIDATES
 from hashgnn.errors import ArtifactError, ConfigError
-from hashgnn.io_utils import atomic_save_npy, load_npy
+from hashgnn.io_utils import atomic_save_npy, atomic_write_checked, load_npy, read_checked
+
+if TYPE_CHECKING:
+    from hashgnn.training.rundir import RunDir
 
 SEARCH_MODES = ("hamming", "hierarchical", "continuous")
 
@@ -55,40 +59,103 @@ class Embeddings:
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
+        rd = _run_dir(directory)
         # embeddings.json is written last and marks a complete set: drop the old one first, so a save killed
         # half-way is reported as unfinished instead of mixing new and old arrays.
-        (directory / "embeddings.json").unlink(missing_ok=True)
+        if rd is not None:
+            rd.forget("embeddings.json")
+        else:
+            (directory / "embeddings.json").unlink(missing_ok=True)
         for attr, name in self.FILES.items():
             value = getattr(self, attr)
-            if value is not None:
+            if value is not None and rd is not None:
+                rd.write_npy(name, value)
+            elif value is not None:
                 atomic_save_npy(directory / name, value)
         meta = {"n_bits": self.n_bits, "dim": int(self.user_z.shape[1])}
-        from hashgnn.io_utils import atomic_write_checked
-
-        atomic_write_checked(directory / "embeddings.json", json.dumps(meta).encode("utf-8"))
+        if rd is not None:
+            rd.write_json("embeddings.json", meta)
+        else:
+            atomic_write_checked(directory / "embeddings.json", json.dumps(meta).encode("utf-8"))
 
     @classmethod
     def load(cls, directory: str | Path) -> Embeddings:
+        """The embeddings saved in ``directory``; in a run directory only after :meth:`RunDir.verify` passed.
+
+        Raises:
+            ArtifactError: a file missing, corrupt or inconsistent (shapes, bits, NaN/inf), naming it.
+        """
         directory = Path(directory)
         meta_path = directory / "embeddings.json"
         if not meta_path.is_file():
             raise ArtifactError(f"{directory}: no embeddings.json — not a finished run directory")
-        from hashgnn.io_utils import read_checked
-
-        try:
-            meta = json.loads(read_checked(meta_path).decode("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ArtifactError(f"{meta_path}: corrupt JSON ({exc})") from None
+        rd = _run_dir(directory)
+        if rd is not None:
+            rd.verify()
+        meta = _read_meta(rd, meta_path)
         arrays = {}
         for attr, name in cls.FILES.items():
             path = directory / name
-            arrays[attr] = load_npy(path) if path.is_file() else None
+            arrays[attr] = (rd.read_npy(name) if rd is not None else load_npy(path)) if path.is_file() else None
         if arrays["user_z"] is None or arrays["item_z"] is None:
             raise ArtifactError(f"{directory}: embeddings_users.npy / embeddings_items.npy missing")
         if meta.get("n_bits") is not None and (arrays["user_codes"] is None or arrays["item_codes"] is None):
             raise ArtifactError(f"{directory}: codes_users.npy / codes_items.npy missing (embeddings.json says "
                                 f"{meta.get('n_bits')}-bit codes)")
-        return cls(n_bits=meta.get("n_bits"), **arrays)
+        emb = cls(n_bits=meta.get("n_bits"), **arrays)
+        emb.check(directory, meta.get("dim"))
+        return emb
+
+    def check(self, directory: Path, dim: int | None = None) -> None:
+        """Shapes, dtypes and values that search relies on: float32 z of one width, finite; codes of ``n_bits``.
+
+        Raises:
+            ArtifactError: naming the file in ``directory`` at fault.
+        """
+        where = {a: directory / n for a, n in self.FILES.items()}
+        dim = self.user_z.shape[1] if dim is None and self.user_z.ndim == 2 else dim
+        for attr in ("user_z", "item_z"):
+            z = getattr(self, attr)
+            if z.ndim != 2 or z.dtype != np.float32 or z.shape[1] != dim:
+                raise ArtifactError(f"{where[attr]}: {z.dtype} array of shape {z.shape}, expected float32 [n, {dim}]")
+            bad = int(z.size - np.count_nonzero(np.isfinite(z)))
+            if bad:
+                raise ArtifactError(f"{where[attr]}: {bad} NaN/inf values — the embeddings are unusable")
+        if self.n_bits is not None:
+            self._check_codes(where)
+
+    def _check_codes(self, where: dict[str, Path]) -> None:
+        n_bits = self.n_bits
+        if not isinstance(n_bits, int) or isinstance(n_bits, bool) or n_bits <= 0 or n_bits % 8:
+            raise ArtifactError(f"{where['user_z'].parent / 'embeddings.json'}: n_bits {n_bits!r} is not a "
+                                "positive multiple of 8")
+        for attr, z in (("user_codes", self.user_z), ("item_codes", self.item_z)):
+            codes = getattr(self, attr)
+            if codes.dtype != np.uint8 or codes.shape != (len(z), n_bits // 8):
+                raise ArtifactError(f"{where[attr]}: {codes.dtype} codes of shape {codes.shape}, expected uint8 "
+                                    f"[{len(z)}, {n_bits // 8}] ({n_bits} bits, one row per embedding)")
+
+
+def _run_dir(directory: Path) -> RunDir | None:
+    """The :class:`RunDir` of ``directory`` when it is a run directory (it has ``config.json``), else None."""
+    if not (directory / "config.json").is_file():
+        return None
+    from hashgnn.training.rundir import RunDir  # training imports this module: import on use
+
+    return RunDir(directory)
+
+
+def _read_meta(rd: RunDir | None, meta_path: Path) -> dict:
+    if rd is not None:
+        meta = rd.read_json(meta_path.name)
+    else:
+        try:
+            meta = json.loads(read_checked(meta_path).decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ArtifactError(f"{meta_path}: corrupt JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"{meta_path}: not a JSON object")
+    return meta
 
 
 class Recommender(ABC):

@@ -8,8 +8,10 @@ Endpoints (original ids in and out)::
     POST /recommendations  {"items": [...], "k": 10, "mode": ...}  a new user (inductive), body items excluded
 
 Errors are JSON :class:`~hashgnn.serve.schemas.ErrorResponse` bodies: 404 for unknown user/item ids (all
-unknown items of a POST body are named), 422 for a bad k, an unknown or unavailable mode or a malformed body.
-Handlers are plain ``def`` functions, so FastAPI runs the searches in its threadpool.
+unknown items of a POST body are named), 422 for a bad k, an unknown or unavailable mode or a malformed body,
+413 / 408 for a body too large or too slow (:mod:`hashgnn.serve.limits`), and 500 for every fault of the server
+or its run directory — never disguised as a 4xx. Handlers are plain ``def`` functions, so FastAPI runs the
+searches in its threadpool.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hashgnn.errors import HashGNNError
+from hashgnn.serve.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from hashgnn.serve.schemas import (
     ERROR_RESPONSES,
     HealthResponse,
@@ -35,10 +38,12 @@ from hashgnn.serve.schemas import (
     SimilarItems,
     UserRecommendations,
 )
-from hashgnn.serve.service import DEFAULT_MAX_K, Recall, RecallService, UnknownIdError
+from hashgnn.serve.service import DEFAULT_MAX_K, InvalidRequestError, Recall, RecallService, UnknownIdError
 
 RUN_DIR_ENV = "HASHGNN_SERVE_RUN_DIR"
 MAX_K_ENV = "HASHGNN_SERVE_MAX_K"
+MAX_BODY_ENV = "HASHGNN_SERVE_MAX_BODY_BYTES"
+BODY_TIMEOUT_ENV = "HASHGNN_SERVE_BODY_TIMEOUT"
 log = logging.getLogger("hashgnn.serve")
 
 
@@ -68,32 +73,51 @@ def _items(rec: Recall) -> list[dict[str, Any]]:
 
 
 def create_app(run_dir: str | Path | None = None, *, service: RecallService | None = None,
-               max_k: int = DEFAULT_MAX_K) -> FastAPI:
+               max_k: int = DEFAULT_MAX_K, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               body_timeout: float = DEFAULT_BODY_TIMEOUT) -> FastAPI:
     """The service for ``run_dir`` (or an already built :class:`RecallService`); the model is loaded here,
-    once."""
+    once. ``max_body_bytes`` / ``body_timeout``: the largest request body and the seconds it may take."""
+    if max_body_bytes <= 0 or body_timeout <= 0:
+        raise HashGNNError(f"max_body_bytes and body_timeout must be > 0, got {max_body_bytes}, {body_timeout}")
     if service is None:
         if run_dir is None:
             raise HashGNNError("create_app needs a run directory or a RecallService")
         service = RecallService.from_run_dir(run_dir, max_k=max_k)
     svc = service
-    k_limit = min(svc.max_k, svc.n_items)
-
     app = FastAPI(
         title="hashgnn recall service",
         version=_version(),
         description=(f"Top-k recall with HashGNN hash codes ({svc.method}, {svc.dataset}: {svc.n_users} users, "
                      f"{svc.n_items} items). Ids are the dataset's original ids. 404 = unknown id; 422 = bad k, "
-                     "mode or body. Scores: higher is better."),
+                     "mode or body; 413 / 408 = body too large / too slow; 500 = server fault. "
+                     "Scores: higher is better."),
     )
     app.state.service = svc
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+    _add_error_handlers(app)
+    _add_routes(app, svc)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Caller errors → 404 / 422; every other error is the server's → 500 (logged with its traceback)."""
 
     @app.exception_handler(UnknownIdError)
     async def _unknown(_: Request, exc: UnknownIdError) -> JSONResponse:
         return _error(404, "not_found", str(exc))
 
-    @app.exception_handler(HashGNNError)
-    async def _invalid(_: Request, exc: HashGNNError) -> JSONResponse:
+    @app.exception_handler(InvalidRequestError)
+    async def _invalid(_: Request, exc: InvalidRequestError) -> JSONResponse:
         return _error(422, "invalid_request", str(exc))
+
+    @app.exception_handler(HashGNNError)
+    async def _server_fault(request: Request, exc: HashGNNError) -> JSONResponse:
+        log.error("server fault on %s %s: %s", request.method, request.url.path, exc, exc_info=exc)
+        return _error(500, "internal_error", f"the server failed to answer: {exc}")
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:  # Starlette logs it and re-raises
+        return _error(500, "internal_error", f"the server failed to answer ({type(exc).__name__})")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,6 +130,9 @@ def create_app(run_dir: str | Path | None = None, *, service: RecallService | No
         return JSONResponse(status_code=exc.status_code, content={"error": kind, "detail": str(exc.detail)},
                             headers=getattr(exc, "headers", None))
 
+
+def _add_routes(app: FastAPI, svc: RecallService) -> None:
+    k_limit = min(svc.max_k, svc.n_items)
     k_query = Query(10, ge=1, le=k_limit, description=f"number of items to return (1..{k_limit})",
                     examples=[10])
     mode_query = Query(None, description=f"search mode (default: {svc.default_mode}); available: "
@@ -145,8 +172,6 @@ def create_app(run_dir: str | Path | None = None, *, service: RecallService | No
         rec = svc.recommend_new_user(list(body.items), body.k, body.mode.value if body.mode else None)
         return {"input_items": rec.query, "mode": rec.mode, "k": rec.k, "items": _items(rec)}
 
-    return app
-
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` / several workers: the run directory comes from
@@ -154,7 +179,9 @@ def app_from_env() -> FastAPI:
     run_dir = os.environ.get(RUN_DIR_ENV)
     if not run_dir:
         raise HashGNNError(f"${RUN_DIR_ENV} is not set")
-    return create_app(run_dir, max_k=int(os.environ.get(MAX_K_ENV, DEFAULT_MAX_K)))
+    return create_app(run_dir, max_k=int(os.environ.get(MAX_K_ENV, DEFAULT_MAX_K)),
+                      max_body_bytes=int(os.environ.get(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)),
+                      body_timeout=float(os.environ.get(BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT)))
 
 
 def _version() -> str:

@@ -96,9 +96,10 @@ class NewUserRecommendations(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """Every 4xx answer: a machine-readable kind and a message for people."""
+    """Every error answer: a machine-readable kind and a message for people."""
 
-    error: Literal["not_found", "invalid_request", "method_not_allowed", "http_error"]
+    error: Literal["not_found", "invalid_request", "method_not_allowed", "http_error", "payload_too_large",
+                   "timeout", "internal_error"]
     detail: str = Field(description="what is wrong, in words a caller can act on")
     errors: list[dict] | None = Field(None, description="field-level validation errors (422 from request "
                                                         "validation only)")
@@ -114,4 +115,8 @@ ERROR_RESPONSES: dict[int | str, dict] = {
           "content": {"application/json": {"example": {
               "error": "invalid_request", "detail": "k must be between 1 and 1000 (max_k=1000, n_items=3706), "
                                                     "got 0"}}}},
+    413: {"model": ErrorResponse, "description": "request body over the service's --max-body-bytes"},
+    500: {"model": ErrorResponse, "description": "a fault of the server or its run directory, never of the request",
+          "content": {"application/json": {"example": {"error": "internal_error",
+                                                       "detail": "the server failed to answer (RuntimeError)"}}}},
 }

@@ -3,9 +3,11 @@
 :class:`RecallService` wraps a fitted :class:`~hashgnn.recommender.HashGNN` loaded from a run directory and
 answers three questions — top-k for a known user, items similar to an item, top-k for a new (inductive) user
 given the items they interacted with — through the same :mod:`hashgnn.index` objects as evaluation (cached on
-the model's :class:`~hashgnn.models.base.Embeddings`). Every problem a caller can cause is raised as a
-:class:`~hashgnn.errors.HashGNNError`: :class:`UnknownIdError` (HTTP 404) or :class:`InvalidRequestError`
-(HTTP 422).
+the model's :class:`~hashgnn.models.base.Embeddings`). Every problem a caller can cause is raised as
+:class:`UnknownIdError` (HTTP 404) or :class:`InvalidRequestError` (HTTP 422); anything else is a fault of the
+server or its run directory (HTTP 500). The run directory is verified when the service starts (manifest,
+checksums, invariants across files; see :meth:`~hashgnn.training.rundir.RunDir.verify`), and a corrupt or unsafe
+``checkpoints/best.pt`` stops it rather than disabling new users quietly.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hashgnn.errors import ConfigError, HashGNNError
+from hashgnn.errors import ArtifactError, ConfigError, HashGNNError
 from hashgnn.models.base import SEARCH_MODES
 
 DEFAULT_MAX_K = 1000
@@ -61,6 +63,9 @@ def _native(value: Any) -> Any:
 
 
 _ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+# more significant digits than any int64/uint64 has: such an id is unknown, and never reaches int(), which
+# refuses strings of over 4,300 digits with a ValueError
+_MAX_ID_DIGITS = 20
 
 
 def _coerce_id(ids: np.ndarray, raw: Any) -> Any:
@@ -78,7 +83,10 @@ def _coerce_id(ids: np.ndarray, raw: Any) -> Any:
             # ASCII only: str.isdigit() also accepts "²" and other digits int() rejects.
             if not _ASCII_INTEGER.fullmatch(text):
                 return None
-            raw = int(text)
+            sign, digits = ("-" if text.startswith("-") else ""), text.lstrip("+-").lstrip("0") or "0"
+            if len(digits) > _MAX_ID_DIGITS:
+                return None
+            raw = int(sign + digits)
         if not isinstance(raw, int):
             return None
         info = np.iinfo(ids.dtype)
@@ -86,12 +94,14 @@ def _coerce_id(ids: np.ndarray, raw: Any) -> Any:
     if kind == "f":
         try:
             value = float(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond the float range
             return None
         return value if np.isfinite(value) else None
-    if kind == "S":
-        return str(raw).encode()
-    return str(raw)
+    try:
+        text = str(raw)
+    except ValueError:  # an int of over 4,300 digits has no str() either; no string id is that long
+        return None
+    return text.encode() if kind == "S" else text
 
 
 def lookup_index(ids: np.ndarray, raw: Any) -> int | None:
@@ -152,8 +162,14 @@ class RecallService:
 
         for mode in self.modes:
             build_index(self.emb, mode, self.model.n_candidates, self.model.tie_seed)
+        best = self.model.run_dir.checkpoints / "best.pt" if getattr(self.model, "run_dir", None) else None
+        if best is not None and not best.is_file():
+            self.inductive_error = f"{best}: missing, so the trained network cannot encode new users"
+            return
         try:
             self.model.load_network()
+        except ArtifactError:
+            raise  # present but corrupt, tampered with or unsafe to unpickle: refuse to serve, never run it
         except HashGNNError as exc:
             self.inductive_error = str(exc)
         except (OSError, KeyError, RuntimeError, ValueError) as exc:  # an old or foreign checkpoint
@@ -218,14 +234,15 @@ class RecallService:
         """Top-k unseen items (train and valid items excluded) for a known user, by original id."""
         mode, k = self.check_mode(mode), self.check_k(k)
         uidx = self.user_index(user)
-        ids, scores = self.model.recommend(uidx, N=k, mode=mode, filter_already_liked_items=True)
+        ids, scores = self.model.recommend(uidx, N=k, mode=mode, filter_already_liked_items=True,
+                                           ids="index")
         return self._result(_native(self.user_ids[uidx]), mode, k, ids, scores)
 
     def similar_items(self, item: Any, k: int = 10, mode: str | None = None) -> Recall:
         """The k items closest to a known item, the item itself excluded."""
         mode, k = self.check_mode(mode), self.check_k(k)
         iidx = self.item_index(item)
-        ids, scores = self.model.similar_items(iidx, N=k, mode=mode)
+        ids, scores = self.model.similar_items(iidx, N=k, mode=mode, ids="index")
         return self._result(_native(self.item_ids[iidx]), mode, k, ids, scores)
 
     def recommend_new_user(self, items: list[Any], k: int = 10, mode: str | None = None) -> Recall:

@@ -18,8 +18,13 @@
       results.json           evaluation: {mode: {protocol: {metric@n: value}}}
       training_curve.png
 
+      manifest.json          every file above: sha256, size, array shapes and dtypes (see hashgnn.training.manifest)
+      .lock                  the write lock; holds the pid of the process writing the run
+
 Every file is written atomically (temp file + fsync + rename); ``.npy``/``.pt``/``.npz``/``.json``/``.csv`` files
-carry sha256 side files, verified on reading (a corrupt or truncated artifact raises ArtifactError).
+carry sha256 side files, verified on reading (a corrupt or truncated artifact, or a missing side file, raises
+ArtifactError), and are recorded in ``manifest.json``, which every read checks too. Only one process writes a run
+at a time (:meth:`RunDir.lock`). Checkpoints load with ``weights_only=True``: a pickle payload is refused.
 """
 
 from __future__ import annotations
@@ -30,13 +35,31 @@ import io
 import json
 import platform
 import subprocess
+import weakref
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hashgnn.errors import ArtifactError
-from hashgnn.io_utils import atomic_torch_save, atomic_write_checked, read_checked, torch_load_checked
+from hashgnn.io_utils import (
+    DirLock,
+    atomic_write_checked,
+    checksum_path,
+    read_verified,
+    sha256_bytes,
+    torch_load_bytes,
+)
+from hashgnn.training.manifest import (
+    FINISHED,
+    MANIFEST,
+    adopt_unlisted,
+    check_array_values,
+    check_invariants,
+    file_facts,
+    read_manifest,
+    write_manifest,
+)
 
 
 def environment() -> dict[str, Any]:
@@ -105,10 +128,17 @@ def describe_cpu(cpu: dict[str, Any]) -> str:
 
 
 class RunDir:
-    """Paths and atomic readers/writers of one run directory."""
+    """Paths and verified atomic readers/writers of one run directory.
+
+    Writing takes the run's lock (:meth:`lock`, shared by every RunDir of this process on the folder and held
+    until the last of them is closed or garbage-collected): a second process that writes the same run fails at
+    once with :class:`~hashgnn.io_utils.LockedError` naming the holder's pid. Every write also records the file
+    in ``manifest.json``; every read checks the file against it, and :meth:`verify` checks a finished run.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock_finalizer: weakref.finalize | None = None
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -123,15 +153,95 @@ class RunDir:
     def exists(self) -> bool:
         return (self.path / "config.json").is_file()
 
+    # -- the write lock ----------------------------------------------------------------------------------
+    def lock(self) -> RunDir:
+        """Hold the run's write lock (idempotent); a run without a manifest gets one for its verified files.
+
+        Raises:
+            LockedError: another process writes this run (the message names its pid).
+        """
+        if self._lock_finalizer is None or not self._lock_finalizer.alive:
+            handle = DirLock.acquire(self.path, "writing this run")
+            self._lock_finalizer = weakref.finalize(self, DirLock.release, handle)
+            adopt_unlisted(self)
+        return self
+
+    def unlock(self) -> None:
+        if self._lock_finalizer is not None:
+            self._lock_finalizer()
+
+    def __enter__(self) -> RunDir:
+        return self.lock()
+
+    def __exit__(self, *exc: object) -> None:
+        self.unlock()
+
+    # -- the manifest ------------------------------------------------------------------------------------
+    def manifest(self) -> dict[str, dict[str, Any]] | None:
+        """``{file name: entry}`` of ``manifest.json`` (None when the run has none)."""
+        return read_manifest(self.file(MANIFEST))
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write ``name`` (and its side file) atomically and record it in the manifest, crash-safely: the entry
+        accepts the new digest before the file changes and drops the old one after."""
+        self.lock()
+        files = self.manifest() or {}
+        new = sha256_bytes(data)
+        entry = {"sha256": [new], **file_facts(name, data)}
+        old = files.get(name, {}).get("sha256", [])
+        if files.get(name) != entry:
+            files[name] = {**entry, "sha256": [*[d for d in old if d != new], new]}
+            write_manifest(self.file(MANIFEST), files)
+        atomic_write_checked(self.file(name), data)
+        if files[name] != entry:
+            files[name] = entry
+            write_manifest(self.file(MANIFEST), files)
+
+    def read_bytes(self, name: str, what: str = "file") -> bytes:
+        """The verified bytes of ``name``: its side file and, when the run has a manifest, its manifest entry."""
+        path = self.file(name)
+        data, digest = read_verified(path, what)
+        files = self.manifest()
+        if files is None:
+            return data
+        entry = files.get(name)
+        if entry is None:
+            raise ArtifactError(f"{path}: not listed in {self.file(MANIFEST)} — not written by this run")
+        if digest not in entry.get("sha256", []):
+            raise ArtifactError(f"{path}: does not match {self.file(MANIFEST)} (sha256 {digest[:12]}… not "
+                                "recorded) — the file was replaced or edited, with its side file rewritten")
+        return data
+
+    def verify(self) -> None:
+        """Check a finished run before it is used: the manifest, every file it lists, the files a finished run
+        needs, and the invariants across them (ids match rows, bits match the config, indices in range).
+
+        Raises:
+            ArtifactError: naming the file (or the pair of files) at fault.
+        """
+        files = self.manifest()
+        if files is None:
+            raise ArtifactError(f"{self.file(MANIFEST)}: missing — {self.path} is not a finished run of this "
+                                "hashgnn version, or its manifest was deleted")
+        for name in sorted(files):
+            for path in (self.file(name), checksum_path(self.file(name))):
+                if not path.is_file():
+                    raise ArtifactError(f"{path}: missing (listed in {self.file(MANIFEST)})")
+        missing = [n for n in FINISHED if n not in files]
+        if missing:
+            raise ArtifactError(f"{self.path}: not a finished run — {', '.join(missing)} not in its manifest")
+        check_invariants(self, files, self.read_json("config.json"), self.read_json("embeddings.json"))
+
+    # -- JSON, arrays, checkpoints ------------------------------------------------------------------------
     def write_json(self, name: str, data: Any) -> None:
         text = json.dumps(data, indent=2, sort_keys=True, default=_jsonable)
-        atomic_write_checked(self.file(name), text.encode("utf-8"))
+        self.write_bytes(name, text.encode("utf-8"))
 
     def read_json(self, name: str) -> Any:
         path = self.file(name)
         if not path.is_file():
             raise ArtifactError(f"{path}: missing — is {self.path} a hashgnn run directory?")
-        data = read_checked(path, "file")
+        data = self.read_bytes(name)
         try:
             return json.loads(data.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -155,29 +265,61 @@ class RunDir:
     def write_arrays(self, name: str, **arrays: np.ndarray) -> None:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        atomic_write_checked(self.file(name), buf.getvalue())
+        self.write_bytes(name, buf.getvalue())
 
     def read_arrays(self, name: str) -> dict[str, np.ndarray]:
+        """The arrays of ``name``, checked against the manifest and, for the split, id maps and interactions,
+        against the other files (sorted unique ids, indices in range)."""
         path = self.file(name)
-        data = read_checked(path, "file")
+        data = self.read_bytes(name)
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
+                arrays = {k: z[k] for k in z.files}
         except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, ... for a damaged archive
             raise ArtifactError(f"{path}: corrupt ({type(exc).__name__}: {exc})") from None
+        check_array_values(self, name, arrays)
+        return arrays
+
+    def write_npy(self, name: str, array: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+        self.write_bytes(name, buf.getvalue())
+
+    def read_npy(self, name: str) -> np.ndarray:
+        path = self.file(name)
+        data = self.read_bytes(name)
+        try:
+            return np.load(io.BytesIO(data), allow_pickle=False)
+        except Exception as exc:  # numpy raises ValueError, OSError, EOFError, ... for a damaged file
+            raise ArtifactError(f"{path}: not a valid .npy array ({type(exc).__name__}: {exc})") from None
+
+    def forget(self, name: str) -> None:
+        """Delete ``name`` and drop it from the manifest (a file about to be rewritten as the last of a set)."""
+        self.lock()
+        self.file(name).unlink(missing_ok=True)
+        files = self.manifest()
+        if files is not None and name in files:
+            del files[name]
+            write_manifest(self.file(MANIFEST), files)
 
     def save_checkpoint(self, state: dict, best: bool = False) -> None:
+        import torch
+
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        data = buf.getvalue()
         # best.pt first: a kill between the two writes leaves last.pt at the previous epoch, whose resume
         # repeats this epoch and rewrites both; the other order could leave best.pt older than last.pt's best.
         if best:
-            atomic_torch_save(self.checkpoints / "best.pt", state)
-        atomic_torch_save(self.checkpoints / "last.pt", state)
+            self.write_bytes("checkpoints/best.pt", data)
+        self.write_bytes("checkpoints/last.pt", data)
 
     def load_checkpoint(self, which: str = "last") -> dict:
-        path = self.checkpoints / f"{which}.pt"
-        if not path.is_file():
-            raise ArtifactError(f"{path}: no checkpoint to resume from")
-        return torch_load_checked(path)
+        """``checkpoints/{which}.pt``, verified, then loaded with ``weights_only=True`` (never runs code)."""
+        name = f"checkpoints/{which}.pt"
+        if not self.file(name).is_file():
+            raise ArtifactError(f"{self.file(name)}: no checkpoint to resume from")
+        return torch_load_bytes(self.file(name), self.read_bytes(name, "checkpoint"))
 
     def write_metrics_csv(self, rows: list[dict[str, float]], name: str = "metrics.csv") -> None:
         if not rows:
@@ -187,7 +329,7 @@ class RunDir:
         writer = csv.DictWriter(out, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_checked(self.file(name), out.getvalue().encode("utf-8"))
+        self.write_bytes(name, out.getvalue().encode("utf-8"))
 
 
 def _jsonable(obj: Any) -> Any:

@@ -1,0 +1,312 @@
+"""Issue 34, points 1, 3 and 4: no artifact runs code, and inconsistent artifacts are refused with a clear error.
+
+Each case replaces a file of a finished run *with its checksums kept valid*: the side file is rewritten and, in
+the ``manifest`` variants, the manifest entry too, as someone editing the folder by hand (or a buggy tool) would.
+The load must then fail with an :class:`ArtifactError` naming the file at fault, in the API, the service and the
+CLI (one line, exit status 2, no traceback), instead of answering wrong ids or scoring NaNs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hashgnn.errors import ArtifactError
+from hashgnn.io_utils import sha256_bytes
+from hashgnn.training.manifest import MANIFEST, file_facts, read_manifest, write_manifest
+from hashgnn.training.rundir import RunDir
+
+
+def forge(run: Path, name: str, data: bytes, manifest: bool) -> None:
+    """Replace ``name`` and rewrite its side file (and with ``manifest`` its manifest entry) to match."""
+    (run / name).write_bytes(data)
+    (run / f"{name}.sha256").write_text(sha256_bytes(data) + "\n")
+    if manifest:
+        files = read_manifest(run / MANIFEST)
+        files[name] = {"sha256": [sha256_bytes(data)], **file_facts(name, data)}
+        write_manifest(run / MANIFEST, files)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.fixture
+def run(trained_run: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    shutil.copytree(trained_run, out)
+    return out
+
+
+# -- 1. code execution ----------------------------------------------------------------------------------------
+class Payload:
+    """Unpickling this calls ``open(marker, "w")``: the marker file proves code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str, str]]:
+        return open, (str(self.marker), "w")
+
+
+def _payload_checkpoint(marker: Path, state: dict) -> bytes:
+    buf = io.BytesIO()
+    torch.save({**state, "best_model": Payload(marker)}, buf)
+    data = buf.getvalue()
+    torch.load(io.BytesIO(data), weights_only=False)  # the payload is live: an unsafe load runs it
+    assert marker.exists()
+    marker.unlink()
+    return data
+
+
+@pytest.mark.parametrize("manifest", [False, True])
+@pytest.mark.parametrize("side_file", ["rewritten", "deleted"])
+def test_a_pickle_payload_in_best_pt_never_runs(run: Path, tmp_path: Path, manifest: bool, side_file: str):
+    from hashgnn.recommender import HashGNN
+    from hashgnn.serve import RecallService
+
+    marker = tmp_path / "pwned"
+    forge(run, "checkpoints/best.pt", _payload_checkpoint(marker, RunDir(run).load_checkpoint("best")), manifest)
+    if side_file == "deleted":
+        (run / "checkpoints/best.pt.sha256").unlink()
+    with pytest.raises(ArtifactError, match="best.pt"):
+        HashGNN.load(run).load_network()
+    with pytest.raises(ArtifactError, match="best.pt"):  # the service refuses to start, not just new users
+        RecallService.from_run_dir(run)
+    assert _cli(["recommend", str(run), "--items", "1,2"]) == 2
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("manifest", [False, True])
+def test_a_pickle_payload_in_last_pt_never_runs_on_resume(run: Path, tmp_path: Path, manifest: bool):
+    from .conftest import tiny_interactions, tiny_model
+
+    marker = tmp_path / "pwned"
+    forge(run, "checkpoints/last.pt", _payload_checkpoint(marker, RunDir(run).load_checkpoint("last")), manifest)
+    with pytest.raises(ArtifactError, match="last.pt"):
+        RunDir(run).load_checkpoint("last")
+    with pytest.raises(ArtifactError, match="last.pt"):  # what `hashgnn train --resume` runs
+        tiny_model(epochs=3).fit(tiny_interactions(), run_dir=run, resume=True, progress=False)
+    assert not marker.exists()
+
+
+def test_experiment_status_never_unpickles_code(tmp_path: Path):
+    from hashgnn.experiments.status import _checkpoint_epochs
+    from hashgnn.models.baselines.embedding import STATE_FILE
+
+    marker = tmp_path / "pwned"
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / STATE_FILE).write_bytes(_payload_checkpoint(marker, {"epoch": 3}))
+    assert _checkpoint_epochs(folder) == 0  # unreadable: the run starts over
+    assert not marker.exists()
+
+
+# -- 3. inconsistent artifacts with valid checksums -------------------------------------------------------------
+def _reorder_item_ids(run: Path) -> bytes:
+    ids = _arrays(run / "id_maps.npz")
+    ids["item_ids"] = ids["item_ids"][[1, 0, *range(2, len(ids["item_ids"]))]]
+    return _npz(**ids)
+
+
+def _fewer_item_ids(run: Path) -> bytes:
+    ids = _arrays(run / "id_maps.npz")
+    ids["item_ids"] = ids["item_ids"][:-1]
+    return _npz(**ids)
+
+
+def _nan_items(run: Path) -> bytes:
+    z = np.load(run / "embeddings_items.npy")
+    z[3, 1] = np.nan
+    return _npy(z)
+
+
+def _split_out_of_range(run: Path) -> bytes:
+    parts = _arrays(run / "split.npz")
+    parts["test"][0] = 10**6
+    return _npz(**parts)
+
+
+def _codes_of(bits: int) -> Callable[[Path], bytes]:
+    def make(run: Path) -> bytes:
+        return _npy(np.zeros((len(np.load(run / "codes_items.npy")), bits // 8), dtype=np.uint8))
+    return make
+
+
+def _edit_json(name: str, edit: Callable[[dict], None]) -> Callable[[Path], bytes]:
+    def make(run: Path) -> bytes:
+        data = json.loads((run / name).read_text())
+        edit(data)
+        return json.dumps(data).encode()
+    return make
+
+
+def _set_bits(data: dict) -> None:
+    data["n_bits"] = 32
+
+
+def _set_model_bits(data: dict) -> None:
+    data["model"]["n_bits"] = 32
+
+
+CASES = {
+    "reordered item_ids": ("id_maps.npz", _reorder_item_ids),
+    "fewer item_ids": ("id_maps.npz", _fewer_item_ids),
+    "NaN item embeddings": ("embeddings_items.npy", _nan_items),
+    "split index out of range": ("split.npz", _split_out_of_range),
+    "8-bit item codes (run is 16)": ("codes_items.npy", _codes_of(8)),
+    "32-bit item codes (run is 16)": ("codes_items.npy", _codes_of(32)),
+    "n_bits edited in embeddings.json": ("embeddings.json", _edit_json("embeddings.json", _set_bits)),
+    "n_bits edited in config.json": ("config.json", _edit_json("config.json", _set_model_bits)),
+}
+
+
+@pytest.mark.parametrize("manifest", [False, True])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_inconsistent_artifacts_are_refused(run: Path, case: str, manifest: bool):
+    from hashgnn.recommender import HashGNN
+    from hashgnn.serve import RecallService
+
+    name, make = CASES[case]
+    forge(run, name, make(run), manifest)
+    with pytest.raises(ArtifactError) as info:
+        HashGNN.load(run)
+    at_fault = {name, "config.json" if name == "embeddings.json" else name}
+    assert any(n in str(info.value) for n in at_fault), str(info.value)
+    with pytest.raises(ArtifactError):
+        RecallService.from_run_dir(run)
+
+
+@pytest.mark.parametrize("case", ["fewer item_ids", "split index out of range", "swapped codes"])
+def test_evaluate_reports_inconsistent_artifacts_without_a_traceback(run: Path, case: str, capsys):
+    """The issue's IndexError / ValueError tracebacks of ``hashgnn evaluate``."""
+    if case == "swapped codes":
+        users, items = (run / "codes_users.npy").read_bytes(), (run / "codes_items.npy").read_bytes()
+        forge(run, "codes_users.npy", items, manifest=True)
+        forge(run, "codes_items.npy", users, manifest=True)
+    else:
+        name, make = CASES[case]
+        forge(run, name, make(run), manifest=True)
+    assert _cli(["evaluate", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err
+    assert ".npz" in err or ".npy" in err
+
+
+def test_a_deleted_side_file_is_an_error_not_a_skip(run: Path):
+    from hashgnn.recommender import HashGNN
+
+    (run / "embeddings_items.npy.sha256").unlink()
+    with pytest.raises(ArtifactError, match=r"embeddings_items\.npy\.sha256: missing"):
+        HashGNN.load(run)
+
+
+def test_a_flipped_byte_with_its_side_file_deleted_does_not_load(run: Path):
+    from hashgnn.recommender import HashGNN
+
+    path = run / "embeddings_items.npy"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x40
+    path.write_bytes(bytes(data))
+    (run / "embeddings_items.npy.sha256").unlink()
+    with pytest.raises(ArtifactError, match="embeddings_items.npy"):
+        HashGNN.load(run)
+
+
+def test_a_file_replaced_with_its_side_file_rewritten_fails_the_manifest(run: Path):
+    from hashgnn.recommender import HashGNN
+
+    forge(run, "history.json", b"[]", manifest=False)
+    with pytest.raises(ArtifactError, match="does not match .*manifest.json"):
+        RunDir(run).read_json("history.json")
+    forge(run, "embeddings_items.npy", _npy(np.load(run / "embeddings_items.npy")[::-1].copy()), manifest=False)
+    with pytest.raises(ArtifactError, match="embeddings_items.npy: does not match"):
+        HashGNN.load(run)
+
+
+@pytest.mark.parametrize("name", [MANIFEST, "id_maps.npz", "checkpoints/best.pt"])
+def test_a_missing_listed_file_or_manifest_is_an_error(run: Path, name: str):
+    from hashgnn.serve import RecallService
+
+    (run / name).unlink()
+    with pytest.raises(ArtifactError, match=Path(name).name):
+        RecallService.from_run_dir(run)
+
+
+def test_an_edited_manifest_is_refused(run: Path):
+    text = (run / MANIFEST).read_text().replace('"bytes": ', '"bytes": 1', 1)
+    (run / MANIFEST).write_text(text)
+    with pytest.raises(ArtifactError, match="does not match its own sha256"):
+        RunDir(run).verify()
+
+
+def test_manifest_records_every_artifact_with_digest_shape_and_dtype(run: Path):
+    files = read_manifest(run / MANIFEST)
+    for name in ["config.json", "split.npz", "id_maps.npz", "interactions.npz", "embeddings_users.npy",
+                 "embeddings_items.npy", "codes_users.npy", "codes_items.npy", "embeddings.json", "history.json",
+                 "training.json", "metrics.csv", "checkpoints/last.pt", "checkpoints/best.pt"]:
+        assert files[name]["sha256"] == [sha256_bytes((run / name).read_bytes())], name
+    assert files["codes_items.npy"]["dtype"] == "|u1" and files["codes_items.npy"]["shape"][1] == 2
+    assert files["id_maps.npz"]["arrays"]["item_ids"]["shape"] == [len(np.load(run / "embeddings_items.npy"))]
+    RunDir(run).verify()
+
+
+def test_a_writer_killed_between_manifest_and_file_leaves_a_loadable_run(run: Path, monkeypatch):
+    """The manifest accepts the new digest before the file changes: a kill in between keeps the old file valid."""
+    from hashgnn.training import rundir
+
+    def die(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rundir, "atomic_write_checked", die)
+    with pytest.raises(KeyboardInterrupt):
+        RunDir(run).write_json("history.json", [{"epoch": 99}])
+    monkeypatch.undo()
+    assert len(read_manifest(run / MANIFEST)["history.json"]["sha256"]) == 2
+    assert RunDir(run).read_json("history.json")[-1]["epoch"] != 99
+    RunDir(run).write_json("history.json", [{"epoch": 99}])
+    assert len(read_manifest(run / MANIFEST)["history.json"]["sha256"]) == 1
+
+
+def test_a_run_without_manifest_gets_one_when_a_writer_opens_it(run: Path):
+    (run / MANIFEST).unlink()
+    with pytest.raises(ArtifactError, match="manifest.json: missing"):
+        RunDir(run).verify()
+    with pytest.warns(UserWarning, match="had no manifest"), RunDir(run) as rd:
+        rd.write_json("results.json", {})
+    RunDir(run).verify()
+
+
+# -- 4. no traceback for a huge id on the command line ----------------------------------------------------------
+def test_cli_recommend_with_a_5000_digit_id_is_a_clear_error(run: Path, capsys):
+    assert _cli(["recommend", str(run), "--similar-to", "9" * 5000]) == 2
+    err = capsys.readouterr().err
+    assert "unknown item" in err and "Traceback" not in err
+
+
+def _cli(args: list[str]) -> int:
+    from hashgnn.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return exc.value.code

@@ -69,7 +69,7 @@ def test_hamming_and_mih_equal_oracle(rng, n_bits, kind, density):
 @pytest.mark.parametrize("n_bits", [32, 64, 128])
 def test_streaming_kernel_equals_oracle(rng, monkeypatch, n_bits):
     """The large-catalogue (blocked, streaming) kernel, forced on a small catalogue."""
-    monkeypatch.setattr(hamming_mod, "TWO_PASS_MAX_ITEMS", 0)
+    monkeypatch.setattr(hamming_mod, "PLANES_MAX_ITEMS", 0)
     monkeypatch.setattr(hamming_mod, "ITEM_BLOCK", 64)
     monkeypatch.setattr(hamming_mod, "QUERY_BLOCK", 3)
     x = make_codes(rng, 2000, n_bits, "clustered")
@@ -77,7 +77,9 @@ def test_streaming_kernel_equals_oracle(rng, monkeypatch, n_bits):
     ex = _exclude(rng, 20, 2000, 0.2)
     for k in (1, 5, 100, 1700):
         for e in (None, ex):
-            _check(HammingIndex(x, tie_seed=3).search(q, k, exclude=e), hamming_reference(q, x, k, e, 3))
+            index = HammingIndex(x, tie_seed=3)
+            assert index._scan_codes.layout == "stream"
+            _check(index.search(q, k, exclude=e), hamming_reference(q, x, k, e, 3))
 
 
 @pytest.mark.parametrize("n_items", [1, 2, 9])

@@ -1,5 +1,5 @@
-"""numba kernels: exact Hamming top-k by threshold filtering + counting selection, float top-k selection and
-multi-index hashing search.
+"""numba kernels: exact Hamming top-k (a plane scan into a byte buffer + threshold selection, and a streaming
+scan for large catalogues), float top-k selection and multi-index hashing search.
 
 All kernels work in *position space*: items are stored in tie-rank order, so "smaller position wins" is the
 shared tie rule. Exclusion lists are per-query sorted position arrays in CSR form (``ex_ptr``, ``ex_pos``).
@@ -252,114 +252,6 @@ def float_topk(scores, k, ex_ptr, ex_pos, out_pos, out_s):
             out_s[r, t] = -np.inf
 
 
-@njit(parallel=True, cache=True)
-def hamming_topk_2pass(q1, x1, q2, x2, n_words, n_bits, k, ex_ptr, ex_pos, out_pos, out_d):
-    """Exact top-k when all items' distances for one query fit in cache: distances into a byte buffer
-    (vectorised), excluded items set to 255, a histogram gives the threshold distance T, then one vectorised
-    collection pass takes every item below T and the first (smallest-position) ones at T, written directly
-    to their sorted slot (counting sort)."""
-    single = n_words == 0
-    nq = q1.shape[0] if single else q2.shape[0]
-    n = x1.shape[0] if single else x2.shape[0]
-    n_chunks = min(nq, 64 * max(1, nq // 4096 + 1))
-    per = (nq + n_chunks - 1) // n_chunks
-    for ch in prange(n_chunks):
-        a0 = ch * per
-        a1 = min(nq, a0 + per)
-        dbuf = np.empty(n, dtype=np.uint8)
-        hist = np.zeros((4, 256), dtype=np.int64)
-        start = np.empty(n_bits + 2, dtype=np.int64)
-        guess = n_bits // 3
-        for qi in range(a0, a1):
-            hist[:] = 0
-            g8 = np.uint8(guess)
-            # pass 1: distances into dbuf, histogram of only the items at distance <= guess
-            for c0 in range(0, n, 64):
-                c1 = min(n, c0 + 64)
-                dt = dbuf[c0:c1]
-                m = np.uint64(0)
-                if single:
-                    qc = q1[qi]
-                    xt = x1[c0:c1]
-                    for j in range(dt.shape[0]):
-                        dd = np.uint8(popcount(qc ^ xt[j]))
-                        dt[j] = dd
-                        m |= np.uint64(dd <= g8) << np.uint64(j)
-                else:
-                    for j in range(dt.shape[0]):
-                        dd = np.uint8(_dist2(q2, qi, x2, c0 + j, n_words))
-                        dt[j] = dd
-                        m |= np.uint64(dd <= g8) << np.uint64(j)
-                while m != 0:
-                    j = cttz(m)
-                    m &= m - np.uint64(1)
-                    hist[0, dt[j]] += 1
-            n_ex = 0
-            for e in range(ex_ptr[qi], ex_ptr[qi + 1]):
-                p = ex_pos[e]
-                if dbuf[p] != 255:
-                    if dbuf[p] <= g8:
-                        hist[0, dbuf[p]] -= 1
-                    dbuf[p] = np.uint8(255)
-                    n_ex += 1
-            below = 0
-            for d in range(guess + 1):
-                below += hist[0, d]
-            g = guess
-            step = 1
-            while below < k and below < n - n_ex and g < n_bits:
-                # the guess was too low: widen it, counting only the newly covered distances
-                g_new = min(n_bits, g + step)
-                step *= 2
-                lo8 = np.uint8(g)
-                hi8 = np.uint8(g_new)
-                for c0 in range(0, n, 64):
-                    dt = dbuf[c0:c0 + 64]
-                    m = np.uint64(0)
-                    for j in range(dt.shape[0]):
-                        m |= np.uint64((dt[j] > lo8) & (dt[j] <= hi8)) << np.uint64(j)
-                    while m != 0:
-                        j = cttz(m)
-                        m &= m - np.uint64(1)
-                        hist[0, dt[j]] += 1
-                        below += 1
-                g = g_new
-            cum = 0
-            thr = n_bits + 1  # stays past the last distance when fewer than k items are valid
-            take_eq = 0
-            for d in range(n_bits + 1):
-                h = hist[0, d] + hist[1, d] + hist[2, d] + hist[3, d]
-                start[d] = cum
-                if cum + h >= k:
-                    thr = d
-                    take_eq = k - cum
-                    break
-                cum += h
-            total = cum + take_eq
-            guess = max(0, min(thr, n_bits) - 2)
-            thr8 = np.uint8(min(thr, n_bits))
-            for c0 in range(0, n, 64):
-                dt = dbuf[c0:c0 + 64]
-                m = np.uint64(0)
-                for j in range(dt.shape[0]):
-                    m |= np.uint64(dt[j] <= thr8) << np.uint64(j)
-                while m != 0:
-                    j = cttz(m)
-                    m &= m - np.uint64(1)
-                    d = np.int64(dt[j])
-                    if d == thr:
-                        if take_eq == 0:
-                            continue
-                        take_eq -= 1
-                    o = start[d]
-                    start[d] += 1
-                    out_pos[qi, o] = c0 + j
-                    out_d[qi, o] = d
-            for o in range(total, k):
-                out_pos[qi, o] = -1
-                out_d[qi, o] = -1
-
-
 @njit(cache=True, inline="always")
 def _is_excluded(ex_pos, lo, hi, p):
     end = hi
@@ -502,145 +394,197 @@ def mih_topk(qw, qkeys, n_bits, k, sub_len, sub_mask, offsets, tab_pos, tab_code
 
 
 
-@njit(cache=True, inline="always")
-def _count4(qc, x1, g):
-    """Numbers of items at distance <= g, g+1, g+2, g+3 from ``qc`` (one vectorised pass)."""
-    c0 = np.int32(0)
-    c1 = np.int32(0)
-    c2 = np.int32(0)
-    c3 = np.int32(0)
-    g0 = np.int32(g)
-    g1 = np.int32(g + 1)
-    g2 = np.int32(g + 2)
-    g3 = np.int32(g + 3)
-    for j in range(x1.shape[0]):
-        d = np.int32(popcount(qc ^ x1[j]))
-        c0 += np.int32(d <= g0)
-        c1 += np.int32(d <= g1)
-        c2 += np.int32(d <= g2)
-        c3 += np.int32(d <= g3)
-    return np.int64(c0), np.int64(c1), np.int64(c2), np.int64(c3)
+# --------------------------------------------------------------------------------------------------------------
+# Plane kernel: distances of one query to every item into a byte buffer, then threshold selection on the bytes.
+
+MASK_WIDTH = 64  # bytes per vector compare of :func:`le_mask64`; buffers are padded to a multiple of it
+SAMPLE = 512  # strided distances per query that estimate the threshold distance
+DIST_BLOCK = 4096  # items per block of the distance pass: the block's bytes stay in L1 across the planes
+
+
+@intrinsic
+def le_mask64(typingctx, buf, start, t):
+    """Bit ``j`` set iff ``buf[start + j] <= t`` (unsigned bytes), for 64 bytes at once.
+
+    Written as one LLVM vector compare because the loop vectoriser does not turn a 64-step shift-or loop into
+    it: this lowers to vpcmpub + kmovq with AVX-512BW and to two vpcmpeqb/vpmovmskb pairs with AVX2.
+    """
+    if not (isinstance(buf, types.Array) and buf.dtype == types.uint8 and isinstance(start, types.Integer)
+            and isinstance(t, types.Integer)):
+        return None
+    sig = types.uint64(buf, start, t)
+
+    def codegen(context, builder, signature, args):
+        import llvmlite.ir as ir
+
+        i8 = ir.IntType(8)
+        vec = ir.VectorType(i8, MASK_WIDTH)
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        v = builder.load(builder.bitcast(ptr, vec.as_pointer()), align=1)
+        tb = builder.trunc(args[2], i8)
+        one = builder.insert_element(ir.Constant(vec, None), tb, ir.Constant(ir.IntType(32), 0))
+        splat = builder.shuffle_vector(one, ir.Constant(vec, None), ir.Constant(ir.VectorType(ir.IntType(32),
+                                                                                               MASK_WIDTH), None))
+        le = builder.icmp_unsigned("<=", v, splat)
+        return builder.bitcast(le, ir.IntType(MASK_WIDTH))
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def _plane_distances(qp, qi, xp, dbuf, n):
+    """``dbuf[j] = popcount(q ^ x_j)`` summed over the planes (vectorised; one plane pass per block)."""
+    n_planes = xp.shape[0]
+    for b0 in range(0, n, DIST_BLOCK):
+        b1 = min(n, b0 + DIST_BLOCK)
+        d = dbuf[b0:b1]
+        qv = qp[qi, 0]
+        xv = xp[0, b0:b1]
+        for j in range(b1 - b0):
+            d[j] = np.uint8(popcount(qv ^ xv[j]))
+        for p in range(1, n_planes):
+            qv = qp[qi, p]
+            xv = xp[p, b0:b1]
+            for j in range(b1 - b0):
+                d[j] = np.uint8(d[j] + np.uint8(popcount(qv ^ xv[j])))
+
+
+@njit(cache=True)
+def _guess_limit(dbuf, n, n_bits, target, hist):
+    """Smallest distance g whose strided-sample count, scaled to ``n`` items, reaches ``target`` (else
+    ``n_bits``): a starting limit for :func:`_collect`, which corrects it either way."""
+    hist[:] = 0
+    stride = max(1, n // SAMPLE)
+    m = 0
+    for i in range(0, n, stride):
+        d = dbuf[i]
+        if d <= n_bits:
+            hist[d] += 1
+        m += 1
+    cum = 0
+    for g in range(n_bits + 1):
+        cum += hist[g]
+        if cum * n >= target * m:
+            return g
+    return n_bits
+
+
+@njit(cache=True)
+def _shrink(cp, cd, c, k, hist):
+    """Keep the first ``k`` of ``c`` (>= k) position-ordered candidates by distance; return the new inclusive
+    limit. Items after them tie with the k-th at best, and then lose on position, so the limit is ``T - 1``."""
+    t = _kth(hist, k)
+    below = 0
+    for d in range(t):
+        below += hist[d]
+    quota = k - below
+    hist[:] = 0
+    w = 0
+    for u in range(c):
+        d = cd[u]
+        if d < t or (d == t and quota > 0):
+            if d == t:
+                quota -= 1
+            cp[w] = cp[u]
+            cd[w] = d
+            hist[d] += 1
+            w += 1
+    return t - 1
+
+
+@njit(cache=True)
+def _collect(dbuf, n_pad, g, k, cap, cp, cd, hist):
+    """Candidates with distance <= g in position order (``cp``/``cd``, their histogram in ``hist``), via one
+    vector compare per 64 bytes. Past ``cap`` candidates only the best ``k`` are kept and the limit drops, so a
+    too-high starting limit costs little. Returns (number held, whether the limit was lowered)."""
+    hist[:] = 0
+    c = 0
+    shrunk = False
+    for c0 in range(0, n_pad, MASK_WIDTH):
+        m = le_mask64(dbuf, c0, g)
+        while m != 0:
+            i = c0 + cttz(m)
+            m &= m - np.uint64(1)
+            d = dbuf[i]
+            cp[c] = i
+            cd[c] = d
+            hist[d] += 1
+            c += 1
+        if c >= cap:
+            g = _shrink(cp, cd, c, k, hist)
+            c = k
+            shrunk = True
+            if g < 0:
+                break
+    return c, shrunk
+
+
+@njit(cache=True)
+def _emit(cp, cd, c, k, hist, start, out_pos, out_d, row):
+    """Write the best ``min(c, k)`` of the position-ordered candidates sorted by (distance, position): a
+    counting sort, stable, so ties keep position order."""
+    t = _kth(hist, k) if c > k else hist.shape[0] - 1
+    cum = 0
+    for d in range(hist.shape[0]):
+        start[d] = cum
+        cum += hist[d]
+    quota = k - start[t] if c > k else c
+    total = 0
+    for u in range(c):
+        d = cd[u]
+        if d > t or (d == t and quota == 0):
+            continue
+        if d == t:
+            quota -= 1
+        o = start[d]
+        start[d] = o + 1
+        out_pos[row, o] = cp[u]
+        out_d[row, o] = d
+        total += 1
+    for o in range(total, k):
+        out_pos[row, o] = -1
+        out_d[row, o] = -1
+
+
+@njit(cache=True)
+def _select_row(dbuf, n, n_pad, n_bits, k, cap, cp, cd, hist, start, out_pos, out_d, row):
+    g = _guess_limit(dbuf, n, n_bits, 2 * k, hist)
+    step = 2
+    while True:
+        c, shrunk = _collect(dbuf, n_pad, g, k, cap, cp, cd, hist)
+        if c >= k or shrunk or g >= n_bits:
+            break
+        g = min(n_bits, g + step)  # too few within g: widen and collect again
+        step *= 2
+    _emit(cp, cd, c, k, hist, start, out_pos, out_d, row)
 
 
 @njit(parallel=True, cache=True)
-def hamming_topk_hist(q1, x1, n_bits, k, ex_ptr, ex_pos, qblock, iblock, out_pos, out_d):
-    """Exact top-k for single-word codes (``q1``/``x1`` uint32 or uint64): find the threshold, then collect.
+def hamming_topk_planes(qp, xp, n_bits, k, ex_ptr, ex_pos, out_pos, out_d):
+    """Exact top-k (smallest distance, then smallest position) of every query against items stored as bit
+    planes: ``xp[p, i]`` is word ``p`` of item ``i`` (uint8 / uint32 / uint64 words), ``qp[q, p]`` likewise.
 
-    1. Threshold search: the k-th smallest distance ``T`` of a query (excluded items not counted) is found
-       with vectorised counting passes, each counting the items at distance ``<= g .. g+3`` (a window of
-       four thresholds costs little more than one pass). The window starts just below the previous query's
-       ``T`` and moves until ``count(T - 1) < k <= count(T)``; usually one or two passes.
-    2. Collection: one vectorised pass writes a byte flag ``distance <= T`` per item; the flags are scanned
-       8 per uint64 word and the few set ones visited in position order, so the buffer takes every
-       non-excluded item below ``T`` and the first
-       ``k - count(T - 1)`` ones at ``T`` (the smallest positions: the tie rule); the limit drops to
-       ``T - 1`` once that quota is full and the pass stops once ``k`` items are held.
-    3. A stable counting sort of those ``<= k`` items by distance writes the output.
-
-    ``iblock`` is unused (kept for the signature of the blocked kernels); ``qblock`` queries per task.
+    Per query: the distances to all items go to a byte buffer (one vectorised pass per plane; n_bits <= 248
+    keeps them below 255), excluded items are set to 255, a strided sample guesses a limit near the k-th
+    distance, and one vector compare per 64 bytes collects the items within it in position order; a counting
+    sort of those writes the output, ties in position order. Selection costs a few operations per candidate
+    instead of per item.
     """
-    nq = q1.shape[0]
-    n = x1.shape[0]
-    hb = n_bits + 1
-    n_qblocks = (nq + qblock - 1) // qblock
-    for b in prange(n_qblocks):
-        q0 = b * qblock
-        q1_ = min(nq, q0 + qblock)
-        bp = np.empty(k, dtype=np.int64)
-        bd = np.empty(k, dtype=np.int64)
-        hist = np.zeros(hb + 1, dtype=np.int64)
-        n_fw = (n + 7) // 8
-        flags = np.zeros(n_fw * 8, dtype=np.uint8)  # the tail bytes stay 0
-        fw = flags.view(np.uint64)
-        guess = n_bits // 4
-        for qi in range(q0, q1_):
-            qc = q1[qi]
-            e0 = ex_ptr[qi]
-            e1 = ex_ptr[qi + 1]
-            # --- 1. threshold: lo = largest g known with count(g) < k (-1: none), hi = smallest known
-            # with count(g) >= k (hb: none)
-            lo = -1
-            c_lo = 0
-            hi = hb
-            g = min(max(guess, 0), n_bits - 3)
-            while True:
-                c0, c1, c2, c3 = _count4(qc, x1, g)
-                for e in range(e0, e1):
-                    d = np.int64(popcount(qc ^ x1[ex_pos[e]]))
-                    if d <= g:
-                        c0 -= 1
-                    if d <= g + 1:
-                        c1 -= 1
-                    if d <= g + 2:
-                        c2 -= 1
-                    if d <= g + 3:
-                        c3 -= 1
-                cs = (c0, c1, c2, c3)
-                for u in range(4):
-                    c = cs[u]
-                    if c >= k:
-                        if g + u < hi:
-                            hi = g + u
-                        break
-                    if g + u > lo:
-                        lo = g + u
-                        c_lo = c
-                if hi == lo + 1 or lo >= n_bits:
-                    break
-                if hi == hb:  # all four below k: move up
-                    g = min(lo + 1, n_bits - 3)
-                else:  # move down, just below hi
-                    g = max(lo + 1, hi - 4)
-                    g = min(g, n_bits - 3)
-            if lo >= n_bits:  # fewer than k valid items: take them all
-                T = n_bits
-                quota = np.int64(1) << 62
-                total = c_lo
-            else:
-                T = hi
-                quota = k - c_lo
-                total = k
-            guess = T - 1
-            # --- 2. collection in position order: flags (vectorised), then the set bytes, 8 per word
-            lim = np.int32(T)
-            for j in range(n):
-                flags[j] = np.uint8(np.int32(popcount(qc ^ x1[j])) <= lim)
-            cnt = 0
-            e = e0
-            for t in range(n_fw):
-                m = fw[t]
-                while m != 0:
-                    i = t * 8 + (cttz(m) >> 3)
-                    m &= m - np.uint64(1)
-                    d = np.int64(popcount(qc ^ x1[i]))
-                    if d > lim:
-                        continue
-                    if e < e1:
-                        while e < e1 and ex_pos[e] < i:
-                            e += 1
-                        if e < e1 and ex_pos[e] == i:
-                            continue
-                    if d == T:
-                        quota -= 1
-                        if quota == 0:
-                            lim = np.int32(T - 1)
-                    bp[cnt] = i
-                    bd[cnt] = d
-                    cnt += 1
-                if cnt >= total:
-                    break
-            # --- 3. stable counting sort by distance
-            hist[:] = 0
-            for t in range(cnt):
-                hist[bd[t] + 1] += 1
-            for d in range(1, hb + 1):
-                hist[d] += hist[d - 1]
-            for t in range(cnt):
-                d = bd[t]
-                o = hist[d]
-                hist[d] = o + 1
-                out_pos[qi, o] = bp[t]
-                out_d[qi, o] = d
-            for o in range(cnt, k):
-                out_pos[qi, o] = -1
-                out_d[qi, o] = -1
+    nq = qp.shape[0]
+    n = xp.shape[1]
+    n_pad = (n + MASK_WIDTH - 1) // MASK_WIDTH * MASK_WIDTH
+    cap = max(4 * k, 1024)
+    n_chunks = min(nq, 64 * max(1, nq // 4096 + 1))
+    per = (nq + n_chunks - 1) // n_chunks
+    for ch in prange(n_chunks):
+        dbuf = np.full(n_pad, 255, dtype=np.uint8)  # the padding stays 255: never within a limit
+        cp = np.empty(cap + MASK_WIDTH, dtype=np.int64)
+        cd = np.empty(cap + MASK_WIDTH, dtype=np.uint8)
+        hist = np.zeros(n_bits + 1, dtype=np.int64)
+        start = np.zeros(n_bits + 1, dtype=np.int64)
+        for qi in range(ch * per, min(nq, ch * per + per)):
+            _plane_distances(qp, qi, xp, dbuf, n)
+            for e in range(ex_ptr[qi], ex_ptr[qi + 1]):
+                dbuf[ex_pos[e]] = np.uint8(255)
+            _select_row(dbuf, n, n_pad, n_bits, k, cap, cp, cd, hist, start, out_pos, out_d, qi)

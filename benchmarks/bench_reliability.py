@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from hashgnn.testing import forge, npy_bytes, npz_arrays, npz_bytes
+
 Case = dict[str, Any]
 TINY = {"train.threads": 1, "train.batch_size": 128, "train.auc_pairs": 100, "train.log_every": 2,
         "model.embedding_dim": 16, "model.dims": [16, 16], "eval.n_candidates": 20, "eval.valid_n": 10}
@@ -64,35 +66,6 @@ def attempt(name: str, expect: str, action: Callable[[], Any]) -> Case:
 
 
 # -- helpers that damage a copy of the run ------------------------------------------------------------------------
-def forge(run: Path, name: str, data: bytes, manifest: bool) -> None:
-    from hashgnn.io_utils import sha256_bytes
-    from hashgnn.training.manifest import MANIFEST, file_facts, read_manifest, write_manifest
-
-    (run / name).write_bytes(data)
-    (run / f"{name}.sha256").write_text(sha256_bytes(data) + "\n")
-    if manifest:
-        files = read_manifest(run / MANIFEST)
-        files[name] = {"sha256": [sha256_bytes(data)], **file_facts(name, data)}
-        write_manifest(run / MANIFEST, files)
-
-
-def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a, allow_pickle=False)
-    return buf.getvalue()
-
-
-def _npz(**arrays: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
 class Payload:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
@@ -139,31 +112,31 @@ def code_execution_cases(base: Path, tmp: Path) -> list[Case]:
 
 
 def _reorder(run: Path) -> bytes:
-    ids = _arrays(run / "id_maps.npz")
+    ids = npz_arrays(run / "id_maps.npz")
     ids["item_ids"] = ids["item_ids"][[1, 0, *range(2, len(ids["item_ids"]))]]
-    return _npz(**ids)
+    return npz_bytes(**ids)
 
 
 def _fewer(run: Path) -> bytes:
-    ids = _arrays(run / "id_maps.npz")
+    ids = npz_arrays(run / "id_maps.npz")
     ids["item_ids"] = ids["item_ids"][:-1]
-    return _npz(**ids)
+    return npz_bytes(**ids)
 
 
 def _nan(run: Path) -> bytes:
     z = np.load(run / "embeddings_items.npy")
     z[3, 1] = np.nan
-    return _npy(z)
+    return npy_bytes(z)
 
 
 def _split(run: Path) -> bytes:
-    parts = _arrays(run / "split.npz")
+    parts = npz_arrays(run / "split.npz")
     parts["test"][0] = 10**6
-    return _npz(**parts)
+    return npz_bytes(**parts)
 
 
 def _codes(bits: int) -> Callable[[Path], bytes]:
-    return lambda run: _npy(np.zeros((len(np.load(run / "codes_items.npy")), bits // 8), dtype=np.uint8))
+    return lambda run: npy_bytes(np.zeros((len(np.load(run / "codes_items.npy")), bits // 8), dtype=np.uint8))
 
 
 def _json_edit(name: str, key: tuple[str, ...]) -> Callable[[Path], bytes]:

@@ -20,35 +20,9 @@ import torch
 
 from hashgnn.errors import ArtifactError
 from hashgnn.io_utils import sha256_bytes
-from hashgnn.training.manifest import MANIFEST, file_facts, read_manifest, write_manifest
+from hashgnn.testing import forge, npy_bytes, npz_arrays, npz_bytes
+from hashgnn.training.manifest import MANIFEST, read_manifest
 from hashgnn.training.rundir import RunDir
-
-
-def forge(run: Path, name: str, data: bytes, manifest: bool) -> None:
-    """Replace ``name`` and rewrite its side file (and with ``manifest`` its manifest entry) to match."""
-    (run / name).write_bytes(data)
-    (run / f"{name}.sha256").write_text(sha256_bytes(data) + "\n")
-    if manifest:
-        files = read_manifest(run / MANIFEST)
-        files[name] = {"sha256": [sha256_bytes(data)], **file_facts(name, data)}
-        write_manifest(run / MANIFEST, files)
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
-def _npz(**arrays: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 @pytest.fixture
@@ -124,32 +98,32 @@ def test_experiment_status_never_unpickles_code(tmp_path: Path):
 
 # -- 3. inconsistent artifacts with valid checksums -------------------------------------------------------------
 def _reorder_item_ids(run: Path) -> bytes:
-    ids = _arrays(run / "id_maps.npz")
+    ids = npz_arrays(run / "id_maps.npz")
     ids["item_ids"] = ids["item_ids"][[1, 0, *range(2, len(ids["item_ids"]))]]
-    return _npz(**ids)
+    return npz_bytes(**ids)
 
 
 def _fewer_item_ids(run: Path) -> bytes:
-    ids = _arrays(run / "id_maps.npz")
+    ids = npz_arrays(run / "id_maps.npz")
     ids["item_ids"] = ids["item_ids"][:-1]
-    return _npz(**ids)
+    return npz_bytes(**ids)
 
 
 def _nan_items(run: Path) -> bytes:
     z = np.load(run / "embeddings_items.npy")
     z[3, 1] = np.nan
-    return _npy(z)
+    return npy_bytes(z)
 
 
 def _split_out_of_range(run: Path) -> bytes:
-    parts = _arrays(run / "split.npz")
+    parts = npz_arrays(run / "split.npz")
     parts["test"][0] = 10**6
-    return _npz(**parts)
+    return npz_bytes(**parts)
 
 
 def _codes_of(bits: int) -> Callable[[Path], bytes]:
     def make(run: Path) -> bytes:
-        return _npy(np.zeros((len(np.load(run / "codes_items.npy")), bits // 8), dtype=np.uint8))
+        return npy_bytes(np.zeros((len(np.load(run / "codes_items.npy")), bits // 8), dtype=np.uint8))
     return make
 
 
@@ -239,7 +213,7 @@ def test_a_file_replaced_with_its_side_file_rewritten_fails_the_manifest(run: Pa
     forge(run, "history.json", b"[]", manifest=False)
     with pytest.raises(ArtifactError, match="does not match .*manifest.json"):
         RunDir(run).read_json("history.json")
-    forge(run, "embeddings_items.npy", _npy(np.load(run / "embeddings_items.npy")[::-1].copy()), manifest=False)
+    forge(run, "embeddings_items.npy", npy_bytes(np.load(run / "embeddings_items.npy")[::-1].copy()), manifest=False)
     with pytest.raises(ArtifactError, match="embeddings_items.npy: does not match"):
         HashGNN.load(run)
 

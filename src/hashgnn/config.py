@@ -43,6 +43,9 @@ class ModelConfig:
     0.2837 with the paper's single ψ (``results/ablation-plus-ml1m``).
     ``head``: ``"hash"`` (the paper: hash layer eq. 2, z = tanh(Wᵀu + b)) or ``"none"`` (no hash layer: z = u,
     continuous only; with ``encoder="lightgcn"`` this is LightGCN itself, see :data:`HEADS`).
+    ``rerank`` (:data:`RERANKS`): the continuous embedding z that hierarchical search re-ranks with and continuous
+    search ranks by: ``"tanh"`` (the paper, eq. 2: z = tanh(Wᵀu + b), K-dimensional) or ``"encoder"`` (beyond
+    the paper: z = u, the encoder's output, e.g. LightGCN's 64-d embedding, with the codes still sign(Wᵀu + b)).
     """
 
     encoder: str = "sage"
@@ -68,6 +71,7 @@ class ModelConfig:
     link_bias: bool = False
     typed_hash: bool = False
     head: str = "hash"
+    rerank: str = "tanh"
 
     def binarizer_kwargs(self) -> dict[str, Any]:
         if self.method == "guided":
@@ -131,12 +135,14 @@ PRESETS["lightgcn"] = ("model.encoder=lightgcn", "model.num_layers=3", "model.he
                        "eval.valid_n=20")
 #: ``lightgcn-fast``: with full-graph propagation a step costs about the same whatever the batch, so 32× the
 #: reference batch (65,536 links) makes an epoch 32× cheaper; Adam starts at 10× the reference lr and halves it
-#: after every 2 validations (each 10 epochs) without a better one, down to the reference 1e-3. Measured on
+#: after every 2 validations (each 10 epochs) without one better by 0.0005 Recall@20, down to the reference 1e-3,
+#: and stops after 8 such validations (gains below that were +0.0002 per 10 epochs at the end). Measured on
 #: Gowalla's validation part before it became the preset: a constant 3e-2 stalls at a lower Recall@20 than
 #: 1e-2, which is why the rate must fall as training settles (results/converged/README.md).
 PRESETS["lightgcn-fast"] = (*PRESETS["lightgcn"], "train.batch_size=65536", "train.lr=0.01",
                             "train.lr_schedule=plateau", "train.lr_factor=0.5", "train.lr_patience=2",
-                            "train.lr_min=0.001", "train.valid_every=10", "train.patience=8")
+                            "train.lr_min=0.001", "train.valid_every=10", "train.patience=8",
+                            "train.min_delta=0.0005")
 #: old preset names → their new ones, so that an old command fails with a pointer instead of a bare "unknown"
 RENAMED_PRESETS: dict[str, str] = {"official": "official-options"}
 
@@ -153,6 +159,7 @@ def preset_overrides(name: str) -> list[str]:
 
 LR_SCHEDULES = ("constant", "cosine", "plateau", "milestones")
 HEADS = ("hash", "none")
+RERANKS = ("tanh", "encoder")
 #: ``hashgnn``: eq. 7 (link reconstruction + λ ranking term on the relaxed codes, with the beyond-the-paper terms);
 #: ``bpr``: LightGCN's objective, BPR over the link and its sampled non-links + ``reg``·L2 of the batch's layer-0
 #: embeddings; ``softmax``: the sampled-softmax cross-entropy at ``temperature`` over the link and its non-links +
@@ -201,7 +208,13 @@ class TrainConfig:
     softplus(s_im − s_ij) over the ``triplets`` non-links + ``reg``·½(‖e⁰_u‖² + ‖e⁰_i‖² + mean_m ‖e⁰_m‖²) averaged
     over the batch, e⁰ the layer-0 id embeddings) or ``"softmax"`` (sampled softmax over the link and its
     ``triplets`` non-links with scores divided by ``temperature``, + the same L2); ``reg`` and ``temperature`` are
-    read by those two only.
+    read by those two only. With a hash layer and a binarizer (``model.head=hash``, ``model.method`` not
+    ``continuous``) ``"bpr"``/``"softmax"`` train the encoder's output u (the embedding ``model.rerank=encoder``
+    re-ranks with) and ``code_weight`` × eq. 7 (with the terms above) trains the relaxed codes on the same
+    batch, end to end: a hash layer on a continuous recommender's embedding, both learnt together.
+    ``init_from`` (default None): a run directory whose selected model's parameters (layer-0 embeddings,
+    encoder) start this one, e.g. a converged LightGCN under a new hash layer; its train part must be this run's
+    (so validation stays unseen), and its model the same encoder and embedding size.
     """
 
     epochs: int = 40
@@ -238,6 +251,8 @@ class TrainConfig:
     objective: str = "hashgnn"
     reg: float = 1e-4
     temperature: float = 1.0
+    code_weight: float = 1.0
+    init_from: str | None = None
 
     def extra_terms(self, epoch: int) -> dict[str, float | None]:
         """The beyond-the-paper terms of :func:`hashgnn.losses.batch_objective` in ``epoch`` (1-based), by keyword."""
@@ -397,6 +412,11 @@ class RunConfig:
         return self
 
 
+def codes_and_embedding(m: ModelConfig, t: TrainConfig) -> bool:
+    """Whether the objective trains an embedding (bpr/softmax on u) and codes (eq. 7 on ĥ) together."""
+    return t.objective != "hashgnn" and m.head == "hash" and m.method != "continuous"
+
+
 def _check_objective(m: ModelConfig, t: TrainConfig) -> None:
     if m.head not in HEADS:
         raise ConfigError(f"unknown model.head {m.head!r}; choose one of {', '.join(HEADS)}")
@@ -404,9 +424,16 @@ def _check_objective(m: ModelConfig, t: TrainConfig) -> None:
         raise ConfigError(f"model.head=none has no codes: it needs model.method=continuous, got {m.method!r}")
     if t.objective not in OBJECTIVES:
         raise ConfigError(f"unknown train.objective {t.objective!r}; choose one of {', '.join(OBJECTIVES)}")
-    if t.objective != "hashgnn" and m.method != "continuous":
-        raise ConfigError(f"train.objective={t.objective} trains continuous embeddings: it needs "
-                          f"model.method=continuous, got {m.method!r}")
+    if m.rerank not in RERANKS:
+        raise ConfigError(f"unknown model.rerank {m.rerank!r}; choose one of {', '.join(RERANKS)}")
+    if m.rerank != "tanh" and m.head == "none":
+        raise ConfigError("model.rerank chooses between a hash layer's tanh and its input; model.head=none has "
+                          "no hash layer (z is the encoder's output already)")
+    if t.code_weight != 1.0 and not codes_and_embedding(m, t):
+        raise ConfigError("train.code_weight weighs the code term of a bpr/softmax objective with a hash layer "
+                          "(model.head=hash, model.method not continuous); it has no effect here")
+    if t.code_weight < 0:
+        raise ConfigError(f"train.code_weight must be >= 0, got {t.code_weight}")
     if t.objective != "hashgnn" and t.sampler != "full":
         raise ConfigError(f"train.objective={t.objective} is trained by full-graph propagation only "
                           "(train.sampler=full)")

@@ -67,3 +67,22 @@ def test_every_planned_converged_run_is_a_valid_config(tmp_path: Path) -> None:
     plan = make_converged_plan(None, list(config["variants"]), 1, tmp_path, [])  # validates every combination
     assert set(plan.datasets) == {"gowalla", "movielens-1m", "amazon-cds"}
     assert plan.refit == {v for v, spec in config["variants"].items() if spec.get("refit")}
+
+
+def test_warm_started_variant_trains_its_source_first_and_refits_from_the_sources_refit(tmp_path: Path) -> None:
+    data = _log(tmp_path / "log.csv")
+    sets = ["train.epochs=6", "train.valid_every=2", "train.patience=2", "train.batch_size=128", "train.lr=0.01",
+            "train.auc_pairs=50", "train.threads=1", "data.use_cache=false", "model.n_bits=16"]
+    plan = make_converged_plan([str(data)], ["HashGNN-LightGCN-warm"], 1, tmp_path / "out", sets)
+    assert list(plan.variants) == ["LightGCN-fast", "HashGNN-LightGCN-warm"]
+    run_converged(plan)
+    runs = tmp_path / "out" / "runs" / "log.csv"
+    hashed = json.loads((runs / "HashGNN-LightGCN-warm-seed0" / "converged.json").read_text())
+    refit = json.loads((runs / "HashGNN-LightGCN-warm+refit-seed0" / "converged.json").read_text())
+    source = json.loads((runs / "LightGCN-fast+refit-seed0" / "converged.json").read_text())
+    assert hashed["config"]["train"]["init_from"].endswith("LightGCN-fast-seed0")
+    assert refit["config"]["train"]["init_from"].endswith("LightGCN-fast+refit-seed0")
+    assert set(hashed["test"]) == {"hamming", "hierarchical", "continuous"}
+    assert hashed["train_seconds"] == hashed["source_seconds"] + hashed["own_seconds"]
+    assert refit["train_seconds"] == pytest.approx(hashed["train_seconds"] + refit["refit_seconds"]
+                                                   + source["refit_seconds"])

@@ -208,3 +208,15 @@ def test_rerank_topk_equals_a_two_key_sort(n_rows, m, k, seed, n_distinct, pad):
     pos, got = rerank_topk(positions, scores, k)
     assert np.array_equal(pos, np.take_along_axis(positions, order, 1))
     assert np.array_equal(got, np.take_along_axis(scores, order, 1)) and got.dtype == np.float32
+
+
+@pytest.mark.parametrize("k", [1, 7, 64, 700])
+def test_float_index_equals_oracle_on_a_catalogue_larger_than_its_buffer(rng, k):
+    """Thousands of items with few distinct scores: the one-pass kernel compacts its candidate buffer many
+    times per row, and each compaction must keep the first-positioned of the tied scores."""
+    z = rng.integers(-2, 3, (6000, 4)).astype(np.float32)
+    qz = rng.integers(-2, 3, (12, 4)).astype(np.float32)
+    ex = _exclude(rng, 12, 6000, 0.3)
+    for tie_seed in (None, 3):
+        _check(FloatIndex(z, tie_seed=tie_seed).search(qz, k, exclude=ex),
+               exact_topk_reference(qz @ z.T, k, ex, tie_seed))

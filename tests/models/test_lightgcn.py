@@ -122,7 +122,7 @@ def test_trainer_uses_adam_and_lowers_the_bpr_loss(tmp_path) -> None:
     assert not result.embeddings.has_codes
 
 
-@pytest.mark.parametrize("bad", [["model.head=none"], ["model.head=sideways"], ["train.objective=bpr"],
+@pytest.mark.parametrize("bad", [["model.head=none"], ["model.head=sideways"], ["train.code_weight=2"],
                                  [*PRESETS["lightgcn"], "train.temperature=0"],
                                  [*PRESETS["lightgcn"], "train.reg=-1"],
                                  [*PRESETS["lightgcn"], "train.sampler=neighbor", "model.encoder=sage"]])

@@ -47,6 +47,9 @@ class ConvergedPlan:
     progress: bool = False
     #: variants whose selected model is trained again on all of train (validation folded in), see :func:`refit`
     refit: set[str] = field(default_factory=set)
+    #: variant → the variant whose selected model starts it (``train.init_from``; a refit starts from the
+    #: source's refit), trained first when not planned itself
+    init_from: dict[str, str] = field(default_factory=dict)
 
 
 def folder_name(dataset: str) -> str:
@@ -70,20 +73,37 @@ def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, s
     unknown = [m for m in chosen if m not in known]
     if unknown:
         raise ConfigError(f"unknown converged variant(s) {unknown}; choose from {', '.join(known)}")
+    sources = {m: known[m]["init_from"] for m in chosen if "init_from" in known[m]}
+    for variant, source in sources.items():
+        if source not in known or "init_from" in known[source]:
+            raise ConfigError(f"converged variant {variant}: init_from must name a variant trained from scratch, "
+                              f"got {source!r}")
+        if known[variant].get("refit") and not known[source].get("refit"):
+            raise ConfigError(f"converged variant {variant} is refit, so its source {source} must be too")
+    chosen = [*dict.fromkeys([s for s in sources.values() if s not in chosen])] + list(chosen)
     names = datasets or list(config["datasets"])
     plan = ConvergedPlan({d: config["datasets"].get(d, []) for d in names},
                          {m: expand(known[m]["overrides"]) for m in chosen}, list(range(seeds or config["seeds"])),
                          Path(out or "results/converged"), list(config["common"]), list(sets),
-                         config.get("published", {}), progress, {m for m in chosen if known[m].get("refit")})
+                         config.get("published", {}), progress, {m for m in chosen if known[m].get("refit")},
+                         sources)
     for dataset in plan.datasets:  # every configuration fails here, before any training
         for variant in plan.variants:
             run_config(plan, dataset, variant, 0)
     return plan
 
 
-def run_config(plan: ConvergedPlan, dataset: str, variant: str, seed: int) -> RunConfig:
+def run_path(plan: ConvergedPlan, dataset: str, label: str, seed: int) -> Path:
+    return plan.out / "runs" / folder_name(dataset) / f"{label}-seed{seed}"
+
+
+def run_config(plan: ConvergedPlan, dataset: str, variant: str, seed: int, refit: bool = False) -> RunConfig:
+    start = []
+    if variant in plan.init_from:
+        source = plan.init_from[variant] + ("+refit" if refit else "")
+        start = [f"train.init_from={run_path(plan, dataset, source, seed)}"]
     return RunConfig().override([f"data.dataset={dataset}", *plan.datasets[dataset], *plan.common,
-                                 *plan.variants[variant], *plan.sets, f"seed={seed}"]).validate()
+                                 *plan.variants[variant], *start, *plan.sets, f"seed={seed}"]).validate()
 
 
 def refit_overrides(record: dict[str, Any]) -> list[str]:
@@ -108,9 +128,9 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
     from hashgnn.training.rundir import RunDir
     from hashgnn.training.trainer import Trainer
 
-    cfg = run_config(plan, dataset, variant, seed).override(list(extra)).validate()
+    cfg = run_config(plan, dataset, variant, seed, refit=label is not None).override(list(extra)).validate()
     label = label or variant
-    path = plan.out / "runs" / folder_name(dataset) / f"{label}-seed{seed}"
+    path = run_path(plan, dataset, label, seed)
     done = path / "converged.json"
     if done.is_file():
         stored = json.loads(done.read_text())
@@ -131,18 +151,34 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
     return record
 
 
-def refit(plan: ConvergedPlan, selected: dict[str, Any]) -> dict[str, Any]:
+def refit(plan: ConvergedPlan, selected: dict[str, Any], source: dict[str, Any] | None = None) -> dict[str, Any]:
     """``VARIANT+refit``: the selection run's choices replayed on all of train (:func:`refit_overrides`). Its
     ``train_seconds`` are both runs' (the time from the first training step to the final model); the refit's own
-    are ``refit_seconds``."""
+    are ``refit_seconds``. A warm-started variant's refit starts from its source's refit (``source``), whose own
+    refit time joins the total too."""
     label = f"{selected['method']}+refit"
     record = train_one(plan, selected["dataset"], selected["method"], selected["seed"], refit_overrides(selected),
                        label)
     if "selection_seconds" not in record:  # first time: count the selection run in, once, on disk too
         record["selection_seconds"], record["refit_seconds"] = selected["train_seconds"], record["train_seconds"]
         record["train_seconds"] = selected["train_seconds"] + record["train_seconds"]
-        done = plan.out / "runs" / folder_name(selected["dataset"]) / f"{label}-seed{selected['seed']}"
-        atomic_write_text(done / "converged.json", json.dumps(record, indent=1, default=float))
+        if source is not None:
+            record["source_refit_seconds"] = source["refit_seconds"]
+            record["train_seconds"] += source["refit_seconds"]
+        atomic_write_text(run_path(plan, selected["dataset"], label, selected["seed"]) / "converged.json",
+                          json.dumps(record, indent=1, default=float))
+    return record
+
+
+def count_source(plan: ConvergedPlan, record: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """A warm-started run's ``train_seconds`` include its source's (the time from the source's first step);
+    its own are ``own_seconds``."""
+    if "source_seconds" not in record:
+        record["source"], record["source_seconds"] = source["method"], source["train_seconds"]
+        record["own_seconds"] = record["train_seconds"]
+        record["train_seconds"] = source["train_seconds"] + record["train_seconds"]
+        atomic_write_text(run_path(plan, record["dataset"], record["method"], record["seed"]) / "converged.json",
+                          json.dumps(record, indent=1, default=float))
     return record
 
 
@@ -230,11 +266,16 @@ def run_converged(plan: ConvergedPlan, command: str = "") -> str:
     plan.out.mkdir(parents=True, exist_ok=True)
     records = []
     for dataset in plan.datasets:
-        for variant in plan.variants:
+        for variant in plan.variants:  # sources of warm starts come first (make_converged_plan)
             for seed in plan.seeds:
-                records.append(train_one(plan, dataset, variant, seed))
+                record = train_one(plan, dataset, variant, seed)
+                source = plan.init_from.get(variant)
+                found = {r["method"]: r for r in records if (r["dataset"], r["seed"]) == (dataset, seed)}
+                if source is not None:
+                    record = count_source(plan, record, found[source])
+                records.append(record)
                 if variant in plan.refit:
-                    records.append(refit(plan, records[-1]))
+                    records.append(refit(plan, record, found[f"{source}+refit"] if source else None))
     records += [r for r in stored_records(plan.out) if (r["dataset"], r["method"]) not in
                 {(x["dataset"], x["method"]) for x in records}]
     summary = summary_rows(records)

@@ -19,6 +19,8 @@ class HashGNNModel(nn.Module):
     With ``config.head == "none"`` there is no hash layer and no tanh: z = u, the encoder's output, scored by
     inner product. With the ``lightgcn`` encoder this is LightGCN itself (He et al., SIGIR 2020): free id
     embeddings, :math:`\frac{1}{L+1}\sum_l \tilde{A}^l X`, nothing else (the ``LightGCN`` baseline).
+    With ``config.rerank == "encoder"`` the hash layer stays (h = sign(Wᵀu + b)) but z = u, so hierarchical
+    search re-ranks with the encoder's output instead of the K-dimensional tanh (beyond the paper).
 
     Args:
         num_nodes: Users + items (users first).
@@ -49,24 +51,39 @@ class HashGNNModel(nn.Module):
         if self.link_bias is not None:
             nn.init.zeros_(self.link_bias)
 
+    def represent(self, graph: GraphInputs) -> tuple[Tensor, Tensor]:
+        """``(u, a)`` of every node: the encoder's output ``[N, d]`` and the hash layer's pre-activations
+        a = Wᵀu + b ``[N, K]`` (without a hash layer a is u)."""
+        u = self.encoder(self.input(), graph)
+        return u, (u if self.hash is None else self.hash(u))
+
     def forward(self, graph: GraphInputs) -> Tensor:
         """Pre-activations ``a`` ``[N, K]`` of every node (without a hash layer: the encoder's output u)."""
-        u = self.encoder(self.input(), graph)
-        return u if self.hash is None else self.hash(u)
+        return self.represent(graph)[1]
 
     def relaxed(self, a: Tensor) -> Tensor:
         """ĥ that the loss sees during training (without a hash layer: ``a`` itself)."""
         return a if self.hash is None else self.binarizer(a)
 
-    def continuous(self, a: Tensor) -> Tensor:
-        """z from the pre-activations: tanh(a) (eq. 2), or ``a`` itself without a hash layer."""
-        return a if self.hash is None else torch.tanh(a)
+    def continuous(self, a: Tensor, u: Tensor | None = None) -> Tensor:
+        """z: tanh(a) (eq. 2); ``a`` itself without a hash layer; u with ``rerank="encoder"``."""
+        if self.hash is None:
+            return a
+        if self.config.rerank == "encoder":
+            if u is None:
+                raise ValueError("model.rerank=encoder: z is the encoder's output u, pass it")
+            return u
+        return torch.tanh(a)
 
     @torch.no_grad()
     def encode(self, graph: GraphInputs) -> tuple[Tensor, Tensor]:
         """``(z, h)`` for every node: continuous embeddings and ±1 codes (eq. 2–3)."""
-        z = self.continuous(self.forward(graph))
-        return z, sign(z)
+        u, a = self.represent(graph)
+        return self.continuous(a, u), self.codes(a)
+
+    def codes(self, a: Tensor) -> Tensor:
+        """h = sign(tanh(a)) ±1 (sign(0) = +1, as sign(z) of eq. 3)."""
+        return sign(a if self.hash is None else torch.tanh(a))
 
     @torch.no_grad()
     def layer_states(self, graph: GraphInputs) -> list[Tensor]:
@@ -103,8 +120,8 @@ class HashGNNModel(nn.Module):
             outs.append(own)
         u = torch.stack(outs)
         as_users = torch.zeros(len(u), dtype=torch.long, device=u.device)  # node 0 is a user: the user projection
-        z = torch.tanh(self.hash(u, as_users))
-        return z, sign(z)
+        a = self.hash(u, as_users)
+        return self.continuous(a, u), self.codes(a)
 
     def __repr__(self) -> str:
         c = self.config

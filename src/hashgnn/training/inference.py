@@ -96,8 +96,8 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
         progress: Called as ``progress(layer, rows_done)`` after each chunk (benchmarks, logs).
 
     Returns:
-        ``z = tanh(a)`` float32 and ``h = sign(z)`` (±1), ``[n_rows, K]``, on the model's device, same as
-        ``model.encode(graph)`` restricted to those rows.
+        ``z = tanh(a)`` (or the encoder's output with ``model.rerank=encoder``) float32 and ``h = sign(tanh(a))``
+        (±1), ``[n_rows, K]``, on the model's device, same as ``model.encode(graph)`` restricted to those rows.
     """
     if chunk_size <= 0:
         raise ConfigError(f"chunk_size must be > 0, got {chunk_size}")
@@ -133,9 +133,12 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
         x = gather(out, (r0, r1)) if (gather is not None and not last) else out
     # x: [hi - lo, d] final encoder output of the requested rows → hash layer, chunked to bound temporaries.
     k = model.hash.linear.out_features
-    z = torch.empty(hi - lo, k, dtype=x.dtype, device=device)
+    a = torch.empty(hi - lo, k, dtype=x.dtype, device=device)
     for s in range(0, hi - lo, chunk_size):
-        z[s:s + chunk_size] = torch.tanh(model.hash(x[s:s + chunk_size], start=lo + s))
+        a[s:s + chunk_size] = model.hash(x[s:s + chunk_size], start=lo + s)
     if was_training:
         model.train()
+    if model.config.rerank == "encoder":
+        return x, model.codes(a)
+    z = a.tanh_()  # in place: at Alibaba size another [N, K] copy is hundreds of MB
     return z, sign(z)

@@ -19,7 +19,7 @@ import torch
 from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
-from hashgnn.config import RunConfig
+from hashgnn.config import RunConfig, codes_and_embedding
 from hashgnn.data.graph import BipartiteGraph
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
@@ -147,10 +147,10 @@ class Trainer:
         negs = self.sampler.sample(users, 1, rng)[:, 0]
         return users, items, negs
 
-    def _held_out_auc(self, model: HashGNNModel, a: torch.Tensor) -> dict[str, float]:
+    def _held_out_auc(self, model: HashGNNModel, u: torch.Tensor, a: torch.Tensor) -> dict[str, float]:
         users, items, negs = self._auc_pairs
-        z = model.continuous(a.detach()).cpu()
-        h = torch.where(z >= 0, 1.0, -1.0)
+        z = model.continuous(a.detach(), u.detach()).cpu()
+        h = model.codes(a.detach()).cpu()
         out = {}
         for name, x in (("auc_h", h), ("auc_z", z)):
             u = x[users]
@@ -183,7 +183,9 @@ class Trainer:
                 tqdm.write(f"{self.run_dir.path}: no checkpoint yet, training from the start")
         if resume:
             state = self._restore(model, optimizer)
-        elif self.run_dir is not None:
+        elif tcfg.init_from is not None:
+            warm_start(model, RunDir(tcfg.init_from), self.split)
+        if not resume and self.run_dir is not None:
             self.run_dir.path.mkdir(parents=True, exist_ok=True)
             self.run_dir.write_config(cfg)
             self.run_dir.write_json("env.json", environment())
@@ -232,10 +234,10 @@ class Trainer:
             if tcfg.shared_negatives:
                 items, taken = self.sampler.shared(users, tcfg.shared_negatives, rng)
                 shared = (torch.from_numpy(items + self.n_users).to(dev), torch.from_numpy(taken).to(dev))
-            a = model(self.graph)
+            u, a = model.represent(self.graph)
             batch = (torch.from_numpy(users).to(dev), torch.from_numpy(pos_items + self.n_users).to(dev),
                      torch.from_numpy(neg_items + self.n_users).to(dev))
-            loss, parts = self._batch_loss(model, a, batch, scale, epoch, shared)
+            loss, parts = self._batch_loss(model, u, a, batch, scale, epoch, shared)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             set_lr(optimizer, tcfg, state["iteration"], n_batches)
@@ -247,20 +249,26 @@ class Trainer:
             sched = model.binarizer.state()
             if state["iteration"] % tcfg.log_every == 0 or b == n_batches - 1:
                 row = {"iteration": state["iteration"], "epoch": epoch, "loss": loss.item(),
-                       **{k: v.item() for k, v in parts.items()}, **sched, **self._held_out_auc(model, a)}
+                       **{k: v.item() for k, v in parts.items()}, **sched, **self._held_out_auc(model, u, a)}
                 state["log"].append(row)
             bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3f}" for k, v in sched.items()})
 
-    def _batch_loss(self, model: HashGNNModel, a: torch.Tensor, batch: tuple[torch.Tensor, ...], scale: float,
-                    epoch: int, shared: tuple[torch.Tensor, torch.Tensor] | None
+    def _batch_loss(self, model: HashGNNModel, u: torch.Tensor, a: torch.Tensor, batch: tuple[torch.Tensor, ...],
+                    scale: float, epoch: int, shared: tuple[torch.Tensor, torch.Tensor] | None
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The configured objective (``train.objective``) on the batch ``(users, pos, neg)`` (node rows)."""
         tcfg = self.config.train
         h = model.relaxed(a)
-        if tcfg.objective == "hashgnn":
+        if tcfg.objective == "hashgnn" or codes_and_embedding(self.config.model, tcfg):
             loss, cross, rank = batch_objective(h, a, *batch, scale, tcfg.lam, tcfg.margin, tcfg.rank_loss,
                                                 **tcfg.extra_terms(epoch), shared=shared, bias=model.link_bias)
-            return loss, {"loss_cross": cross, "loss_rank": rank}
+            parts = {"loss_cross": cross, "loss_rank": rank}
+            if tcfg.objective == "hashgnn":
+                return loss, parts
+            # the encoder's output u learns as a continuous recommender, the codes on top of it by eq. 7
+            emb_loss, emb_rank, l2 = embedding_objective(u, model.input.embedding.weight, *batch, tcfg.objective,
+                                                         tcfg.reg, tcfg.temperature, shared)
+            return emb_loss + tcfg.code_weight * loss, {**parts, "loss_embedding": emb_rank, "loss_l2": l2}
         loss, rank, l2 = embedding_objective(h, model.input.embedding.weight, *batch, tcfg.objective, tcfg.reg,
                                              tcfg.temperature, shared)
         return loss, {"loss_rank": rank, "loss_l2": l2}
@@ -362,6 +370,34 @@ class Trainer:
                                                       "stopped": state.get("stopped", "epochs")})
         return TrainResult(model, emb, state["history"], state["log"], state["best_epoch"], state["best_metric"],
                            state["seconds"], state.get("stopped", "epochs"))
+
+
+def warm_start(model: HashGNNModel, source: RunDir, split: Split) -> None:
+    """``train.init_from``: copy the selected model of run ``source`` into ``model``'s layer-0 embeddings and
+    encoder (the hash layer, if any, starts fresh). The source must have been trained on exactly this split's
+    train part, else its parameters would carry validation or test links into this run's model selection."""
+    where = source.path
+    if not source.file("config.json").is_file():
+        raise ConfigError(f"train.init_from: {where} is not a run directory (no config.json)")
+    inter, mine = source.read_arrays("interactions.npz"), split.interactions
+    parts = source.read_arrays("split.npz")
+    same_links = np.array_equal(inter["users"], mine.users) and np.array_equal(inter["items"], mine.items)
+    if not same_links or not np.array_equal(parts["train"], split.train_idx):
+        raise ConfigError(f"train.init_from: {where} was trained on other interactions or another train part "
+                          "than this run (same data, split and split.valid_ratio needed), so its parameters "
+                          "could have seen this run's validation or test links")
+    state = source.load_checkpoint("best")["model"]
+    own = model.state_dict()
+    taken = {k: v for k, v in state.items() if k.split(".")[0] in ("input", "encoder")}
+    for key, value in taken.items():
+        if key not in own or own[key].shape != value.shape:
+            raise ConfigError(f"train.init_from: {where}'s parameter {key} {tuple(value.shape)} does not fit "
+                              f"this model ({tuple(own[key].shape) if key in own else 'no such parameter'}): "
+                              "same model.encoder, layers and embedding_dim needed")
+    missing = [k for k in own if k.split(".")[0] in ("input", "encoder") and k not in taken]
+    if missing:
+        raise ConfigError(f"train.init_from: {where} has no {', '.join(missing)} for this model")
+    model.load_state_dict({**own, **taken})
 
 
 #: Settings a resumed run may change: they bound how long it trains, not what one step does.

@@ -277,25 +277,24 @@ class Trainer:
         cfg, tcfg = self.config, self.config.train
         record: dict[str, Any] = {"epoch": epoch, "iteration": state["iteration"], "seconds": state["seconds"]}
         improved = False
+        measure = epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs
         if len(self.split.valid_idx) == 0:  # nothing to select on (a refit on all of train): keep the last epoch
-            state["best_epoch"] = epoch
-            state["best_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             improved = True
-            record["lr"] = optimizer.param_groups[0]["lr"]
-            if cfg.eval.test_curve and (epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs):
-                record.update(self._test_point(model))
-        elif epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
+        elif measure:
             metric = self.validate(model)
             record[f"valid_recall@{cfg.eval.valid_n}"] = metric
-            if cfg.eval.test_curve:
-                record.update(self._test_point(model))
-            if metric > state["best_metric"] + tcfg.min_delta:
-                state["best_metric"], state["best_epoch"], state["bad_rounds"] = metric, epoch, 0
-                state["best_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                improved = True
+            improved = metric > state["best_metric"] + tcfg.min_delta
+            if improved:
+                state["best_metric"], state["bad_rounds"] = metric, 0
             else:
                 state["bad_rounds"] += 1
                 self._lower_lr_on_plateau(optimizer, state)
+        if measure and cfg.eval.test_curve:
+            record.update(self._test_point(model))
+        if improved:
+            state["best_epoch"] = epoch
+            state["best_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if measure or len(self.split.valid_idx) == 0:
             record["lr"] = optimizer.param_groups[0]["lr"]
         state["history"].append(record)
         if self.progress:

@@ -25,14 +25,15 @@ RESULTS_README = RESULTS / "README.md"
 
 def md_table(text: str, anchor: str) -> list[list[str]]:
     """Rows (cells stripped of ``**`` and spaces) of the first markdown table after the first line containing
-    ``anchor``; the header row first, the ``|---|`` row dropped."""
+    ``anchor``; the header row first, the ``|---|`` row dropped (an escaped ``\\|`` stays in its cell)."""
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if anchor in line), None)
     assert start is not None, f"anchor {anchor!r} not found"
+    lines = [line.lstrip() for line in lines]  # a table may be indented under a list item
     i = next(j for j in range(start, len(lines)) if lines[j].startswith("|"))  # the anchor may be the header
     rows = []
     while i < len(lines) and lines[i].startswith("|"):
-        cells = [c.strip().replace("**", "") for c in lines[i].strip().strip("|").split("|")]
+        cells = [c.strip().replace("**", "") for c in re.split(r"(?<!\\)\|", lines[i].strip().strip("|"))]
         if not all(re.fullmatch(r":?-+:?", c) for c in cells):
             rows.append(cells)
         i += 1
@@ -136,6 +137,39 @@ def test_readme_three_seed_sentence_is_the_file():
     for phrase in (f"{100 * hies / gs:.1f} % of its continuous GraphSage counterpart's Recall@50 ({hies:.4f} vs "
                    f"{gs:.4f}", f"Hamming ranking {100 * hamr / gs:.1f} % ({hamr:.4f}; per seed {per_seed} %)"):
         assert phrase in text, phrase
+
+
+def test_readme_budget_plus_and_table2_sentences_are_the_files():
+    """The sentences after the 3-seed one: 80 epochs (`ablation-plus-ml1m/runs.csv`, rows `gs_sm20_e80` and
+    `plussm_e80`), the `plus` preset's shares (`core-ml1m-plus/`) and the paper-protocol comparison with Table 2
+    (`hashgnn.experiments.paper`, `core-ml1m-literal/`, `core-ml1m-plus-softmax/`, `make-run/`)."""
+    text = " ".join(README.read_text().split())
+    ab = pd.read_csv(RESULTS / "ablation-plus-ml1m" / "runs.csv").set_index("run")
+    gs = float(ab.loc["gs_sm20_e80", "continuous_standard_recall@50"])
+    hies = float(ab.loc["plussm_e80", "hierarchical_M200_standard_recall@50"])
+    hamr = float(ab.loc["plussm_e80", "hamming_standard_recall@50"])
+    plus_gs = mean_metric("core-ml1m-plus", "GraphSage", "continuous")
+    plus = {m: 100 * mean_metric("core-ml1m-plus", "HashGNN+", m) / plus_gs for m in ("hierarchical@M200", "hamming")}
+    from hashgnn.experiments.paper import TABLE2
+
+    paper = TABLE2["movielens-1m"]
+    runs = pd.read_csv(RESULTS / "core-ml1m-plus-softmax" / "runs.csv")
+    softmax = runs[(runs["protocol"] == "paper") & (runs["method"] == "HashGNN")
+                   & (runs["search"] == "HieS (M = 200)")]["recall@50"]
+    assert len(softmax) == 3
+    made = make_run()["test"]["hierarchical"]["paper"]["recall@50"]
+    literal_gs = metric("core-ml1m-literal", "GraphSage", mode="continuous", protocol="paper")
+    for phrase, source in (
+            (f"GraphSage reaches {gs:.4f} and this variant {hies:.4f} HieS ({100 * hies / gs:.0f} %) and "
+             f"{hamr:.4f} HamR ({100 * hamr / gs:.0f} %)", "results/ablation-plus-ml1m/runs.csv"),
+            (f"gives HieS {plus['hierarchical@M200']:.0f} % and HamR {plus['hamming']:.0f} % of its own GraphSage",
+             "results/core-ml1m-plus/results.csv"),
+            (f"has HashGNN at HR@50 {paper['HashGNN'][0]:.3f} and GraphSage at {paper['GraphSage'][0]:.3f}",
+             "hashgnn.experiments.paper.TABLE2"),
+            (f"our GraphSage reproduces {literal_gs:.3f}", "results/core-ml1m-literal/results.csv"),
+            (f"variant gives {softmax.mean():.3f} (3-seed mean; {made:.4f} in the run above)",
+             "results/core-ml1m-plus-softmax/runs.csv, results/make-run/make-run.json")):
+        assert phrase in text, f"README.md, \"What `make run` does and prints\": {phrase!r} not found ({source})"
 
 
 # --- results/README.md --------------------------------------------------------------------------------------------
@@ -259,6 +293,582 @@ def test_table4_seconds_are_the_file():
             seconds, ratio = re.findall(r"[\d.]+", row[col].replace(",", ""))
             assert same(seconds, float(stored["seconds"])) and same(ratio, float(stored["speedup_vs_CeS"])), \
                 (mode, dataset, row[col])
+
+
+def mean_metric(folder: str, variant: str, mode: str, metric_name: str = "recall@50",
+                protocol: str = "standard") -> float:
+    """The mean over every stored seed of one metric of ``results/<folder>/results.csv``."""
+    values = metric(folder, variant, metric_name, mode=mode, protocol=protocol, seed=None)
+    assert values, (folder, variant, metric_name, mode, protocol)
+    return float(np.mean(values))
+
+
+def search_mode(folder: str, method: str) -> str:
+    """Hierarchical search for a hashing method (one with stored Hamming rows), continuous search otherwise."""
+    return "hierarchical" if metric(folder, method, mode="hamming", seed=None) else "continuous"
+
+
+def _seed_list(cell: str) -> list[str]:
+    """``0.166 (0.166 / 0.163 / 0.168)`` -> the three per-seed cells."""
+    inner = re.search(r"\(([^)]*)\)", cell)
+    assert inner, cell
+    return [c.strip() for c in inner.group(1).split("/")]
+
+
+TABLE2_GOWALLA = "## `table2-gowalla/`"
+
+
+def test_table2_gowalla_table_is_the_file():
+    """Mean and per-seed Recall@50 (HieS / CeS), HamR mean, mean training seconds. GraphSage's seed-2 run was
+    paused for 1.5 h (the section says so): its seconds, and those of LSH and HashGNN_sp that stand on it, are
+    the mean of seeds 0-1; GraphSage's own seconds are its `model_seconds` (it is trained as a shared stage)."""
+    folder, rows = "table2-gowalla", md_table(RESULTS_README.read_text(), TABLE2_GOWALLA)
+    assert rows[0] == ["method", "HieS / CeS (seed 0 / 1 / 2)", "HamR", "train s"]
+    runs = pd.read_csv(RESULTS / folder / "runs.csv")
+    assert len(rows) - 1 == runs["variant"].nunique()
+    for row in rows[1:]:
+        method = row[0].split(" (")[0]
+        mode = search_mode(folder, method)
+        values = metric(folder, method, mode=mode, seed=None)
+        where = f"results/README.md {TABLE2_GOWALLA}, {method}: {{}} vs results/{folder}/results.csv"
+        assert same(row[1], float(np.mean(values))), where.format(row[1])
+        for cell, value in zip(_seed_list(row[1]), values, strict=True):
+            assert same(cell, value), where.format(cell)
+        if mode == "hierarchical":
+            assert same(row[2], mean_metric(folder, method, "hamming")), where.format(row[2])
+        else:
+            assert row[2] == "–", where.format(row[2])
+        r = runs[runs["variant"] == method].sort_values("seed")
+        column = "model_seconds" if method == "GraphSage" else "train_seconds"
+        if method in ("GraphSage", "LSH", "HashGNN_sp"):
+            r = r[r["seed"] < 2]
+        assert same(row[3], float(r[column].mean())), \
+            f"results/README.md {TABLE2_GOWALLA}, {method}: {row[3]} vs results/{folder}/runs.csv {column}"
+
+
+TABLE2_AMAZON = "## `table2-amazon-cds/`"
+
+
+def test_table2_amazon_cds_table_is_the_file():
+    folder, rows = "table2-amazon-cds", md_table(RESULTS_README.read_text(), TABLE2_AMAZON)
+    assert rows[0] == ["method", "Recall@50 (seed 0 / 1 / 2)", "Recall@100", "HamR Recall@50 (seed 0 / 1 / 2)",
+                       "train s (seed 0 / 1 / 2)"]
+    runs = pd.read_csv(RESULTS / folder / "runs.csv")
+    assert len(rows) - 1 == runs["variant"].nunique()
+    for row in rows[1:]:
+        method = row[0].split(" (")[0]
+        mode = search_mode(folder, method)
+        where = f"results/README.md {TABLE2_AMAZON}, {method}: {{}} vs results/{folder}/results.csv"
+        columns = [(row[1], mode)] + ([(row[3], "hamming")] if mode == "hierarchical" else [])
+        if mode != "hierarchical":
+            assert row[3] == "–", where.format(row[3])
+        for cell, m in columns:
+            values = metric(folder, method, mode=m, seed=None)
+            assert same(cell, float(np.mean(values))), where.format(cell)
+            for seed_cell, value in zip(_seed_list(cell), values, strict=True):
+                assert same(seed_cell, value), where.format(seed_cell)
+        assert same(row[2], mean_metric(folder, method, mode, "recall@100")), where.format(row[2])
+        seconds = runs[runs["variant"] == method].sort_values("seed")["train_seconds"].tolist()
+        cells = [c.strip() for c in re.sub(r"\([^)]*\)", "", row[4]).split(" / ")]  # notes in brackets dropped
+        assert len(cells) == 3, row[4]
+        for cell, value in zip(cells, seconds, strict=True):
+            assert same(cell, value), \
+                f"results/README.md {TABLE2_AMAZON}, {method}: {cell} vs results/{folder}/runs.csv train_seconds"
+
+
+# --- results/README.md: the claims table, every number of every cell ---------------------------------------------
+
+# A number as the README prints it: not part of a name ("ML-1M", "AVX-512") or of a date's month and day.
+NUMBER = re.compile(r"(?<![\w.\-])\d+(?:,\d{3})*(?:\.\d+)?")
+CLAIMS = "## Against the paper, in one table"
+
+
+def numbers(cell: str) -> list[str]:
+    return NUMBER.findall(cell)
+
+
+def check_numbers(cell: str, expected: list[float | str], where: str) -> None:
+    """Every number in ``cell``, in order, against ``expected``: a float is a figure recomputed from a file (compared
+    with the cell's rounding); a str is a label or setting printed as such (a p, a λ, a table's number)."""
+    found = numbers(cell)
+    assert len(found) == len(expected), f"{where}: numbers {found} vs {len(expected)} expected ({cell!r})"
+    for shown, value in zip(found, expected, strict=True):
+        if isinstance(value, str):
+            assert shown == value, f"{where}: {shown} vs {value}"
+        else:
+            assert same(shown, value), f"{where}: {shown} vs {value:.4f} recomputed"
+
+
+def _claims_expected() -> dict[str, list[list[float | str]]]:
+    """Per claim (the start of its first cell): the numbers of its first cell and its MovieLens-1M, Gowalla,
+    Amazon-CDs and "why it differs" cells, recomputed from the folders the section names."""
+    t2 = {"ml": "table2-ml1m", "gw": "table2-gowalla", "az": "table2-amazon-cds"}
+
+    def m(ds: str, method: str, mode: str | None = None, **kw) -> float:
+        return mean_metric(t2[ds], method, mode or search_mode(t2[ds], method), **kw)
+
+    def gain(ds: str, a: str, b: str) -> float:
+        return m(ds, a) - m(ds, b)
+
+    from hashgnn.experiments.paper import TABLE2
+
+    paper_ml = TABLE2["movielens-1m"]
+    f7 = {ds: {v: metric(f"figure7-{ds}", v) for v in
+               ("dynamic", "p=1.0", "p=0.9", "p=0.8", "p=0.7", "p=0.6", "p=0.5", "p=0.4")}
+          for ds in ("ml1m", "gowalla", "amazon-cds")}
+
+    def fixed(ds: str) -> dict[float, float]:
+        return {float(k[2:]): v for k, v in f7[ds].items() if k != "dynamic"}
+
+    ml_above = min(p for p, v in fixed("ml1m").items() if v > f7["ml1m"]["dynamic"])
+    ml_below = max(p for p, v in fixed("ml1m").items() if v < f7["ml1m"]["dynamic"])
+    az = fixed("amazon-cds")
+    az_beat = max(p for p, v in az.items() if v > f7["amazon-cds"]["dynamic"])
+    assert all(v > f7["amazon-cds"]["dynamic"] for p, v in az.items() if p <= az_beat)
+    az_best = max(az, key=az.get)
+    t4 = pd.read_csv(RESULTS / "table4" / "table4.csv")
+
+    def speedup(dataset: str, mode: str) -> float:
+        return float(t4[(t4["dataset"] == dataset) & (t4["mode"] == mode)]["speedup_vs_CeS"].iloc[0])
+
+    def kept(dataset: str) -> float:
+        r = pd.read_csv(RESULTS / "table4" / "results.csv")
+        r = r[(r["dataset"] == dataset) & (r["protocol"] == "standard") & (r["metric"] == "recall@50")]
+        value = {mode: float(r[r["mode"] == mode]["value"].iloc[0]) for mode in ("hierarchical", "continuous")}
+        return 100 * value["hierarchical"] / value["continuous"]
+
+    def f5(ds: str, variant: str) -> float:
+        return metric(f"figure5-{ds}", variant)
+
+    def f5_sweep(ds: str, pattern: str, points) -> list[float]:
+        runs = set(pd.read_csv(RESULTS / f"figure5-{ds}" / "runs.csv")["variant"])
+        return [f5(ds, pattern.format(v) if pattern.format(v) in runs else "model.n_bits=32") for v in points]
+
+    log = pd.read_csv(RESULTS / "figure4_6-ml1m" / "training_log.csv")
+    p_end = float(log[log["method"] == "HashGNN_nr"].sort_values("iteration")["p"].iloc[-1])
+    ste_az = metric(t2["az"], "Hash_ste", mode="hierarchical", seed=None)
+    shallow_gw = [m("gw", x) for x in ("LSH", "Hash_ste", "Hash_gumb")]
+    lam_az = f5_sweep("amazon-cds", "train.lam={:.1f}", [x / 10 for x in range(1, 11)])
+    trip_az = f5_sweep("amazon-cds", "train.triplets={}", [1, 5, 10, 15, 20, 25])
+    gains = [gain(ds, "HashGNN", "HashGNN_nr") for ds in t2]
+    gw_k = f5_sweep("gowalla", "model.n_bits={}", [8, 16, 32, 64])
+    az_k = f5_sweep("amazon-cds", "model.n_bits={}", [8, 16, 32, 64])
+    gw7, gwd = f7["gowalla"], f7["gowalla"]["dynamic"]
+    return {
+        "HashGNN (HieS) beats its continuous GraphSage": [
+            [], [m("ml", "HashGNN"), m("ml", "GraphSage"), 100 * m("ml", "HashGNN") / m("ml", "GraphSage")],
+            [m("gw", "HashGNN"), m("gw", "GraphSage"), 100 * m("gw", "HashGNN") / m("gw", "GraphSage")],
+            [m("az", "HashGNN"), m("az", "GraphSage")],
+            [m("ml", "GraphSage", protocol="paper"), paper_ml["GraphSage"][0],
+             m("ml", "HashGNN", protocol="paper"), paper_ml["HashGNN"][0]]],
+        "HashGNN is the best hashing method": [
+            [], [m("ml", "HashGNN_sp"), m("ml", "HashGNN_nr"), m("ml", "HashGNN")], [], [], []],
+        "the ranking term helps": [
+            [], [m("ml", "HashGNN"), m("ml", "HashGNN_nr"), "5", "0"], [gains[1]], [gains[2]], [max(gains)]],
+        "joint training beats two stages": [
+            [], [], [gain("gw", "HashGNN", "HashGNN_sp")], [gain("az", "HashGNN", "HashGNN_sp")], []],
+        "guided STE beats plain STE": [
+            ["2", "4", "6"], [m("ml", "HashGNN"), m("ml", "Hash_ste")], [m("gw", "HashGNN"), m("gw", "Hash_ste")],
+            [m("az", "HashGNN"), m("az", "Hash_ste")], []],
+        "HashNet and Hash_gumb below HashGNN": [[], [], [], [], []],
+        "learned codes beat LSH": [
+            [], [m("ml", "LSH")], [min(shallow_gw), max(shallow_gw)], [m("az", "Hash_ste"), m("az", "LSH")],
+            [min(ste_az), max(ste_az)]],
+        "BiNE > MF > PTE": [[], [], [], [], []],
+        "the dynamic p schedule beats every fixed p": [
+            ["7"], [f7["ml1m"]["dynamic"], ml_above, ml_below],
+            [gwd, "0.6", "0.5", gw7["p=0.6"], gw7["p=0.5"], "0.7", gw7["p=0.7"], "1.0", "0.9", "0.4",
+             gw7["p=1.0"], gw7["p=0.9"], gw7["p=0.4"]],
+            [f7["amazon-cds"]["dynamic"], az_beat, az_best, az[az_best]],
+            ["40", p_end, "0.6"]],
+        "HieS and HamR are faster than CeS": [
+            ["4"], [speedup("movielens-1m", "hierarchical"), speedup("movielens-1m", "hamming")],
+            [speedup("gowalla", "hierarchical"), speedup("gowalla", "hamming")],
+            [speedup("amazon-cds", "hierarchical"), speedup("amazon-cds", "hamming")],
+            # ×15 / ×27: the 2026-12-01 measurement, from run directories not kept (flagged in the cell)
+            ["2026", "2026", "15", "27", "200", kept("movielens-1m"), kept("gowalla"), kept("amazon-cds")]],
+        "sensitivity to λ, triplets, K": [
+            ["5"], ["0", "1", "0.5"],
+            ["0", "1", f5("gowalla", "train.lam=0.0"), f5("gowalla", "train.triplets=1"),
+             f5("gowalla", "model.n_bits=32"), "8", "16", "32", "64", *gw_k, "0.5", "20",
+             f5("gowalla", "train.triplets=20")],
+            ["0", f5("amazon-cds", "train.lam=0.0"), min(lam_az), max(lam_az), "8", "16", "32", "64", *az_k,
+             "1", "25", min(trip_az), max(trip_az)],
+            ["0.008", "0.005"]],
+    }
+
+
+def test_results_readme_claims_table_is_the_files():
+    rows = md_table(RESULTS_README.read_text(), CLAIMS)
+    assert rows[0] == ["paper's claim", "MovieLens-1M", "Gowalla", "Amazon-CDs", "why it differs, where it does"]
+    expected = _claims_expected()
+    seen = set()
+    for row in rows[1:]:
+        claim = next((c for c in expected if row[0].startswith(c)), None)
+        assert claim is not None, f"results/README.md {CLAIMS}: claim {row[0]!r} has no check here"
+        seen.add(claim)
+        for col, (cell, want) in enumerate(zip(row, expected[claim], strict=True)):
+            check_numbers(cell, want, f"results/README.md {CLAIMS}, {claim!r}, column {rows[0][col]!r}")
+    assert seen == set(expected)
+
+
+# --- benchmarks/README.md: the per-host scan result file and the issue-34 reliability file -----------------------
+
+BENCH_README = ROOT / "benchmarks" / "README.md"
+NOT_FROM_FILE = "not from a committed file (measured by hand"
+
+
+def bench_sections() -> dict[str, str]:
+    """benchmarks/README.md cut at its ``##`` / ``###`` headings: heading -> text up to the next heading."""
+    parts = re.split(r"^(#{2,3} .*)$", BENCH_README.read_text(), flags=re.M)
+    return {"(top)": parts[0], **{parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}}
+
+
+SCAN_SECTION = "### Exact scan vs faiss, one result file per host (issue 32)"
+RELIABILITY_SECTION = "### Issue 34: artifacts that cannot run code, one writer per run, bounded service"
+# sections that only describe (settings, dataset sizes, an API), measuring nothing
+DESCRIPTIVE = ("## Scale: synthetic Alibaba-size data", "### Synthetic data", "### Neighbour sampling",
+               "## Scale: mini-batch training")
+
+
+def test_benchmark_sections_are_checked_or_say_they_are_not():
+    """A section with measured figures either is checked below against its committed result file or says, in its
+    text, that its figures are not from a committed file."""
+    for heading, text in bench_sections().items():
+        if heading.startswith((SCAN_SECTION, RELIABILITY_SECTION, *DESCRIPTIVE)):
+            continue
+        assert NOT_FROM_FILE in " ".join(text.split()).lower(), \
+            f"benchmarks/README.md {heading!r}: figures neither checked against a committed file nor marked"
+
+
+def _scan_file() -> tuple[Path, str, list[list[str]]]:
+    files = sorted((ROOT / "benchmarks" / "results").glob("hamming_scan_*.md"))
+    assert files, "no committed hamming_scan result file"
+    text = files[0].read_text()
+    return files[0], text, md_table(text, "| size | users × items | codes | K |")
+
+
+def test_benchmarks_scan_figures_are_the_result_file():
+    path, text, rows = _scan_file()
+    section = " ".join(bench_sections()[next(h for h in bench_sections() if h.startswith(SCAN_SECTION))].split())
+    where = f"benchmarks/README.md {SCAN_SECTION!r} vs {path.relative_to(ROOT)}"
+    head = rows[0]
+    col = {name: head.index(name) for name in ("size", "codes", "K", "HammingIndex s (G pairs/s)",
+                                               "faiss IndexBinaryFlat s (G pairs/s)", "faiss / HammingIndex",
+                                               "other layout s (vs faiss)", "identical")}
+    assert f"[`results/{path.name}`](results/{path.name})" in section, where
+    ratios: dict[str, list[float]] = {}
+    for row in rows[1:]:
+        ratios.setdefault(row[col["K"]], []).append(num(row[col["faiss / HammingIndex"]]))
+    by_k = {k: f"{min(v):.1f}–{max(v):.1f}×" for k, v in ratios.items()}
+    assert f"K = 32: {by_k['32']} faiss; K = 64: {by_k['64']}; K = 128: {by_k['128']}." in section, (where, by_k)
+    assert ("Every row is exact" in section) == all(r[col["identical"]] == "yes" for r in rows[1:]), where
+    gw = next(r for r in rows[1:] if r[col["size"]] == "Gowalla" and r[col["codes"]] == "clustered"
+              and r[col["K"]] == "32")
+    ours, faiss = gw[col["HammingIndex s (G pairs/s)"]], gw[col["faiss IndexBinaryFlat s (G pairs/s)"]]
+    phrase = (f"Gowalla size, clustered 32-bit: {ours.split()[0]} s ({num(ours.split()[1]):.1f} G pairs/s) against "
+              f"{faiss.split()[0]} s, {gw[col['faiss / HammingIndex']]}")
+    assert phrase in section, (where, phrase)
+    date = re.search(r"; (\d{4}-\d{2}-\d{2}) \d{2}:\d{2} UTC;", text).group(1)
+    load = re.search(r"Load average at start: ([\d.]+)", text).group(1)
+    assert f"{date}, load average {load} at the start" in section, where
+    alibaba = " ".join(text.split("Alibaba size (")[1].split())
+    total = re.search(r"\*\*HammingIndex \(automatic path[^)]*\) ([\d.]+) s for all users", alibaba).group(1)
+    mih = re.search(r"MultiIndexHashing ([\d.]+) s", alibaba).group(1)
+    brute = re.search(r"≈ ([\d,]+) s for all", alibaba).group(1)
+    for phrase in (f"HammingIndex {total} s (≤ 60 s)", f"alone took {mih} s", f"would take about {brute} s"):
+        assert phrase in section, (where, phrase)
+    # the design notes (under the re-rank heading) compare the two scan layouts of the same file
+    layout = [num(r[col["other layout s (vs faiss)"]]) / num(r[col["HammingIndex s (G pairs/s)"]]) for r in rows[1:]]
+    design = " ".join(bench_sections()[next(h for h in bench_sections()
+                                            if h.startswith("### Hierarchical search's re-rank"))].split())
+    assert f"the other layout takes {min(layout):.1f}–{max(layout):.1f}× the selected one's time" in design, \
+        f"benchmarks/README.md, design notes: the two layouts vs {path.relative_to(ROOT)}"
+
+
+def test_benchmarks_reliability_table_is_the_result_file():
+    stored = json.loads((ROOT / "benchmarks" / "reliability.json").read_text())
+    heading = next(h for h in bench_sections() if h.startswith(RELIABILITY_SECTION))
+    text = bench_sections()[heading]
+    where = f"benchmarks/README.md {heading!r} vs benchmarks/reliability.json"
+    rows = md_table(text, "| # | case | outcome | ms |")
+    cases = stored["cases"]
+    assert len(rows) - 1 == len(cases), where
+    for row, case in zip(rows[1:], cases, strict=True):
+        n, name, outcome, ms = row
+        assert name.replace("\\|", "|") == case["case"], (where, n, name)
+        assert ms == f"{case['ms']:.0f}", (where, n, ms, case["ms"])
+        kind = case["outcome"].split(":")[0]
+        assert outcome.startswith(kind), (where, n, outcome, kind)
+        # every number the shortened outcome shows is in the stored one
+        for shown in numbers(outcome.replace("\\|", "|")):
+            assert shown in case["outcome"], (where, n, shown)
+    flat = " ".join(text.split())
+    expected = sum(c["as_expected"] for c in cases)
+    ran = sum(bool(c.get("payload_ran")) for c in cases)
+    assert (f"({stored['date']}; {len(cases)} cases, **{expected} as expected, payload executed {ran} times**"
+            in flat), where
+    fig = stored["figures"]
+    plain, manifest = fig["plain_checked_write_1MB_ms"], fig["manifest_recorded_write_1MB_ms"]
+    phrase = (f"a 1 MB artifact written with its side file {plain:.0f} ms, the same write recorded in the manifest "
+              f"{manifest:.0f} ms (+{manifest - plain:.0f} ms")
+    assert phrase in flat, (where, phrase)
+    assert f"`HashGNN.load` of the tiny run with `verify()` {fig['hashgnn_load_verified_ms']:.0f} ms" in flat, where
+
+
+def test_table4_recall_table_is_the_file():
+    rows = md_table(RESULTS_README.read_text(), "| search | MovieLens-1M | Gowalla | Amazon-CDs |")
+    r = pd.read_csv(RESULTS / "table4" / "results.csv")
+    r = r[(r["protocol"] == "standard") & (r["metric"] == "recall@50")]
+    value = {(d, m): float(v) for d, m, v in zip(r["dataset"], r["mode"], r["value"], strict=True)}
+    for row in rows[1:]:
+        mode = SEARCH[row[0].split(" ")[0]]
+        for cell, dataset in zip(row[1:], ("movielens-1m", "gowalla", "amazon-cds"), strict=True):
+            share = 100 * value[(dataset, mode)] / value[(dataset, "continuous")]
+            shown = re.fullmatch(r"([\d.]+) \((\d+) %\)", cell)
+            assert shown and same(shown.group(1), value[(dataset, mode)]) and same(shown.group(2), share), \
+                f"results/README.md `table4/` recall table, {row[0]} {dataset}: {cell} vs results/table4/results.csv"
+
+
+# --- results/README.md: the `plus` sections (`ablation-plus-ml1m/`, `core-ml1m-plus/`, `core-ml1m-80epochs/`) -----
+
+ABLATION = RESULTS / "ablation-plus-ml1m" / "runs.csv"
+ABLATION_TABLE = "| run | objective on z (`train.z_weight`) |"
+ABLATION_RUN = {"GraphSage at scale 1/4": "gs025"}
+
+
+def _ablation() -> pd.DataFrame:
+    return pd.read_csv(ABLATION).set_index("run")
+
+
+def test_ablation_plus_table_is_the_file():
+    """HamR, HieS (M = 100), CeS and median |z| of each row's run; the first row (previous session) has no run."""
+    rows, ab = md_table(RESULTS_README.read_text(), ABLATION_TABLE), _ablation()
+    head = rows[0]
+    col = {name: head.index(name) for name in ("HamR", "HieS", "CeS on own z", "median \\|z\\|")}
+    stored = {"HamR": "hamming_standard_recall@50", "HieS": "hierarchical_standard_recall@50",
+              "CeS on own z": "continuous_standard_recall@50", "median \\|z\\|": "median_abs_z"}
+    for row in rows[1:]:
+        name = ABLATION_RUN.get(row[0], row[0].split(" (")[0])
+        if name not in ab.index:
+            assert row[0].startswith("z only (previous session; not from a committed file"), \
+                f"results/README.md {ABLATION_TABLE}: {row[0]} not in {ABLATION}"
+            continue
+        for header, column in stored.items():
+            cell, value = row[col[header]], ab.loc[name, column]
+            if pd.isna(value):
+                assert cell == "", (row[0], header, cell)
+            else:
+                assert same(cell.split(" (")[0], float(value)), \
+                    f"results/README.md ablation-plus-ml1m table, {name} {header}: {cell} vs {ABLATION.name} {column}"
+    assert ab.loc["q03", "best_epoch"] == 4  # "collapsed, best epoch 4"
+
+
+SHARED_TABLE = "| run (all: softmax term, 5 negatives per link + 256 shared) |"
+SHARED_RUN = {"GraphSage": "gs_sm5sh256", "HashGNN+": "plus_sm5sh256",
+              "HashGNN+, p × 0.95 every 125 iterations": "plus_sh256_pe125",
+              "HashGNN+, bit balance 0.1": "plus_sh256_b01", "HashGNN+, distillation weight 1": "plus_sh256_d1",
+              "HashGNN+, score scale 1/2": "plus_sh256_s05",
+              "HashGNN+, link bias (GraphSage with it: 0.3177)": "plus_sh256_lb"}
+
+
+def test_shared_negatives_table_is_the_file():
+    rows, ab = md_table(RESULTS_README.read_text(), SHARED_TABLE), _ablation()
+    assert [r[0] for r in rows[1:]] == list(SHARED_RUN)
+    gs = float(ab.loc["gs_sm5sh256", "continuous_standard_recall@50"])
+    gs_lb = float(ab.loc["gs_sh256_lb", "continuous_standard_recall@50"])
+    assert same(rows[-1][0].split(": ")[1], gs_lb), "results/README.md shared-negatives table, link bias label"
+    for row in rows[1:]:
+        r = ab.loc[SHARED_RUN[row[0]]]
+        where = f"results/README.md shared-negatives table, {row[0]}: {{}} vs {ABLATION.relative_to(ROOT)}"
+        base = gs_lb if "link bias" in row[0] else gs
+        expected = [r["hamming_standard_recall@50"], r["hierarchical_M200_standard_recall@50"],
+                    r["continuous_standard_recall@50"], 100 * r["hamming_standard_recall@50"] / base,
+                    r["train_seconds"]]
+        for cell, value in zip(row[1:], expected, strict=True):
+            if row[0] == "GraphSage" and cell == "100 %":
+                continue  # GraphSage's own share
+            if pd.isna(value):
+                assert cell == "–", where.format(cell)
+            else:
+                assert same(cell, float(value)), where.format(cell)
+        if "link bias" in row[0]:
+            assert row[4].endswith(f"of {gs_lb:.4f}"), where.format(row[4])
+
+
+def _seed_table_check(rows: list[list[str]], stored: dict[str, list[float]], base: str, where: str) -> None:
+    """Rows ``method | search | seeds a / b / c | mean ± std | vs <base>`` against ``stored[search label]``."""
+    base_mean = float(np.mean(stored[base]))
+    for row in rows[1:]:
+        key = f"{row[0]} | {row[1]}"
+        values = stored[key]
+        seeds = [c.strip() for c in row[2].split(" / ")]
+        assert all(same(c, v) for c, v in zip(seeds, values, strict=True)), f"{where}, {key}: {row[2]}"
+        mean, std = row[3].split(" ± ")
+        assert same(mean, float(np.mean(values))) and same(std, float(np.std(values, ddof=1))), \
+            f"{where}, {key}: {row[3]}"
+        assert same(row[4], 100 * float(np.mean(values)) / base_mean), f"{where}, {key}: {row[4]}"
+        per_seed = re.search(r"per seed ([\d. /]+) %", row[4])
+        if per_seed:
+            shares = [100 * v / b for v, b in zip(values, stored[base], strict=True)]
+            cells = per_seed.group(1).split(" / ")
+            assert all(same(c, v) for c, v in zip(cells, shares, strict=True)), f"{where}, {key}: {row[4]}"
+
+
+def test_core_ml1m_plus_table_is_the_file():
+    rows = md_table(RESULTS_README.read_text(), "| method | search | Recall@50 standard (seeds 0 / 1 / 2) |")
+    f = "core-ml1m-plus"
+    stored = {"GraphSage | CeS": metric(f, "GraphSage", mode="continuous", seed=None),
+              "HashGNN+ (`plus`) | HieS, M = 200 (default)": metric(f, "HashGNN+", mode="hierarchical@M200", seed=None),
+              "HashGNN+ (`plus`) | HieS, M = 100": metric(f, "HashGNN+", mode="hierarchical", seed=None),
+              "HashGNN+ (`plus`) | HamR": metric(f, "HashGNN+", mode="hamming", seed=None),
+              "HashGNN+ (`plus`) | CeS on own z": metric(f, "HashGNN+", mode="continuous", seed=None)}
+    _seed_table_check(rows, stored, "GraphSage | CeS", f"results/README.md `core-ml1m-plus/` table vs results/{f}")
+
+
+def test_softmax_term_table_is_the_file():
+    rows = md_table(RESULTS_README.read_text(), "### The sampled-softmax ranking term, 3 seeds")
+    ab = _ablation()
+
+    def seeds(prefix: str, column: str) -> list[float]:
+        return [float(ab.loc[run, column]) for run in (prefix, f"{prefix}_s1", f"{prefix}_s2")]
+
+    stored = {"GraphSage, softmax term | CeS": seeds("gs_sm20", "continuous_standard_recall@50"),
+              "HashGNN+, softmax term | HieS, M = 200": seeds("plus_sm20", "hierarchical_M200_standard_recall@50"),
+              "HashGNN+, softmax term | HieS, M = 100": seeds("plus_sm20", "hierarchical_standard_recall@50"),
+              "HashGNN+, softmax term | HamR": seeds("plus_sm20", "hamming_standard_recall@50"),
+              "HashGNN+, softmax term | CeS on own z": seeds("plus_sm20", "continuous_standard_recall@50")}
+    _seed_table_check(rows, stored, "GraphSage, softmax term | CeS",
+                      f"results/README.md softmax-term table vs {ABLATION.relative_to(ROOT)}")
+
+
+def test_core_ml1m_80epochs_table_is_the_file():
+    rows = md_table(RESULTS_README.read_text(), "## `core-ml1m-80epochs/`")
+    f, mode = "core-ml1m-80epochs", {"CeS": "continuous", "HieS, M = 200": "hierarchical", "HamR": "hamming",
+                                     "HieS, M = 100": "hierarchical@M100", "CeS on own z": "continuous"}
+    gs = metric(f, "GraphSage", mode="continuous")
+    at40 = {"GraphSage": metric("core-ml1m-plus", "GraphSage", mode="continuous"),
+            "HieS, M = 200": metric("core-ml1m-plus", "HashGNN+", mode="hierarchical@M200"),
+            "HamR": metric("core-ml1m-plus", "HashGNN+", mode="hamming")}
+    for row in rows[1:]:
+        variant = row[0].split(" (")[0]
+        value = metric(f, variant, mode=mode[row[1]])
+        paper = metric(f, variant, mode=mode[row[1]], protocol="paper")
+        where = f"results/README.md `core-ml1m-80epochs/` table, {row[0]} {row[1]}: {{}} vs results/{f}/results.csv"
+        assert same(row[2].split(" (")[0], value), where.format(row[2])
+        earlier = re.search(r"40 epochs: ([\d.]+)", row[2])
+        if earlier:
+            assert same(earlier.group(1), at40["GraphSage" if variant == "GraphSage" else row[1]]), \
+                where.format(row[2]) + " / results/core-ml1m-plus"
+        assert same(row[3], 100 * value / gs), where.format(row[3])
+        assert same(row[4].split(" (")[0], paper), where.format(row[4])
+    seconds = pd.read_csv(RESULTS / f / "runs.csv").set_index("variant")["train_seconds"]
+    text = " ".join(RESULTS_README.read_text().split())
+    assert (f"Train seconds (1 thread, the two side by side): GraphSage {seconds['GraphSage']:.0f}, "
+            f"HashGNN+ {seconds['HashGNN+']:.0f}.") in text, f"results/README.md `core-ml1m-80epochs/` seconds vs {f}"
+
+
+# --- results/README.md: the single-run comparisons (`core-ml1m-*`, score scale, Figures 4/6) ----------------------
+
+MODE = {"CeS": "continuous", "HieS": "hierarchical", "HamR": "hamming", "CeS on own z": "continuous",
+        "CeS on its own z": "continuous"}
+
+
+def test_core_ml1m_literal_table_is_the_file():
+    from hashgnn.experiments.paper import TABLE2
+
+    f = "core-ml1m-literal"
+    rows = md_table(RESULTS_README.read_text(), f"## `{f}/`")
+    assert rows[0][3:7] == ["Recall@50", "Recall@100", "NDCG@50", "NDCG@100"]
+    for row in rows[1:]:
+        variant = row[0].split(" (")[0]
+        where = f"results/README.md `{f}/` table, {row[0]} {row[1]} {row[2]}: {{}} vs results/{f}/results.csv"
+        for cell, name in zip(row[3:7], ("recall@50", "recall@100", "ndcg@50", "ndcg@100"), strict=True):
+            assert same(cell, metric(f, variant, name, mode=MODE[row[1]], protocol=row[2])), where.format(cell)
+        if row[7]:
+            paper = TABLE2["movielens-1m"][variant]
+            assert row[7] == f"{paper[0]:.3f} / {paper[1]:.3f}", where.format(row[7]) + " / experiments.paper"
+
+
+def test_core_ml1m_leaky_table_is_the_file():
+    from hashgnn.experiments.paper import TABLE2
+
+    f = "core-ml1m-leaky"
+    rows = md_table(RESULTS_README.read_text(), f"## `{f}/`")
+    assert rows[0] == ["method", "search", "Recall@50 standard", "Recall@100 standard",
+                       "Recall@50 paper protocol (paper)", "epochs run"]
+    epochs = pd.read_csv(RESULTS / f / "runs.csv").set_index("variant")["epochs_run"]
+    for row in rows[1:]:
+        where = f"results/README.md `{f}/` table, {row[0]} {row[1]}: {{}} vs results/{f}"
+        mode = MODE[row[1]]
+        assert same(row[2], metric(f, row[0], mode=mode)), where.format(row[2])
+        assert same(row[3], metric(f, row[0], "recall@100", mode=mode)), where.format(row[3])
+        if row[4]:
+            ours, paper = re.fullmatch(r"([\d.]+) \(([\d.]+)\)", row[4]).groups()
+            assert same(ours, metric(f, row[0], mode=mode, protocol="paper")), where.format(row[4])
+            assert same(paper, TABLE2["movielens-1m"][row[0]][0]), where.format(row[4]) + " / experiments.paper"
+        if row[5]:
+            assert row[5].split(" ")[0] == str(epochs[row[0]]), where.format(row[5]) + "/runs.csv"
+
+
+def test_core_ml1m_official_variant_table_is_the_file():
+    from hashgnn.experiments.paper import TABLE2
+
+    f = "core-ml1m-official-variant"
+    rows = md_table(RESULTS_README.read_text(),
+                    "| method | search | Recall@50 standard | Recall@50 paper protocol (paper) |")
+    for row in rows[1:]:
+        variant = row[0].split(" (")[0]
+        where = f"results/README.md `{f}/` table, {row[0]} {row[1]}: {{}} vs results/{f}/results.csv"
+        for cell, protocol in ((row[2], "standard"), (row[3].split(" (")[0], "paper")):
+            values = metric(f, variant, mode=MODE[row[1]], protocol=protocol, seed=None)
+            shown = [c.strip() for c in cell.split(" / ")]
+            assert all(same(c, v) for c, v in zip(shown, values, strict=True)), where.format(cell)
+        paper = re.search(r"\(([\d.]+)\)", row[3])
+        if paper:
+            assert same(paper.group(1), TABLE2["movielens-1m"][variant][0]), where.format(row[3])
+
+
+def test_score_scale_tables_are_the_files():
+    text = RESULTS_README.read_text()
+    rows = md_table(text, "| score scale | GraphSage CeS Recall@50 |")
+    folders = {"1 (paper, default)": "ablation-score-scale-ml100k/literal", "1/√K": "ablation-score-scale-ml100k/sqrt"}
+    columns = (("GraphSage", "continuous"), ("HashGNN", "hierarchical"), ("HashGNN", "hamming"),
+               ("HashGNN", "continuous"))
+    for row in rows[1:]:
+        f = folders[row[0]]
+        for cell, (variant, mode) in zip(row[1:], columns, strict=True):
+            assert same(cell, metric(f, variant, mode=mode)), \
+                f"results/README.md score-scale table (ML-100K), {row[0]} {variant} {mode}: {cell} vs results/{f}"
+    rows = md_table(text, "| score scale | GraphSage CeS | HashGNN HieS |")
+    folders = {"1 (paper, default; `table2-gowalla/`, seed 0)": "table2-gowalla",
+               "1/√K (`ablation-score-scale-gowalla/sqrt/`)": "ablation-score-scale-gowalla/sqrt"}
+    for row in rows[1:]:
+        f = folders[row[0]]
+        for cell, (variant, mode) in zip(row[1:], columns, strict=True):
+            assert same(cell, metric(f, variant, mode=mode)), \
+                f"results/README.md score-scale table (Gowalla), {row[0]} {variant} {mode}: {cell} vs results/{f}"
+
+
+FIGURE4_6 = {"gowalla": "## `figure4_6-gowalla/`", "ml1m": "## `figure4_6-ml1m/`",
+             "amazon-cds": "## `figure4_6-amazon-cds/`"}
+
+
+@pytest.mark.parametrize("dataset", list(FIGURE4_6))
+def test_figure4_6_tables_are_the_files(dataset: str):
+    """Last logged loss and AUCs (`training_log.csv`), test HamR / HieS Recall@50 (`results.csv`)."""
+    f = f"figure4_6-{dataset}"
+    rows = md_table(RESULTS_README.read_text(), FIGURE4_6[dataset])
+    log = pd.read_csv(RESULTS / f / "training_log.csv").sort_values("iteration")
+    for row in rows[1:]:
+        method = re.search(r"\((\w+)\)", row[0]).group(1)
+        last = log[log["method"] == method].iloc[-1]
+        where = f"results/README.md {FIGURE4_6[dataset]}, {method}: {{}} vs results/{f}"
+        for cell, column in zip(row[1:4], ("loss", "auc_h", "auc_z"), strict=True):
+            assert same(cell, float(last[column])), where.format(cell) + "/training_log.csv"
+        hamr, hies = row[4].split(" / ")
+        assert same(hamr, metric(f, method, mode="hamming")), where.format(row[4]) + "/results.csv"
+        assert same(hies, metric(f, method, mode="hierarchical")), where.format(row[4]) + "/results.csv"
 
 
 # --- how the defaults were chosen: the README states the criterion of each --------------------------------------

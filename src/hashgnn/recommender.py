@@ -202,6 +202,26 @@ class HashGNN(Recommender):
 
         return Embeddings(z.numpy(), emb.item_z, pack_codes(h.numpy()), emb.item_codes, emb.n_bits)
 
+    def encode_new_items(self, user_lists: list[np.ndarray]) -> Embeddings:
+        """z and codes for items outside the training data, from the user *indices* that interacted with each
+        (the mirror of :meth:`encode_new_users`, so that new items can join a served index without retraining).
+        The new items are the item side of the answer (codes None for a continuous-only model); users unchanged."""
+        import torch
+
+        from hashgnn.index import pack_codes
+
+        lists = [self._check_indices(list(np.atleast_1d(users)), "user") for users in user_lists]
+        if not lists or any(len(users) == 0 for users in lists):
+            raise ConfigError("encode_new_items needs at least one item, each with at least one user")
+        net, states = self.load_network()
+        with torch.no_grad():
+            z, h = net.encode_new_items([torch.as_tensor(u) for u in lists], states,
+                                        self.split.interactions.n_users)
+        emb = self.embeddings()
+        codes = pack_codes(h.numpy()) if emb.has_codes else None
+        return Embeddings(emb.user_z, np.ascontiguousarray(z.numpy(), dtype=np.float32), emb.user_codes, codes,
+                          emb.n_bits)
+
     # -- ids ---------------------------------------------------------------------------------------------------
     def recommend(self, userid: Any, N: int = 10, mode: str | None = None, filter_already_liked_items: bool = True,
                   user_items: sp.csr_matrix | None = None, ids: str = "original") -> tuple[Any, Any]:

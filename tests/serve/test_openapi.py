@@ -11,7 +11,11 @@ ENDPOINTS = {
     ("/users/{user_id}/recommendations", "get"): "UserRecommendations",
     ("/items/{item_id}/similar", "get"): "SimilarItems",
     ("/recommendations", "post"): "NewUserRecommendations",
+    ("/recommendations/batch", "post"): "BatchRecommendations",
+    ("/users", "post"): "Added",
+    ("/items", "post"): "Added",
 }
+ADDITIONS = {("/users", "post"), ("/items", "post")}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,7 @@ def test_every_endpoint_is_listed_with_its_response_model(schema):
     assert listed == set(ENDPOINTS)
     for (path, method), model in ENDPOINTS.items():
         op = schema["paths"][path][method]
-        ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+        ok = op["responses"]["201" if (path, method) in ADDITIONS else "200"]["content"]["application/json"]["schema"]
         assert ok == {"$ref": f"#/components/schemas/{model}"}, (path, ok)
         assert op.get("summary")
 
@@ -34,10 +38,10 @@ def test_every_endpoint_is_listed_with_its_response_model(schema):
 @pytest.mark.parametrize("path,method", [k for k in ENDPOINTS if k[0] != "/health"])
 def test_error_responses_are_documented(schema, path, method):
     responses = schema["paths"][path][method]["responses"]
-    for status in ("404", "422"):
+    for status in ("404", "422") + (("409",) if (path, method) in ADDITIONS else ()):
         content = responses[status]["content"]["application/json"]
         assert content["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
-        assert content["example"]["error"] in ("not_found", "invalid_request")
+        assert content["example"]["error"] in ("not_found", "invalid_request", "conflict")
         assert responses[status]["description"]
 
 
@@ -51,7 +55,8 @@ def test_parameters_and_body_are_described(schema):
     comps = schema["components"]["schemas"]
     assert set(comps["SearchMode"]["enum"]) == {"hamming", "hierarchical", "continuous"}
     for name in ("HealthResponse", "UserRecommendations", "SimilarItems", "NewUserRequest",
-                 "NewUserRecommendations", "ErrorResponse"):
+                 "NewUserRecommendations", "ErrorResponse", "BatchRequest", "BatchRecommendations",
+                 "AddUsersRequest", "AddItemsRequest", "Added"):
         assert comps[name].get("examples"), name
     assert comps["NewUserRequest"]["properties"]["items"]["minItems"] == 1
     assert comps["NewUserRequest"]["additionalProperties"] is False

@@ -23,7 +23,18 @@ app = typer.Typer(help="Learning to hash with graph neural networks for recommen
 err_console = Console(stderr=True)
 
 
-def _register() -> None:
+#: commands run with their own module's imports only: a script calling ``hashgnn recommend`` once per look-up
+#: should not pay for importing every other command group (benchmarks/startup.py measures it). The module must
+#: register two commands or more, or typer would take the lone one as the whole program.
+COMMAND_MODULES = {"recommend": "serve", "serve": "serve"}
+
+
+def _register(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    module = COMMAND_MODULES.get(args[0]) if args else None
+    if module is not None:
+        __import__(f"hashgnn.cli.{module}", fromlist=["register"]).register(app)
+        return
     from hashgnn.cli import data as data_cmds
 
     app.add_typer(data_cmds.app, name="data")
@@ -81,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     original_stderr = _progress_for_logs()
     try:
-        _register()
+        _register(argv)
         app(args=argv, standalone_mode=True)
     except HashGNNError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)

@@ -40,13 +40,28 @@ def register(app: typer.Typer) -> None:
                                              help="seconds a connection may take to send its request headers "
                                                   "(also idle keep-alive connections); then it is closed"),
         keep_alive: int = typer.Option(5, "--keep-alive", min=1, help="seconds an idle connection is kept open"),
+        max_batch_users: int = typer.Option(1000, "--max-batch-users", min=1,
+                                            help="most users of one batch request (and users / items of one "
+                                                 "addition); more get 422"),
     ) -> None:
-        """Serve recommendations over HTTP (FastAPI + uvicorn); OpenAPI docs at /docs."""
+        """Serve recommendations over HTTP (FastAPI + uvicorn); OpenAPI docs at /docs (no internet needed).
+
+        Also the way to answer many look-ups from a script: the model loads once, then each request costs
+        milliseconds (POST /recommendations/batch answers many users at once). Users and items can be added
+        (POST /users, POST /items) with --workers 1."""
         import os
 
         import uvicorn
 
-        from hashgnn.serve.app import BODY_TIMEOUT_ENV, MAX_BODY_ENV, MAX_K_ENV, RUN_DIR_ENV, create_app
+        from hashgnn.serve.app import (
+            BODY_TIMEOUT_ENV,
+            MAX_BATCH_ENV,
+            MAX_BODY_ENV,
+            MAX_K_ENV,
+            RUN_DIR_ENV,
+            WORKERS_ENV,
+            create_app,
+        )
         from hashgnn.serve.limits import HEADER_TIMEOUT_ENV
         from hashgnn.training.rundir import RunDir
 
@@ -57,12 +72,14 @@ def register(app: typer.Typer) -> None:
         limits = {"http": "hashgnn.serve.limits:BoundedH11Protocol", "timeout_keep_alive": keep_alive,
                   "host": host, "port": port, "log_level": log_level}
         if workers == 1:
-            app_ = create_app(run_dir, max_k=max_k, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+            app_ = create_app(run_dir, max_k=max_k, max_body_bytes=max_body_bytes, body_timeout=body_timeout,
+                              max_batch_users=max_batch_users)
             console.print(f"serving {run_dir} on http://{host}:{port} (1 worker); docs at /docs")
             uvicorn.run(app_, **limits)
         else:
             os.environ.update({RUN_DIR_ENV: str(Path(run_dir).resolve()), MAX_K_ENV: str(max_k),
-                               MAX_BODY_ENV: str(max_body_bytes), BODY_TIMEOUT_ENV: str(body_timeout)})
+                               MAX_BODY_ENV: str(max_body_bytes), BODY_TIMEOUT_ENV: str(body_timeout),
+                               MAX_BATCH_ENV: str(max_batch_users), WORKERS_ENV: str(workers)})
             console.print(f"serving {run_dir} on http://{host}:{port} ({workers} workers); docs at /docs")
             uvicorn.run("hashgnn.serve.app:app_from_env", factory=True, workers=workers, **limits)
 
@@ -83,7 +100,8 @@ def register(app: typer.Typer) -> None:
         if len(given) != 1:
             raise ConfigError("give exactly one of --user, --similar-to, --items"
                               + (f" (got {', '.join(given)})" if given else ""))
-        svc = RecallService.from_run_dir(run_dir)
+        # a known user or item needs the stored codes only: loading the network is for --items
+        svc = RecallService.from_run_dir(run_dir, inductive=items is not None)
         if user is not None:
             rec = svc.recommend_user(user, k, mode)
             title = f"top-{rec.k} for user {rec.query} ({rec.mode})"

@@ -123,6 +123,28 @@ class HashGNNModel(nn.Module):
         a = self.hash(u, as_users)
         return self.continuous(a, u), self.codes(a)
 
+    @torch.no_grad()
+    def encode_new_items(self, user_lists: list[Tensor], states: list[Tensor], n_users: int) -> tuple[Tensor, Tensor]:
+        """Inductive codes for items the model never saw, from the users who interacted with them: the mirror of
+        :meth:`encode_new_users`, so that a service can add items to its index without retraining.
+
+        The new item's own input is the mean of its users' inputs; every layer applies eq. 1 over {the new item}
+        ∪ {its users} with the users' train-graph representations (``states``; the users' neighbourhoods stay as
+        trained), and a typed hash layer uses its item projection. ``user_lists`` hold user indices (< n_users).
+        Returns ``(z, h)`` ``[B, K]``.
+        """
+        outs = []
+        for users in user_lists:
+            own = states[0][users].mean(0)
+            for layer, prev in zip(self.encoder.layers, states[:-1], strict=True):
+                pooled = (own + prev[users].sum(0)) / (len(users) + 1)
+                own = self.encoder.act(layer(pooled))
+            outs.append(own)
+        u = torch.stack(outs)
+        as_items = torch.full((len(u),), n_users, dtype=torch.long, device=u.device)  # node n_users is an item
+        a = u if self.hash is None else self.hash(u, as_items)
+        return self.continuous(a, u), self.codes(a)
+
     def __repr__(self) -> str:
         c = self.config
         if self.hash is None:

@@ -7,6 +7,9 @@
   not arrived ``$HASHGNN_SERVE_HEADER_TIMEOUT`` seconds after it opened or after its previous response, so a
   slow or silent client (slowloris) cannot keep a connection forever; uvicorn's own keep-alive timeout only
   runs between requests and stops at the first byte.
+* ``DEFAULT_MAX_BATCH_USERS`` bounds the users of one ``POST /recommendations/batch`` and the users / items of
+  one ``POST /users`` / ``POST /items`` (``--max-batch-users``): the work and the answer of one request grow with
+  it, and a 1 MiB body of short ids could otherwise ask for ~100,000 rankings at once.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_BODY_TIMEOUT = 10.0
 DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_MAX_BATCH_USERS = 1000
 HEADER_TIMEOUT_ENV = "HASHGNN_SERVE_HEADER_TIMEOUT"
 
 Message = MutableMapping[str, Any]

@@ -18,11 +18,8 @@ from typing import Any
 
 from hashgnn.data.loading import DataConfig
 from hashgnn.data.splits import SplitConfig
-from hashgnn.defaults import DEFAULT_CANDIDATES
+from hashgnn.defaults import ACTIVATIONS, DEFAULT_CANDIDATES, ENCODERS, GUIDES, METHODS, RANK_LOSSES, STE_GRADS
 from hashgnn.errors import ConfigError
-from hashgnn.losses import RANK_LOSSES
-from hashgnn.models.encoders import ACTIVATIONS, ENCODERS
-from hashgnn.models.hashing import GUIDES, METHODS, STE_GRADS
 
 
 @dataclass(frozen=True)

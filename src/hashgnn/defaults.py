@@ -4,3 +4,14 @@
 #: re-rank could only reorder HamR's top-100, so HieS's Recall@100 was HamR's by construction. The paper asks the
 #: recall stage for "hundreds of candidate items" and does not give its M.
 DEFAULT_CANDIDATES = 200
+
+#: Valid names of the settings whose code imports torch; kept here (torch-free) so that reading and validating a
+#: run's config (``hashgnn recommend``, the service) does not import torch.
+RANK_LOSSES = ("hinge", "bpr", "softmax")  # hashgnn.losses
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "identity")  # hashgnn.models.encoders
+ENCODERS = ("sage", "gcn", "lightgcn", "gat")  # hashgnn.models.encoders.build_encoder
+GUIDES = ("element", "node")  # hashgnn.models.hashing.GuidedSTE
+#: where the straight-through gradient of h = sign(z) lands: "z" (the paper: ∂h/∂z = I, then through tanh',
+#: which vanishes once z saturates) or "a" (∂h/∂a = I: past the tanh, so saturated bits can still flip)
+STE_GRADS = ("z", "a")
+METHODS = ("guided", "ste", "hashnet", "gumbel", "continuous")  # hashgnn.models.hashing.build_binarizer

@@ -65,9 +65,6 @@ def softmax_rank(pos_scores: Tensor, neg_scores: Tensor, shared_scores: Tensor |
     return (torch.logsumexp(torch.cat(parts, dim=-1), dim=-1) - pos_scores).mean()
 
 
-RANK_LOSSES = ("hinge", "bpr", "softmax")
-
-
 def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5, margin: float = 0.2,
                  rank_loss: str = "hinge", shared_scores: Tensor | None = None,
                  bias: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:

@@ -23,7 +23,6 @@ from hashgnn.data.splits import Split, make_split
 from hashgnn.errors import ConfigError, HashGNNError
 from hashgnn.models.base import Embeddings, Recommender
 from hashgnn.training.rundir import RunDir
-from hashgnn.training.trainer import Trainer
 
 ID_KINDS = ("original", "index")
 #: DataConfig fields only a user's own CSV/TSV/Parquet file reads, by their command-line option
@@ -109,6 +108,7 @@ class HashGNN(Recommender):
             raise ConfigError(f"fit() takes a dataset name, Interactions or Split, not {type(dataset).__name__}")
         from hashgnn.training.distributed import is_distributed_env, run_distributed
         from hashgnn.training.minibatch import MiniBatchTrainer
+        from hashgnn.training.trainer import Trainer  # torch and scipy.stats: not for a look-up from a run
 
         if is_distributed_env():
             self.result = run_distributed(self.config, split, run_dir, resume=resume, progress=progress)

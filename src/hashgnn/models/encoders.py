@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from hashgnn.defaults import ACTIVATIONS, ENCODERS
 from hashgnn.errors import ConfigError
 from hashgnn.models.propagation import sparse_propagate
 
@@ -183,17 +184,11 @@ class PyGConvEncoder(nn.Module):
         return x
 
 
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "identity")
-
-
 def _activation(name: str) -> nn.Module:
     acts = {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "tanh": nn.Tanh(), "identity": nn.Identity()}
     if name not in acts:
         raise ConfigError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return acts[name]
-
-
-ENCODERS = ("sage", "gcn", "lightgcn", "gat")
 
 
 def build_encoder(name: str, in_dim: int, dims: Sequence[int], num_layers: int = 2,

@@ -110,18 +110,7 @@ class HashGNNModel(nn.Module):
         (``states`` from :meth:`layer_states`; the new user is not added to the items' neighbourhoods).
         Returns ``(z, h)`` ``[B, K]``.
         """
-        outs = []
-        for items in item_lists:
-            nodes = items + n_users
-            own = states[0][nodes].mean(0)
-            for layer, prev in zip(self.encoder.layers, states[:-1], strict=True):
-                pooled = (own + prev[nodes].sum(0)) / (len(nodes) + 1)
-                own = self.encoder.act(layer(pooled))
-            outs.append(own)
-        u = torch.stack(outs)
-        as_users = torch.zeros(len(u), dtype=torch.long, device=u.device)  # node 0 is a user: the user projection
-        a = self.hash(u, as_users)
-        return self.continuous(a, u), self.codes(a)
+        return self._encode_new([items + n_users for items in item_lists], states, as_type=0)
 
     @torch.no_grad()
     def encode_new_items(self, user_lists: list[Tensor], states: list[Tensor], n_users: int) -> tuple[Tensor, Tensor]:
@@ -133,16 +122,22 @@ class HashGNNModel(nn.Module):
         trained), and a typed hash layer uses its item projection. ``user_lists`` hold user indices (< n_users).
         Returns ``(z, h)`` ``[B, K]``.
         """
+        return self._encode_new(user_lists, states, as_type=n_users)
+
+    def _encode_new(self, neighbour_lists: list[Tensor], states: list[Tensor], as_type: int
+                    ) -> tuple[Tensor, Tensor]:
+        """Eq. 1 layer by layer over {a new node} ∪ its neighbours (node rows, items offset by the users), then
+        the hash layer of the new node's type (``as_type``: any node row of that type, for a typed hash layer)."""
         outs = []
-        for users in user_lists:
-            own = states[0][users].mean(0)
+        for nodes in neighbour_lists:
+            own = states[0][nodes].mean(0)
             for layer, prev in zip(self.encoder.layers, states[:-1], strict=True):
-                pooled = (own + prev[users].sum(0)) / (len(users) + 1)
+                pooled = (own + prev[nodes].sum(0)) / (len(nodes) + 1)
                 own = self.encoder.act(layer(pooled))
             outs.append(own)
         u = torch.stack(outs)
-        as_items = torch.full((len(u),), n_users, dtype=torch.long, device=u.device)  # node n_users is an item
-        a = u if self.hash is None else self.hash(u, as_items)
+        node_type = torch.full((len(u),), as_type, dtype=torch.long, device=u.device)
+        a = u if self.hash is None else self.hash(u, node_type)
         return self.continuous(a, u), self.codes(a)
 
     def __repr__(self) -> str:

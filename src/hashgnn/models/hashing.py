@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hashgnn.defaults import GUIDES, METHODS, STE_GRADS
 from hashgnn.errors import ConfigError
 
 
@@ -119,10 +120,6 @@ class Continuous(Binarizer):
         return torch.tanh(a)
 
 
-GUIDES = ("element", "node")
-#: where the straight-through gradient of h = sign(z) lands: "z" (the paper: ∂h/∂z = I, then through tanh',
-#: which vanishes once z saturates) or "a" (∂h/∂a = I: past the tanh, so saturated bits can still flip)
-STE_GRADS = ("z", "a")
 
 
 class GuidedSTE(Binarizer):
@@ -246,9 +243,6 @@ class GumbelBinarizer(Binarizer):
 
     def state(self) -> dict[str, float]:
         return {"tau": self.tau}
-
-
-METHODS = ("guided", "ste", "hashnet", "gumbel", "continuous")
 
 
 def build_binarizer(method: str, **kwargs: float) -> Binarizer:

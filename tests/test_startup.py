@@ -3,8 +3,8 @@
 The stored embeddings and codes answer it; torch (seconds of CPU to import), scipy.stats, pandas and matplotlib
 are for training, evaluation and plots. The packages ``hashgnn.data``, ``hashgnn.training`` and
 ``hashgnn.evaluation`` import their public names on first use (PEP 562), and the valid names of settings whose
-code needs torch live in the torch-free ``hashgnn.defaults``. Each check runs in a fresh interpreter, so this process's imports do not
-count (benchmarks/startup.py measures the time).
+code needs torch live in the torch-free ``hashgnn.defaults``. Each check runs in a fresh interpreter, so this
+process's imports do not count (benchmarks/startup.py measures the time).
 """
 
 from __future__ import annotations

@@ -86,3 +86,15 @@ def test_warm_started_variant_trains_its_source_first_and_refits_from_the_source
     assert hashed["train_seconds"] == hashed["source_seconds"] + hashed["own_seconds"]
     assert refit["train_seconds"] == pytest.approx(hashed["train_seconds"] + refit["refit_seconds"]
                                                    + source["refit_seconds"])
+
+
+def test_time_to_target_is_the_first_test_point_at_or_above_it() -> None:
+    from hashgnn.experiments.converged import time_to_target
+
+    curves = pd.DataFrame({"dataset": ["d"] * 4 + ["e"], "method": ["A", "A", "A", "B", "A"], "seed": 0,
+                           "epoch": [10, 20, 30, 10, 10], "seconds": [5.0, 9.0, 14.0, 3.0, 1.0],
+                           "test_recall@20": [0.1, 0.2, 0.3, 0.1, 0.9]})
+    out = time_to_target(curves, {"d": {"target_recall@20": 0.2}})
+    assert list(out.method) == ["A", "B"]  # dataset e has no target
+    assert (out.epoch[0], out.seconds[0]) == (20, 9.0)  # 0.2 reached exactly counts
+    assert out.epoch.isna()[1] and out.seconds.isna()[1]  # never reached

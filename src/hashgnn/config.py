@@ -432,9 +432,10 @@ def _check_objective(m: ModelConfig, t: TrainConfig) -> None:
     if t.objective != "hashgnn" and t.sampler != "full":
         raise ConfigError(f"train.objective={t.objective} is trained by full-graph propagation only "
                           "(train.sampler=full)")
-    if t.objective == "bpr" and t.shared_negatives:
+    codes_softmax = codes_and_embedding(m, t) and t.rank_loss == "softmax"
+    if t.objective == "bpr" and t.shared_negatives and not codes_softmax:
         raise ConfigError("train.shared_negatives joins only a softmax term (train.objective=softmax, or "
-                          "train.objective=hashgnn with train.rank_loss=softmax)")
+                          "train.rank_loss=softmax with train.objective=hashgnn or with a hash layer's codes)")
     if t.reg < 0:
         raise ConfigError(f"train.reg must be >= 0, got {t.reg}")
     if not 0 < t.lr_factor <= 1:

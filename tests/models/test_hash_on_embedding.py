@@ -131,7 +131,14 @@ def test_layerwise_encode_follows_rerank_encoder() -> None:
 @pytest.mark.parametrize("bad", [["model.rerank=sideways"],
                                  [*PRESETS["lightgcn"], "model.rerank=encoder"],
                                  ["train.code_weight=2"],
+                                 [*PRESETS["lightgcn"], "train.shared_negatives=8"],
+                                 [*HASHED_LIGHTGCN, "train.rank_loss=bpr", "train.shared_negatives=8"],
                                  [*HASHED_LIGHTGCN, "train.code_weight=-1"]])
 def test_settings_without_effect_are_errors(bad: list[str]) -> None:
     with pytest.raises(ConfigError):
         RunConfig().override(bad).validate()
+
+
+def test_shared_negatives_join_the_codes_softmax_and_not_bpr() -> None:
+    result = Trainer(_config("train.epochs=3", "train.shared_negatives=8"), _split(), progress=False).fit()
+    assert result.embeddings.has_codes and np.isfinite([row["loss"] for row in result.log]).all()

@@ -266,8 +266,9 @@ class Trainer:
             if tcfg.objective == "hashgnn":
                 return loss, parts
             # the encoder's output u learns as a continuous recommender, the codes on top of it by eq. 7
+            emb_shared = shared if tcfg.objective == "softmax" else None  # BPR pairs a link with its own only
             emb_loss, emb_rank, l2 = embedding_objective(u, model.input.embedding.weight, *batch, tcfg.objective,
-                                                         tcfg.reg, tcfg.temperature, shared)
+                                                         tcfg.reg, tcfg.temperature, emb_shared)
             return emb_loss + tcfg.code_weight * loss, {**parts, "loss_embedding": emb_rank, "loss_l2": l2}
         loss, rank, l2 = embedding_objective(h, model.input.embedding.weight, *batch, tcfg.objective, tcfg.reg,
                                              tcfg.temperature, shared)

@@ -226,8 +226,8 @@ def register(app: typer.Typer) -> None:
         if not resume and run.exists():
             raise ConfigError(f"{out} already holds a run; use --resume to continue it or choose another --out")
         t0 = time.perf_counter()
-        console.print(f"training {cfg.model.method} ({cfg.model.encoder}, K={cfg.model.n_bits}) on "
-                      f"{cfg.data.dataset} → {out}")
+        size = f"K={cfg.model.n_bits}" if cfg.model.head == "hash" else f"d={cfg.model.embedding_dim}, no hash layer"
+        console.print(f"training {cfg.model.method} ({cfg.model.encoder}, {size}) on {cfg.data.dataset} → {out}")
         model = HashGNN(config=cfg, n_bits=cfg.model.n_bits, method=cfg.model.method, encoder=cfg.model.encoder,
                         seed=cfg.seed, device=cfg.train.device)
         try:

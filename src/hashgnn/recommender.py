@@ -1,5 +1,7 @@
-"""The public Python API: ``HashGNN(...).fit(dataset)``, ``.recommend(...)``, ``.similar_items(...)``.
+"""The public Python API: ``HashGNN(...).fit(data)``, ``.recommend``, ``.similar_items``, ``.similar_users``,
+``.save(dir)`` and ``HashGNN.load(dir)``.
 
+>>> from hashgnn import HashGNN                                                   # doctest: +SKIP
 >>> model = HashGNN(n_bits=32, method="guided", epochs=10).fit("movielens-1m")   # doctest: +SKIP
 >>> items, scores = model.recommend(1, N=10, mode="hierarchical")                # doctest: +SKIP
 
@@ -9,6 +11,8 @@ Users and items are named by the ids of the data (MovieLens user ``1``, a shop's
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from hashgnn.data.interactions import Interactions
 from hashgnn.data.loading import DataConfig, load_split_for
 from hashgnn.data.splits import Split, make_split
 from hashgnn.errors import ConfigError, HashGNNError
+from hashgnn.io_utils import LOCK_NAME, TEMP_SUFFIX
 from hashgnn.models.base import Embeddings, Recommender
 from hashgnn.training.rundir import RunDir
 
@@ -53,31 +58,47 @@ def check_data_options(data: DataConfig) -> None:
 class HashGNN(Recommender):
     """HashGNN and its hashing variants behind the recommender contract.
 
+    The settings come from three places, each over the one before: ``config`` (default: every default of
+    :class:`~hashgnn.config.RunConfig`), then ``preset``, then the keyword arguments and ``overrides``. A keyword
+    left at ``None`` keeps what the config (or preset) says, so ``HashGNN(config=cfg)`` trains exactly ``cfg``:
+    a 64-bit config trains 64-bit codes. A keyword that is given wins over the config, as a ``--set`` wins over
+    ``--config`` on the command line: ``HashGNN(config=cfg, n_bits=64)`` is ``cfg`` with 64 bits. The config
+    object passed in is never changed (configs are frozen; :attr:`config` is a new, validated one).
+
     Args:
-        n_bits: Code length K (default 32).
+        n_bits: Code length K (config default 32).
         method: ``guided`` (paper) | ``ste`` | ``hashnet`` | ``gumbel`` | ``continuous``.
         encoder: ``sage`` (paper) | ``gcn`` | ``lightgcn`` | ``gat``.
         epochs, batch_size, lr, lam, seed, device: common settings; anything else via ``config`` or
             ``overrides`` (dotted keys, e.g. ``{"train.triplets": 10}``).
-        preset: ``paper`` (default: the paper's text at CPU batch and lr) | ``paper-literal`` (its batch 256,
-            lr 1e-3) | ``official-options`` (three options of the authors' released code) | ``plus`` |
-            ``plus-softmax`` (beyond the paper); see :data:`hashgnn.config.PRESETS`.
-            ``overrides`` win over it.
+        config: The starting :class:`~hashgnn.config.RunConfig` (e.g. a run's ``config.json``).
+        overrides: Dotted settings applied last; they win over ``preset`` and the keywords.
+        preset: ``paper`` (the config's defaults: the paper's text at CPU batch and lr) | ``paper-literal`` (its
+            batch 256, lr 1e-3) | ``official-options`` (three options of the authors' released code) | ``plus`` |
+            ``plus-softmax`` (beyond the paper); see :data:`hashgnn.config.PRESETS`. Applied over ``config``
+            when given; ``None`` (default) applies none.
+
+    Raises:
+        ConfigError: an impossible setting, an unknown preset or override key.
     """
 
-    def __init__(self, n_bits: int = 32, method: str = "guided", encoder: str = "sage", epochs: int | None = None,
-                 batch_size: int | None = None, lr: float | None = None, lam: float | None = None, seed: int = 0,
-                 device: str = "cpu", config: RunConfig | None = None,
-                 overrides: dict[str, object] | None = None, preset: str = "paper") -> None:
-        cfg = config or RunConfig()
-        if preset_overrides(preset):
+    def __init__(self, n_bits: int | None = None, method: str | None = None, encoder: str | None = None,
+                 epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
+                 lam: float | None = None, seed: int | None = None, device: str | None = None,
+                 config: RunConfig | None = None, overrides: dict[str, object] | None = None,
+                 preset: str | None = None) -> None:
+        if config is not None and not isinstance(config, RunConfig):
+            raise ConfigError(f"config must be a hashgnn.config.RunConfig (e.g. RunConfig.from_json(path)), not "
+                              f"{type(config).__name__}")
+        cfg = config if config is not None else RunConfig()
+        if preset is not None:
             cfg = cfg.override(preset_overrides(preset))
-        model = replace(cfg.model, n_bits=n_bits, method=method, encoder=encoder)
-        train = replace(cfg.train, device=device)
-        for name, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("lam", lam)):
-            if value is not None:
-                train = replace(train, **{name: value})
-        cfg = replace(cfg, model=model, train=train, seed=seed)
+        given = {section: {k: v for k, v in values.items() if v is not None} for section, values in (
+            ("model", {"n_bits": n_bits, "method": method, "encoder": encoder}),
+            ("train", {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lam": lam, "device": device}))}
+        cfg = replace(cfg, model=replace(cfg.model, **given["model"]), train=replace(cfg.train, **given["train"]))
+        if seed is not None:
+            cfg = replace(cfg, seed=seed)
         if overrides:
             import json
 
@@ -91,10 +112,19 @@ class HashGNN(Recommender):
         self.item_ids: np.ndarray | None = None
         self.run_dir: RunDir | None = None
         self.result = None
+        self._network = None
+        self._user_space: tuple[Embeddings, Embeddings] | None = None
 
-    def fit(self, dataset: str | Interactions | Split, run_dir: str | Path | None = None, resume: bool = False,
-            progress: bool = True) -> HashGNN:
-        """Train on a registry name / file path, an :class:`Interactions` log (split per the config) or a Split."""
+    def fit(self, dataset: str | Interactions | Split | sp.spmatrix | sp.sparray, run_dir: str | Path | None = None,
+            resume: bool = False, progress: bool = True) -> HashGNN:
+        """Train on a registry name / file path, an :class:`Interactions` log (split per the config), a Split, or
+        a scipy.sparse user × item matrix (as implicit takes it; see :func:`interactions_from_matrix`).
+
+        With ``run_dir`` every artifact is written there as training goes (resumable with ``resume=True``);
+        without it the model lives in memory until :meth:`save`.
+        """
+        if sp.issparse(dataset):
+            dataset = interactions_from_matrix(dataset)
         if isinstance(dataset, str):
             self.config = replace(self.config, data=replace(self.config.data, dataset=dataset))
             check_data_options(self.config.data)
@@ -105,7 +135,8 @@ class HashGNN(Recommender):
         elif isinstance(dataset, Split):
             split = dataset
         else:
-            raise ConfigError(f"fit() takes a dataset name, Interactions or Split, not {type(dataset).__name__}")
+            raise ConfigError("fit() takes a dataset name, Interactions, a Split or a scipy.sparse user × item "
+                              f"matrix, not {type(dataset).__name__}")
         from hashgnn.training.distributed import is_distributed_env, run_distributed
         from hashgnn.training.minibatch import MiniBatchTrainer
         from hashgnn.training.trainer import Trainer  # torch and scipy.stats: not for a look-up from a run
@@ -146,8 +177,7 @@ class HashGNN(Recommender):
         if not rd.exists():
             raise ConfigError(f"{rd.path}: not a hashgnn run directory (no config.json)")
         cfg = rd.read_config()
-        model = cls(n_bits=cfg.model.n_bits, method=cfg.model.method, encoder=cfg.model.encoder, seed=cfg.seed,
-                    device="cpu", config=cfg)
+        model = cls(config=cfg, device="cpu")  # the run's own settings; searched and served on the CPU
         model.run_dir = rd
         emb = Embeddings.load(rd.path)
         ids = rd.read_arrays("id_maps.npz")
@@ -156,6 +186,69 @@ class HashGNN(Recommender):
         inter = Interactions(users, items, ids["user_ids"], ids["item_ids"], name=cfg.data.dataset)
         model._attach(Split(inter, parts["train"], parts["valid"], parts["test"]), emb)
         return model
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the fitted model as a run directory that :meth:`load` reads back; returns its path.
+
+        The folder appears whole or not at all: it is built in a temporary sibling (a copy of the model's run
+        directory when it was fitted with ``run_dir`` or loaded, else written from memory), verified as
+        :meth:`load` verifies a run, and renamed into place, so a reader never sees half a model. Saving into the
+        model's own run directory does nothing. A model fitted in memory gets ``checkpoints/best.pt`` (its
+        network, so that new users and items can still be encoded after loading) but no ``last.pt``: training
+        does not resume from it.
+
+        Raises:
+            ConfigError: the model is not fitted, or ``directory`` exists and is not an empty folder.
+        """
+        self.embeddings()  # the "not fitted" error first
+        dest = Path(directory)
+        if self.run_dir is not None and dest.resolve() == self.run_dir.path.resolve():
+            return dest
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise ConfigError(f"{dest}: exists and is not an empty folder; save the model into a new one")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.saving-{os.getpid()}{TEMP_SUFFIX}"
+        shutil.rmtree(tmp, ignore_errors=True)  # left by an earlier save of this pid that was killed
+        try:
+            if self.run_dir is not None:
+                shutil.copytree(self.run_dir.path, tmp, ignore=_not_artifacts)
+            else:
+                self._write_run(RunDir(tmp))
+            RunDir(tmp).verify()
+            try:
+                os.replace(tmp, dest)  # POSIX rename: atomic, and allowed over an empty folder
+            except OSError as exc:  # e.g. another writer filled the folder since the check above
+                raise ConfigError(f"{dest}: cannot put the saved model there ({exc.strerror or exc})") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return dest
+
+    def _write_run(self, rd: RunDir) -> None:
+        """The files of a finished run for a model fitted in memory (those ``fit(run_dir=...)`` writes), with
+        the embeddings last: ``embeddings.json`` marks a complete set."""
+        import io
+
+        import torch
+
+        result = self.result
+        with rd:
+            rd.write_inputs(self.config, self.split)
+            net = getattr(result, "model", None)
+            if net is not None:
+                weights = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                buf = io.BytesIO()
+                torch.save({"model": weights, "best_model": weights}, buf)
+                rd.write_bytes("checkpoints/best.pt", buf.getvalue())
+            if result is not None:
+                rd.write_json("history.json", result.history)
+                rd.write_metrics_csv(result.log)
+                rd.write_json("training.json", {"best_epoch": result.best_epoch, "best_valid_metric":
+                                                result.best_metric, "epochs_run": len(result.history),
+                                                "seconds": result.seconds,
+                                                "stopped": getattr(result, "stopped", "epochs")})
+            self.embeddings().save(rd.path)
+        (rd.path / LOCK_NAME).unlink(missing_ok=True)  # a lock belongs to a writer, not to the saved model
 
 
     def load_network(self):
@@ -246,6 +339,29 @@ class HashGNN(Recommender):
         found, scores = super().similar_items(items[0] if single else items, N, mode)
         return self._answer(found, scores, single, ids)
 
+    def similar_users(self, userid: Any, N: int = 10, mode: str | None = None,
+                      ids: str = "original") -> tuple[Any, Any]:
+        """The ``N`` users closest to a user (or to each of a list), the user itself excluded: the mirror of
+        :meth:`similar_items` on the users' codes and embeddings, with the same search modes; users in and out,
+        ids as in :meth:`recommend`."""
+        from hashgnn.evaluation.search import search_items
+
+        single, users = self._resolve(userid, "user", ids)
+        found, scores = search_items(self._users_as_items(), users, N, mode or self.default_mode(),
+                                     self.n_candidates, self.tie_seed)
+        if single:
+            found, scores = found[0], scores[0]
+        return self._answer(found, scores, single, ids, self.user_ids)
+
+    def _users_as_items(self) -> Embeddings:
+        """The users as the item side of an Embeddings, so that the one item-to-item search (and its tie rule)
+        serves users too; kept while the embeddings are, so its search indices are built once."""
+        emb = self.embeddings()
+        if self._user_space is None or self._user_space[0] is not emb:
+            users = Embeddings(emb.user_z, emb.user_z, emb.user_codes, emb.user_codes, emb.n_bits)
+            self._user_space = (emb, users)
+        return self._user_space[1]
+
     def user_indices(self, users: Any) -> np.ndarray:
         """Indices of the data's user ids (an :class:`IdError` names every unknown one)."""
         return self._resolve(users, "user", "original")[1]
@@ -290,14 +406,35 @@ class HashGNN(Recommender):
                               f"0..{n - 1}")
         return np.asarray(values, dtype=np.int64)
 
-    def _answer(self, found: np.ndarray, scores: np.ndarray, single: bool, ids: str) -> tuple[Any, Any]:
+    def _answer(self, found: np.ndarray, scores: np.ndarray, single: bool, ids: str,
+                labels: np.ndarray | None = None) -> tuple[Any, Any]:
+        """Search results in the id kind asked for; ``labels``: the original ids of the rows found (items)."""
         if ids == "index":
             return found, scores
+        labels = self.item_ids if labels is None else labels
         if single:
             keep = found >= 0
-            return self.item_ids[found[keep]], scores[keep]
-        return [self.item_ids[row[row >= 0]] for row in found], [s[row >= 0] for row, s in zip(found, scores,
-                                                                                                strict=True)]
+            return labels[found[keep]], scores[keep]
+        return [labels[row[row >= 0]] for row in found], [s[row >= 0] for row, s in zip(found, scores, strict=True)]
+
+
+def interactions_from_matrix(matrix: sp.spmatrix | sp.sparray, name: str = "matrix") -> Interactions:
+    """The interactions of a scipy.sparse user × item matrix: rows are users, columns items, every stored
+    nonzero one interaction; the row and column indices are the ids (``recommend(3)`` is row 3). A row or
+    column without a nonzero has nothing to learn from and is not part of the model."""
+    if matrix.ndim != 2:
+        raise ConfigError(f"fit() takes a 2-D user × item matrix, got shape {matrix.shape}")
+    coo = sp.coo_matrix(matrix)
+    nonzero = coo.data != 0  # explicitly stored zeros are not interactions
+    if not nonzero.any():
+        raise ConfigError(f"the {coo.shape[0]} × {coo.shape[1]} user × item matrix has no nonzero entry to learn "
+                          "from")
+    return Interactions.from_raw(coo.row[nonzero].astype(np.int64), coo.col[nonzero].astype(np.int64), name=name)
+
+
+def _not_artifacts(folder: str, names: list[str]) -> set[str]:
+    """What a copy of a run leaves behind: the writer's lock file and temp files of an interrupted write."""
+    return {n for n in names if n == LOCK_NAME or (n.startswith(".") and n.endswith(TEMP_SUFFIX))}
 
 
 def _plain(value: Any) -> Any:

@@ -228,8 +228,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         size = f"K={cfg.model.n_bits}" if cfg.model.head == "hash" else f"d={cfg.model.embedding_dim}, no hash layer"
         console.print(f"training {cfg.model.method} ({cfg.model.encoder}, {size}) on {cfg.data.dataset} → {out}")
-        model = HashGNN(config=cfg, n_bits=cfg.model.n_bits, method=cfg.model.method, encoder=cfg.model.encoder,
-                        seed=cfg.seed, device=cfg.train.device)
+        model = HashGNN(config=cfg)  # cfg is final (preset, --set, options): trained as it is
         try:
             model.fit(cfg.data.dataset, run_dir=out, resume=resume, progress=progress)
         except Exception:

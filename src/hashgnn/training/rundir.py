@@ -257,6 +257,15 @@ class RunDir:
     def write_config(self, config) -> None:
         self.write_json("config.json", config.to_dict())
 
+    def write_inputs(self, config, split) -> None:
+        """What a run starts from: config, environment, the split's parts, id maps and interactions."""
+        inter = split.interactions
+        self.write_config(config)
+        self.write_json("env.json", environment())
+        self.write_arrays("split.npz", train=split.train_idx, valid=split.valid_idx, test=split.test_idx)
+        self.write_arrays("id_maps.npz", user_ids=_npz_ids(inter.user_ids), item_ids=_npz_ids(inter.item_ids))
+        self.write_arrays("interactions.npz", users=inter.users, items=inter.items)
+
     def read_config(self):
         from hashgnn.config import RunConfig
 
@@ -330,6 +339,11 @@ class RunDir:
         writer.writeheader()
         writer.writerows(rows)
         self.write_bytes(name, out.getvalue().encode("utf-8"))
+
+
+def _npz_ids(ids: np.ndarray) -> np.ndarray:
+    """Object (string) ids as a fixed-width str array: npz stores it without pickling."""
+    return ids.astype(str) if ids.dtype == object else ids
 
 
 def _jsonable(obj: Any) -> Any:

@@ -32,7 +32,7 @@ from hashgnn.models.hashgnn import HashGNNModel
 from hashgnn.resources import check_memory, retain_freed_memory
 from hashgnn.seed import seed_everything
 from hashgnn.training.negatives import NegativeSampler
-from hashgnn.training.rundir import RunDir, environment
+from hashgnn.training.rundir import RunDir
 
 
 @dataclass
@@ -187,14 +187,7 @@ class Trainer:
             warm_start(model, RunDir(tcfg.init_from), self.split)
         if not resume and self.run_dir is not None:
             self.run_dir.path.mkdir(parents=True, exist_ok=True)
-            self.run_dir.write_config(cfg)
-            self.run_dir.write_json("env.json", environment())
-            self.run_dir.write_arrays("split.npz", train=self.split.train_idx, valid=self.split.valid_idx,
-                                      test=self.split.test_idx)
-            inter = self.split.interactions
-            self.run_dir.write_arrays("id_maps.npz", user_ids=_npz_ids(inter.user_ids),
-                                      item_ids=_npz_ids(inter.item_ids))
-            self.run_dir.write_arrays("interactions.npz", users=inter.users, items=inter.items)
+            self.run_dir.write_inputs(cfg, self.split)
         self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
         model.binarizer.step(state["iteration"])
         started = time.perf_counter() - state["seconds"]
@@ -410,7 +403,3 @@ def _without_budget(config: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     config = RunConfig.from_dict(config).to_dict()
     return {**config, "train": {k: v for k, v in config["train"].items() if k not in BUDGET_KEYS}}
-
-
-def _npz_ids(ids: np.ndarray) -> np.ndarray:
-    return ids.astype(str) if ids.dtype == object else ids

@@ -121,6 +121,18 @@ def refit_overrides(record: dict[str, Any]) -> list[str]:
             f"train.lr_milestones={json.dumps(milestones)}", "train.max_minutes=null"]
 
 
+#: settings of how a run was executed, not of the model it trains: a finished run stays valid under others
+EXECUTION_KEYS = ("threads", "max_minutes")
+
+
+def same_model(a: RunConfig, b: RunConfig) -> bool:
+    """Whether two configs train the same model (they may differ in :data:`EXECUTION_KEYS` only)."""
+    def strip(cfg: RunConfig) -> dict[str, Any]:
+        d = cfg.to_dict()
+        return {**d, "train": {k: v for k, v in d["train"].items() if k not in EXECUTION_KEYS}}
+    return strip(a) == strip(b)
+
+
 def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
               extra: list[str] = (), label: str | None = None) -> dict[str, Any]:
     """Train (or resume, or load when finished) one run and measure its best checkpoint on test."""
@@ -135,7 +147,7 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
     done = path / "converged.json"
     if done.is_file():
         stored = json.loads(done.read_text())
-        if RunConfig.from_dict(stored["config"]) == cfg:  # a changed variant or --set trains again
+        if same_model(RunConfig.from_dict(stored["config"]), cfg):  # a changed variant or --set trains again
             return stored
     split = load_split_for(cfg.data, cfg.split)
     result = Trainer(cfg, split, RunDir(path), progress=plan.progress).fit(resume=True)

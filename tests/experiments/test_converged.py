@@ -69,7 +69,15 @@ def test_every_planned_converged_run_is_a_valid_config(tmp_path: Path) -> None:
     assert plan.refit == {v for v, spec in config["variants"].items() if spec.get("refit")}
 
 
-def test_warm_started_variant_trains_its_source_first_and_refits_from_the_sources_refit(tmp_path: Path) -> None:
+def test_warm_started_variant_trains_its_source_first_and_refits_from_the_sources_refit(tmp_path: Path,
+                                                                                        monkeypatch) -> None:
+    import hashgnn.experiments.converged as converged
+
+    config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
+    config["variants"]["HashGNN-LightGCN-warm"]["refit"] = True  # a warm-started variant that is refit too
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
+    monkeypatch.setattr(converged, "CONFIG_DIR", tmp_path / "configs")
     data = _log(tmp_path / "log.csv")
     sets = ["train.epochs=6", "train.valid_every=2", "train.patience=2", "train.batch_size=128", "train.lr=0.01",
             "train.auc_pairs=50", "train.threads=1", "data.use_cache=false", "model.n_bits=16"]

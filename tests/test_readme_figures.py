@@ -936,3 +936,43 @@ def test_runs_record_validation_numbers_for_model_selection():
     assert cols["best_valid"] == best
     assert 0.0 <= cols["valid_continuous_recall@50"] <= 1.0 and "valid_continuous_ndcg@50" in cols
     assert not any(k.startswith("test") for k in cols)
+
+
+CONVERGED = RESULTS / "converged"
+
+
+@pytest.mark.parametrize("readme", [README, CONVERGED / "README.md"], ids=["README", "results-converged"])
+def test_converged_table_matches_its_summary(readme: Path) -> None:
+    """The converged comparison's table (README's section and results/converged/README.md) against
+    results/converged/summary.csv: every metric at 4 decimals, training minutes, epochs and the stop reason."""
+    summary = pd.read_csv(CONVERGED / "summary.csv")
+    rows = md_table(readme.read_text(), "| dataset | method | search | bits | Recall@20 |")
+    header, body = rows[0], rows[1:]
+    assert body, f"{readme.name}: the converged table is empty"
+    for cells in body:
+        row = dict(zip(header, cells, strict=True))
+        method = row["method"].strip("`")
+        bits = int(row["bits"]) if row["bits"] else 0
+        part = summary[(summary.dataset == row["dataset"]) & (summary.method == method)
+                       & (summary.search == row["search"]) & (summary.bits == bits)]
+        where = f"{readme.name}, converged table, {row['dataset']} {method} {row['search']} {bits}"
+        for column, name in (("Recall@20", "recall@20"), ("NDCG@20", "ndcg@20"), ("Recall@50", "recall@50")):
+            value = part[part.metric == name].value
+            assert len(value) == 1, f"{where}: no {name} in results/converged/summary.csv"
+            assert row[column] == f"{value.iloc[0]:.4f}", f"{where}: {column} {row[column]} != summary.csv"
+        first = part.iloc[0]
+        assert row["training min"] == f"{first.train_seconds / 60:.1f}", f"{where}: training minutes"
+        assert int(row["epochs"]) == round(first.epochs), f"{where}: epochs"
+        assert row["stopped"] == first.stopped, f"{where}: stopped"
+
+
+def test_converged_time_to_target_sentence_matches_its_file() -> None:
+    """README's time-to-quality figures against results/converged/time_to_target.csv."""
+    t = pd.read_csv(CONVERGED / "time_to_target.csv")
+    refit = t[(t.dataset == "gowalla") & (t.method == "LightGCN-fast+refit")].iloc[0]
+    for readme in (README, CONVERGED / "README.md"):
+        text = readme.read_text()
+        assert f"{refit.seconds:,.0f} s" in text and f"{refit.seconds / 60:.1f} min" in text, (
+            f"{readme.name}: time to test Recall@20 {refit['target_recall@20']} must read "
+            f"{refit.seconds:,.0f} s = {refit.seconds / 60:.1f} min (results/converged/time_to_target.csv)")
+        assert f"epoch {int(refit.epoch)}" in text, f"{readme.name}: the epoch of time_to_target.csv"

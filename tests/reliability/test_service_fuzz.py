@@ -157,9 +157,11 @@ def _operations(schema: dict) -> list[tuple[str, str, dict]]:
 
 
 def test_schema_lists_the_fuzzed_operations(schema):
+    """Every operation of the schema is fuzzed: here, or (the additions, which change the server's state) in
+    tests/serve/test_additions.py::test_fuzz_additions_never_5xx."""
     assert {(p, m) for p, m, _ in _operations(schema)} == {
         ("/health", "get"), ("/users/{user_id}/recommendations", "get"), ("/items/{item_id}/similar", "get"),
-        ("/recommendations", "post")}
+        ("/recommendations", "post"), ("/recommendations/batch", "post"), ("/users", "post"), ("/items", "post")}
 
 
 @pytest.mark.parametrize("path,method", [("/users/{user_id}/recommendations", "get"),
@@ -184,6 +186,26 @@ def test_get_operations_never_5xx(server, schema, known_ids, path, method):
         if "{" in url:
             return
         _check(server.get(url, params=query), f"{method.upper()} {path}")
+
+    run()
+
+
+def test_post_batch_recommendations_never_5xx(server, schema, known_ids):
+    op = schema["paths"]["/recommendations/batch"]["post"]
+    body_schema = op["requestBody"]["content"]["application/json"]["schema"]
+    users, _ = known_ids
+
+    @FUZZ
+    @given(body=_body(schema, body_schema, []), known=st.lists(st.sampled_from(users), max_size=5),
+           use_known=st.booleans())
+    def run(body, known, use_known):
+        if use_known and isinstance(body, dict):
+            body = {**body, "users": known}
+        resp = server.post("/recommendations/batch", json=body)
+        COUNTS["POST /recommendations/batch"] = COUNTS.get("POST /recommendations/batch", 0) + 1
+        assert resp.status_code < 500, (resp.status_code, resp.text[:500])
+        if resp.status_code >= 400:
+            assert resp.json().get("detail"), resp.text[:500]
 
     run()
 

@@ -123,6 +123,7 @@ def create_app(run_dir: str | Path | None = None, *, service: RecallService | No
                      "mode or body; 409 = added id exists / model cannot encode new nodes; 413 / 408 = body too "
                      "large / too slow; 500 = server fault. Scores: higher is better."),
         docs_url=None, redoc_url=None,  # the default pages load their scripts from a CDN: _add_docs serves them
+        redirect_slashes=False,  # "/users/" is not "/users" (POST): an unknown path gets a 404 with a message
     )
     app.state.service = svc
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, body_timeout=body_timeout)

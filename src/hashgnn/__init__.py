@@ -8,9 +8,10 @@ not pay for torch or the model code.
 
 from __future__ import annotations
 
-import importlib
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hashgnn._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from hashgnn.recommender import HashGNN
@@ -27,14 +28,4 @@ _EXPORTS = {"HashGNN": "recommender"}
 __all__ = ["HashGNN", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -5,8 +5,9 @@ The public names are imported on first use (PEP 562), so that importing one subm
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hashgnn._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from hashgnn.evaluation.metrics import PROTOCOLS, hit_matrix, ranking_metrics
@@ -24,14 +25,4 @@ __all__ = ["PROTOCOLS", "build_index", "evaluate_part", "hit_matrix", "ranking_m
            "search_users"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

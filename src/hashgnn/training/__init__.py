@@ -6,8 +6,9 @@ the trainer, and with it torch and scipy.stats.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hashgnn._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from hashgnn.training.rundir import RunDir
@@ -19,14 +20,4 @@ _EXPORTS = {"RunDir": "rundir", "TrainResult": "trainer", "Trainer": "trainer"}
 __all__ = ["RunDir", "TrainResult", "Trainer"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

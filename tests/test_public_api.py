@@ -216,3 +216,107 @@ def test_a_matrix_without_interactions_is_an_error():
         _tiny().fit(stored_zeros)
     with pytest.raises(ConfigError, match="2-D user × item matrix"):
         _tiny().fit(sp.coo_array(np.array([1.0, 0.0, 2.0])))
+
+
+# -- new users from their items -----------------------------------------------------------------------------------
+NEW_USERS = [["sku-1", "sku-2", "sku-5"], ["sku-30"], ["sku-7", "sku-7", "sku-11", "sku-3"]]
+
+
+@pytest.fixture(scope="module")
+def loaded(in_memory: HashGNN, tmp_path_factory: pytest.TempPathFactory) -> HashGNN:
+    return HashGNN.load(in_memory.save(tmp_path_factory.mktemp("api") / "saved"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_recommend_for_new_users_equals_the_service(in_memory: HashGNN, loaded: HashGNN, mode: str):
+    from hashgnn.serve.service import RecallService
+
+    service = RecallService(loaded, max_k=N_ITEMS)
+    for items in NEW_USERS:
+        answer = service.recommend_new_user(items, 8, mode)
+        for model in (in_memory, loaded):  # right after fit, and after save + load
+            found, scores = model.recommend(new_user_items=items, N=8, mode=mode)
+            assert found.tolist() == [item for item, _ in answer.items]
+            assert scores.tolist() == [score for _, score in answer.items]
+            assert not set(found.tolist()) & set(items)  # the items given are not recommended back
+        # the same user by item indices: the same answer, as indices
+        idx = loaded.item_indices(items)
+        by_index, by_index_scores = loaded.recommend(new_user_items=idx, N=8, mode=mode, ids="index")
+        assert loaded.item_ids[by_index].tolist() == [item for item, _ in answer.items]
+    # several new users at once: each answered as when asked alone
+    many, many_scores = loaded.recommend(new_user_items=NEW_USERS, N=8, mode=mode)
+    assert len(many) == len(NEW_USERS) == len(many_scores)
+    for items, found, scores in zip(NEW_USERS, many, many_scores, strict=True):
+        alone, alone_scores = loaded.recommend(new_user_items=items, N=8, mode=mode)
+        assert found.tolist() == alone.tolist() and np.array_equal(scores, alone_scores)
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")  # the test client's, not ours
+def test_recommend_for_a_new_user_equals_the_http_service(loaded: HashGNN):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from hashgnn.serve import RecallService, create_app
+
+    client = TestClient(create_app(service=RecallService(loaded, max_k=N_ITEMS)))
+    body = client.post("/recommendations", json={"items": NEW_USERS[0], "k": 6, "mode": "hierarchical"}).json()
+    found, scores = loaded.recommend(new_user_items=NEW_USERS[0], N=6, mode="hierarchical")
+    assert [x["item"] for x in body["items"]] == found.tolist()
+    assert np.allclose([x["score"] for x in body["items"]], scores)
+
+
+def test_new_user_items_are_what_the_network_encodes(in_memory: HashGNN):
+    """The answer is the search for :meth:`encode_new_users`' codes, the user's items excluded; duplicates and
+    order do not matter, and ``filter_already_liked_items=False`` lets the items come back."""
+    from hashgnn.evaluation.search import search_users
+
+    items = ["sku-7", "sku-11", "sku-3"]
+    idx = np.unique(in_memory.item_indices(items))
+    new = in_memory.encode_new_users([idx])
+    exclude = sp.csr_matrix((np.ones(len(idx), dtype=np.float32), (np.zeros(len(idx), dtype=int), idx)),
+                            shape=(1, N_ITEMS))
+    expected, _ = search_users(new, np.array([0]), 10, "hierarchical", exclude, in_memory.n_candidates,
+                               in_memory.tie_seed)
+    found, _ = in_memory.recommend(new_user_items=items, N=10, mode="hierarchical")
+    assert found.tolist() == in_memory.item_ids[expected[0]].tolist()
+    shuffled, _ = in_memory.recommend(new_user_items=["sku-3", "sku-11", "sku-7", "sku-3"], N=10,
+                                      mode="hierarchical")
+    assert shuffled.tolist() == found.tolist()
+    everything, _ = in_memory.recommend(new_user_items=items, N=N_ITEMS, mode="continuous",
+                                        filter_already_liked_items=False)
+    assert set(items) <= set(everything.tolist())
+
+
+def test_bad_new_user_items_give_clear_errors(in_memory: HashGNN):
+    model = in_memory
+    with pytest.raises(IdError, match=r"unknown item ids 'sku-999', 'nope' \(not in the training data"):
+        model.recommend(new_user_items=["sku-1", "sku-999", "nope"])
+    with pytest.raises(IdError, match="unknown item id 'sku-404'"):
+        model.recommend(new_user_items=[["sku-1"], ["sku-404"]])
+    with pytest.raises(IdError, match=r"item index 40 is out of range: the model has 40 items"):
+        model.recommend(new_user_items=[1, 40], ids="index")
+    with pytest.raises(IdError, match=r"item index 'sku-1' is not an integer"):
+        model.recommend(new_user_items=["sku-1"], ids="index")
+    with pytest.raises(ConfigError, match="the new user has no items"):
+        model.recommend(new_user_items=[])
+    with pytest.raises(ConfigError, match=r"new user 1 \(0-based\) has no items"):
+        model.recommend(new_user_items=[["sku-1"], []])
+    with pytest.raises(ConfigError, match="mixes item ids and lists of item ids"):
+        model.recommend(new_user_items=["sku-1", ["sku-2"]])
+    with pytest.raises(ConfigError, match=r"takes the item ids of a new user \(a list\)"):
+        model.recommend(new_user_items="sku-1")
+    with pytest.raises(ConfigError, match="a userid or new_user_items, not both"):
+        model.recommend("u3", new_user_items=["sku-1"])
+    with pytest.raises(ConfigError, match="needs a userid, or new_user_items"):
+        model.recommend()
+    with pytest.raises(ConfigError, match="unknown search mode 'nope'"):
+        model.recommend(new_user_items=["sku-1"], mode="nope")
+    with pytest.raises(ConfigError, match="not fitted"):
+        HashGNN().recommend(new_user_items=["sku-1"])
+
+
+def test_new_users_need_the_sage_encoder():
+    lightgcn = _tiny(encoder="lightgcn").fit(_log(), progress=False)
+    with pytest.raises(ConfigError, match=r"encoder is 'lightgcn', and only the 'sage' encoder can encode"):
+        lightgcn.recommend(new_user_items=["sku-1", "sku-2"])
+    assert len(lightgcn.recommend("u3", N=5)[0]) == 5  # known users are answered as before

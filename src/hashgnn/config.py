@@ -324,87 +324,101 @@ class RunConfig:
         return RunConfig.from_dict(data)
 
     def validate(self) -> RunConfig:
-        """Reject impossible settings before any work starts."""
-        m, t, e = self.model, self.train, self.eval
+        """Reject impossible settings before any work starts: types, then each section's own choices and
+        ranges, then the settings that depend on another section's (objective, sampler)."""
         _check_types(self, "")
         self.split.validate()
         _check_data(self.data)
-        if m.encoder not in ENCODERS:
-            raise ConfigError(f"unknown encoder {m.encoder!r}; choose one of {', '.join(ENCODERS)}")
-        if m.method not in METHODS:
-            raise ConfigError(f"unknown method {m.method!r}; choose one of {', '.join(METHODS)}")
-        if m.guide not in GUIDES:
-            raise ConfigError(f"unknown model.guide {m.guide!r}; choose one of {', '.join(GUIDES)}")
-        if m.ste_grad not in STE_GRADS:
-            raise ConfigError(f"unknown model.ste_grad {m.ste_grad!r}; choose one of {', '.join(STE_GRADS)}")
-        if t.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"unknown train.lr_schedule {t.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
-        if t.lr <= 0:  # before lr_min's check, whose range [0, lr] is meaningless for a bad lr
-            raise ConfigError(f"train.lr must be > 0, got {t.lr}")
-        if not 0 <= t.lr_min <= t.lr:
-            raise ConfigError(f"train.lr_min must be in [0, train.lr], got {t.lr_min}")
-        if t.rank_loss not in RANK_LOSSES:
-            raise ConfigError(f"unknown train.rank_loss {t.rank_loss!r}; choose one of {', '.join(RANK_LOSSES)}")
-        if t.shared_negatives < 0:
-            raise ConfigError(f"train.shared_negatives must be >= 0, got {t.shared_negatives}")
-        if t.shared_negatives and t.objective == "hashgnn" and (t.rank_loss != "softmax" or t.lam <= 0):
-            raise ConfigError("train.shared_negatives needs train.rank_loss=softmax and train.lam > 0: shared "
-                              "negatives join only the softmax ranking term")
-        if m.n_bits <= 0 or m.n_bits % 8:
-            raise ConfigError(f"model.n_bits must be a positive multiple of 8, got {m.n_bits}")
-        for label, v in (("model.p0", m.p0), ("model.p_min", m.p_min), ("model.fixed_p", m.fixed_p)):
-            if v is not None and not 0.0 <= v <= 1.0:
-                raise ConfigError(f"{label} must be in [0, 1], got {v}")
-        if not 0.0 < m.p_decay <= 1.0:
-            raise ConfigError(f"model.p_decay must be in (0, 1], got {m.p_decay}")
-        if not (m.score_scale == "sqrt" or (isinstance(m.score_scale, (int, float)) and m.score_scale > 0)):
-            raise ConfigError(f"model.score_scale must be a positive number or 'sqrt', got {m.score_scale!r}")
-        if m.embedding_dim <= 0 or any(d <= 0 for d in m.dims):
-            raise ConfigError("model.embedding_dim and model.dims must be positive")
-        if t.lam < 0:
-            raise ConfigError(f"train.lam (λ) must be >= 0, got {t.lam}")
-        if t.margin < 0:
-            raise ConfigError(f"train.margin (α) must be >= 0, got {t.margin}")
-        for label, v in (("train.epochs", t.epochs), ("train.batch_size", t.batch_size),
-                         ("train.triplets", t.triplets), ("train.log_every", t.log_every),
-                         ("train.valid_every", t.valid_every)):
-            if v <= 0:
-                raise ConfigError(f"{label} must be > 0, got {v}")
-        for label, v in (("train.patience", t.patience), ("train.auc_pairs", t.auc_pairs),
-                         ("train.threads", t.threads), ("train.quant_start", t.quant_start),
-                         ("model.p_every", m.p_every),
-                         ("model.hashnet_every", m.hashnet_every), ("model.num_layers", m.num_layers),
-                         ("eval.max_test_users", e.max_test_users)):
-            if v is not None and v <= 0:
-                raise ConfigError(f"{label} must be > 0, got {v}")
-        for label, v in (("train.weight_decay", t.weight_decay), ("model.init_std", m.init_std),
-                         ("train.z_weight", t.z_weight), ("train.quant_weight", t.quant_weight),
-                         ("train.balance_weight", t.balance_weight), ("train.distill_weight", t.distill_weight)):
-            if v < 0:
-                raise ConfigError(f"{label} must be >= 0, got {v}")
-        for label, v in (("train.max_minutes", t.max_minutes), ("model.gumbel_tau_min", m.gumbel_tau_min),
-                         ("train.z_scale", t.z_scale)):
-            if v is not None and v <= 0:
-                raise ConfigError(f"{label} must be > 0, got {v}")
-        _check_objective(m, t)
-        if m.activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown model.activation {m.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-        if any(n <= 0 for n in e.ns) or e.valid_n <= 0 or e.n_candidates <= 0:
-            raise ConfigError(f"eval cut-offs must be > 0 (ns={e.ns}, valid_n={e.valid_n}, "
-                              f"n_candidates={e.n_candidates})")
-        if e.valid_mode not in ("auto", "hamming", "hierarchical", "continuous"):
-            raise ConfigError(f"eval.valid_mode must be auto|hamming|hierarchical|continuous, got {e.valid_mode!r}")
-        if t.sampler not in ("full", "neighbor"):
-            raise ConfigError(f"train.sampler must be 'full' or 'neighbor', got {t.sampler!r}")
-        if t.sampler == "neighbor":
-            if m.encoder != "sage":
-                raise ConfigError("train.sampler=neighbor (mini-batch) supports only model.encoder=sage")
-            if len(t.fanouts) != len(m.dims) or any(f != -1 and f <= 0 for f in t.fanouts):
-                raise ConfigError(f"train.fanouts needs one fan-out (> 0, or -1 for all) per layer "
-                                  f"({len(m.dims)}), got {t.fanouts}")
-        if not t.device.startswith(("cpu", "cuda")):
-            raise ConfigError(f"train.device must be cpu or cuda[:N], got {t.device!r}")
+        _check_model(self.model)
+        _check_train(self.train)
+        _check_objective(self.model, self.train)
+        _check_eval(self.eval)
+        _check_sampler(self.model, self.train)
         return self
+
+
+def _choice(label: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {label} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _positive(*settings: tuple[str, float | None]) -> None:
+    """Each ``(label, value)`` is > 0 (None: not set, nothing to check)."""
+    for label, v in settings:
+        if v is not None and v <= 0:
+            raise ConfigError(f"{label} must be > 0, got {v}")
+
+
+def _non_negative(*settings: tuple[str, float]) -> None:
+    for label, v in settings:
+        if v < 0:
+            raise ConfigError(f"{label} must be >= 0, got {v}")
+
+
+def _check_model(m: ModelConfig) -> None:
+    _choice("encoder", m.encoder, ENCODERS)
+    _choice("method", m.method, METHODS)
+    _choice("model.guide", m.guide, GUIDES)
+    _choice("model.ste_grad", m.ste_grad, STE_GRADS)
+    _choice("model.activation", m.activation, ACTIVATIONS)
+    if m.n_bits <= 0 or m.n_bits % 8:
+        raise ConfigError(f"model.n_bits must be a positive multiple of 8, got {m.n_bits}")
+    for label, v in (("model.p0", m.p0), ("model.p_min", m.p_min), ("model.fixed_p", m.fixed_p)):
+        if v is not None and not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{label} must be in [0, 1], got {v}")
+    if not 0.0 < m.p_decay <= 1.0:
+        raise ConfigError(f"model.p_decay must be in (0, 1], got {m.p_decay}")
+    if not (m.score_scale == "sqrt" or (isinstance(m.score_scale, (int, float)) and m.score_scale > 0)):
+        raise ConfigError(f"model.score_scale must be a positive number or 'sqrt', got {m.score_scale!r}")
+    if m.embedding_dim <= 0 or any(d <= 0 for d in m.dims):
+        raise ConfigError("model.embedding_dim and model.dims must be positive")
+    _positive(("model.p_every", m.p_every), ("model.hashnet_every", m.hashnet_every),
+              ("model.num_layers", m.num_layers), ("model.gumbel_tau_min", m.gumbel_tau_min))
+    _non_negative(("model.init_std", m.init_std))
+
+
+def _check_train(t: TrainConfig) -> None:
+    _choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
+    if t.lr <= 0:  # before lr_min's check, whose range [0, lr] is meaningless for a bad lr
+        raise ConfigError(f"train.lr must be > 0, got {t.lr}")
+    if not 0 <= t.lr_min <= t.lr:
+        raise ConfigError(f"train.lr_min must be in [0, train.lr], got {t.lr_min}")
+    _choice("train.rank_loss", t.rank_loss, RANK_LOSSES)
+    _non_negative(("train.shared_negatives", t.shared_negatives))
+    if t.shared_negatives and t.objective == "hashgnn" and (t.rank_loss != "softmax" or t.lam <= 0):
+        raise ConfigError("train.shared_negatives needs train.rank_loss=softmax and train.lam > 0: shared "
+                          "negatives join only the softmax ranking term")
+    _non_negative(("train.lam (λ)", t.lam), ("train.margin (α)", t.margin))
+    _positive(("train.epochs", t.epochs), ("train.batch_size", t.batch_size), ("train.triplets", t.triplets),
+              ("train.log_every", t.log_every), ("train.valid_every", t.valid_every),
+              ("train.patience", t.patience), ("train.auc_pairs", t.auc_pairs), ("train.threads", t.threads),
+              ("train.quant_start", t.quant_start), ("train.max_minutes", t.max_minutes),
+              ("train.z_scale", t.z_scale))
+    _non_negative(("train.weight_decay", t.weight_decay), ("train.z_weight", t.z_weight),
+                  ("train.quant_weight", t.quant_weight), ("train.balance_weight", t.balance_weight),
+                  ("train.distill_weight", t.distill_weight))
+    if not t.device.startswith(("cpu", "cuda")):
+        raise ConfigError(f"train.device must be cpu or cuda[:N], got {t.device!r}")
+
+
+def _check_eval(e: EvalConfig) -> None:
+    if any(n <= 0 for n in e.ns) or e.valid_n <= 0 or e.n_candidates <= 0:
+        raise ConfigError(f"eval cut-offs must be > 0 (ns={e.ns}, valid_n={e.valid_n}, "
+                          f"n_candidates={e.n_candidates})")
+    _positive(("eval.max_test_users", e.max_test_users))
+    if e.valid_mode not in ("auto", "hamming", "hierarchical", "continuous"):
+        raise ConfigError(f"eval.valid_mode must be auto|hamming|hierarchical|continuous, got {e.valid_mode!r}")
+
+
+def _check_sampler(m: ModelConfig, t: TrainConfig) -> None:
+    if t.sampler not in ("full", "neighbor"):
+        raise ConfigError(f"train.sampler must be 'full' or 'neighbor', got {t.sampler!r}")
+    if t.sampler == "neighbor":
+        if m.encoder != "sage":
+            raise ConfigError("train.sampler=neighbor (mini-batch) supports only model.encoder=sage")
+        if len(t.fanouts) != len(m.dims) or any(f != -1 and f <= 0 for f in t.fanouts):
+            raise ConfigError(f"train.fanouts needs one fan-out (> 0, or -1 for all) per layer "
+                              f"({len(m.dims)}), got {t.fanouts}")
 
 
 def codes_and_embedding(m: ModelConfig, t: TrainConfig) -> bool:

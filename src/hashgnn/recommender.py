@@ -4,15 +4,19 @@
 >>> from hashgnn import HashGNN                                                   # doctest: +SKIP
 >>> model = HashGNN(n_bits=32, method="guided", epochs=10).fit("movielens-1m")   # doctest: +SKIP
 >>> items, scores = model.recommend(1, N=10, mode="hierarchical")                # doctest: +SKIP
+>>> items, scores = model.recommend(new_user_items=[260, 1196, 1210], N=10)      # doctest: +SKIP
 
 Users and items are named by the ids of the data (MovieLens user ``1``, a shop's ``"u123"`` and ``"sku-9"``);
-``ids="index"`` switches a call to the contiguous indices the arrays use.
+``ids="index"`` switches a call to the contiguous indices the arrays use. A user the model never saw is named by
+the items it interacted with (``new_user_items``) and encoded by the trained network.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -270,6 +274,11 @@ class HashGNN(Recommender):
         from hashgnn.models.hashgnn import HashGNNModel
 
         self.embeddings()  # the "not fitted" error comes first
+        encoder = self.config.model.encoder
+        if encoder != "sage":  # layer_states would refuse too, without naming the encoder the run has
+            raise ConfigError(f"this model's encoder is {encoder!r}, and only the 'sage' encoder can encode users or "
+                              "items outside the training data (eq. 1's mean over a node and its neighbours); "
+                              "train with model.encoder=sage for new users and items")
         if self.result is not None and getattr(self.result, "model", None) is not None:
             return self.result.model.cpu().eval()  # fit's best weights, already loaded by the trainer
         if self.run_dir is None:
@@ -282,10 +291,12 @@ class HashGNN(Recommender):
 
     def encode_new_users(self, item_lists: list[np.ndarray]) -> Embeddings:
         """z and codes for users outside the training data, from the item *indices* each interacted with (see
-        :meth:`item_indices` for the data's ids)."""
+        :meth:`item_indices` for the data's ids; :meth:`recommend` with ``new_user_items`` searches for them)."""
         import torch
 
         lists = [self._check_indices(list(np.atleast_1d(items)), "item") for items in item_lists]
+        if not lists or any(len(items) == 0 for items in lists):  # an empty mean would give NaN codes
+            raise ConfigError("encode_new_users needs at least one user, each with at least one item")
         net, states = self.load_network()
         n_users = self.split.interactions.n_users
         with torch.no_grad():
@@ -316,8 +327,9 @@ class HashGNN(Recommender):
                           emb.n_bits)
 
     # -- ids ---------------------------------------------------------------------------------------------------
-    def recommend(self, userid: Any, N: int = 10, mode: str | None = None, filter_already_liked_items: bool = True,
-                  user_items: sp.csr_matrix | None = None, ids: str = "original") -> tuple[Any, Any]:
+    def recommend(self, userid: Any = None, N: int = 10, mode: str | None = None,
+                  filter_already_liked_items: bool = True, user_items: sp.csr_matrix | None = None,
+                  ids: str = "original", *, new_user_items: Any = None) -> tuple[Any, Any]:
         """Top-``N`` items for a user or a list of users: ``(items, scores)``, best first.
 
         ``ids="original"`` (default): users and items are the data's ids (``"u123"``, ``"sku-9"``, 42); one user
@@ -325,11 +337,79 @@ class HashGNN(Recommender):
         when the user has seen nearly every item. ``ids="index"``: contiguous indices in and out, ``[B, N]``
         arrays with ``-1`` / ``-inf`` padding (:meth:`Recommender.recommend`). An unknown id or an index out of
         range raises :class:`IdError` naming it. ``user_items`` rows align with the users asked for.
+
+        ``new_user_items`` instead of ``userid``: users the model never saw, by the items they interacted with —
+        one list of item ids for one user, or a list of such lists (ids as ``ids`` says). The trained network
+        encodes each user from its items, without retraining (eq. 1 over the user and its items; the ``sage``
+        encoder only, :meth:`encode_new_users`); an item named twice counts once, and the items given are not
+        recommended back (unless ``user_items`` says what to exclude instead). The service's
+        ``POST /recommendations`` answers through this method.
         """
+        if new_user_items is not None:
+            if userid is not None:
+                raise ConfigError("recommend() takes a userid or new_user_items, not both")
+            single, lists = self._new_user_lists(new_user_items, ids)
+            found, scores = self._recommend_new_users(lists, N, mode, filter_already_liked_items, user_items)
+            if single:
+                found, scores = found[0], scores[0]
+            return self._answer(found, scores, single, ids)
+        if userid is None:
+            raise ConfigError("recommend() needs a userid, or new_user_items for a user the model never saw")
         single, users = self._resolve(userid, "user", ids)
         found, scores = super().recommend(users[0] if single else users, N, mode, filter_already_liked_items,
                                           user_items)
         return self._answer(found, scores, single, ids)
+
+    def _new_user_lists(self, query: Any, ids: str) -> tuple[bool, list[np.ndarray]]:
+        """(one new user given?, the sorted distinct item indices of each) of ``new_user_items``."""
+        if not _is_list(query):
+            raise ConfigError(f"new_user_items takes the item ids of a new user (a list), or a list of such lists, "
+                              f"not {type(query).__name__}")
+        rows = list(query)
+        nested = [_is_list(row) for row in rows]
+        if rows and all(nested):
+            single = False
+        elif not any(nested):
+            single, rows = True, [rows]
+        else:
+            raise ConfigError("new_user_items mixes item ids and lists of item ids: give one new user's items, or "
+                              "a list of lists (one per new user)")
+        lists = []
+        for n, row in enumerate(rows):
+            items = np.unique(self._resolve(list(row), "item", ids)[1])  # the service's rule: a set of items
+            if len(items) == 0:
+                which = "the new user" if single else f"new user {n} (0-based)"
+                raise ConfigError(f"{which} has no items: a user the model never saw is encoded from at least one")
+            lists.append(items)
+        return single, lists
+
+    def _recommend_new_users(self, lists: list[np.ndarray], N: int, mode: str | None, filter_seen: bool,
+                             user_items: sp.csr_matrix | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids [B, N], scores [B, N])`` item indices for new users given by their item indices.
+
+        Each user is encoded on its own and searched with one query per kernel call (outside Hamming search):
+        BLAS rounds a matrix product differently from a matrix-vector product, in the hash layer as in the
+        search, and each user of a batch must get bit for bit the answer it gets when asked alone."""
+        from hashgnn.evaluation.search import build_index, search_queries
+
+        emb = self.embeddings()
+        mode = mode or self.default_mode()
+        index = build_index(emb, mode, max(self.n_candidates, N), self.tie_seed)  # a bad mode fails first
+        new = [self.encode_new_users([items]) for items in lists]
+        z = np.ascontiguousarray(np.concatenate([e.user_z for e in new]), dtype=np.float32)
+        exclude = None
+        if filter_seen:
+            exclude = sp.csr_matrix(user_items) if user_items is not None else _item_rows(lists, len(emb.item_z))
+        queries = search_queries(mode, np.concatenate([e.user_codes for e in new]), z)
+        return index.search(queries, N, exclude=exclude, batch_size=None if mode == "hamming" else 1)
+
+    def _searching(self, emb: Embeddings) -> HashGNN:
+        """This model with ``emb`` as the embeddings it searches: the same network, split and id maps. The
+        service's catalogue (trained items first, items added since after them) is searched this way, so that a
+        new user is answered there by the one implementation of :meth:`recommend`."""
+        view = copy.copy(self)
+        view._embeddings, view._user_space = emb, None
+        return view
 
     def similar_items(self, itemid: Any, N: int = 10, mode: str | None = None,
                       ids: str = "original") -> tuple[Any, Any]:
@@ -435,6 +515,20 @@ def interactions_from_matrix(matrix: sp.spmatrix | sp.sparray, name: str = "matr
 def _not_artifacts(folder: str, names: list[str]) -> set[str]:
     """What a copy of a run leaves behind: the writer's lock file and temp files of an interrupted write."""
     return {n for n in names if n == LOCK_NAME or (n.startswith(".") and n.endswith(TEMP_SUFFIX))}
+
+
+def _is_list(value: Any) -> bool:
+    """A list-like of ids (list, tuple, range, 1-D or wider array), not a string and not a single id."""
+    if isinstance(value, np.ndarray):
+        return value.ndim > 0
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _item_rows(lists: list[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """One CSR row per new user, its nonzeros the item indices it was described by."""
+    indptr = np.concatenate([[0], np.cumsum([len(items) for items in lists])])
+    return sp.csr_matrix((np.ones(int(indptr[-1]), dtype=np.float32), np.concatenate(lists), indptr),
+                         shape=(len(lists), n_items))
 
 
 def _plain(value: Any) -> Any:

@@ -109,6 +109,10 @@ def hamming_topk(q1, x1, q2, x2, n_words, n_bits, k, ex_ptr, ex_pos, qblock, ibl
     multi-word path over ``q2``/``x2`` ``[n, n_words]``. Per query a buffer collects items whose distance is
     below the running limit; when full, a counting selection keeps the best ``k`` and tightens the limit.
     Items are scanned in position order, so an item tying with the current k-th one never displaces it.
+
+    Not split: the per-query scan state (count, limit, exclusion cursor, density flag) is read and written in the
+    innermost loops of Hamming search's hot path, and helpers would take it in and hand it back (a call and a
+    tuple) for every 256-item block of every query, a cost no benchmark here has shown to be free.
     """
     single = n_words == 0
     nq = q1.shape[0] if single else q2.shape[0]
@@ -310,6 +314,10 @@ def mih_topk(qw, qkeys, n_bits, k, sub_len, sub_mask, offsets, tab_pos, tab_code
     (s = its smallest substring distance, j = the first substring reaching it), so no visited set is needed.
     After step (s, j) every item within full distance m*s + j has been seen (pigeonhole), so the search stops
     once k valid items lie within that bound. Ties are then resolved by position.
+
+    Not split: the bucket scan updates the per-query state (buffer, count, histogram, found, limit) from its
+    innermost loop and the radius loop's early exit reads it, so helpers would take it in and hand it back once
+    per bucket probed, the step this search repeats most, a cost no benchmark here has shown to be free.
     """
     nq = qw.shape[0]
     m = sub_len.shape[0]

@@ -371,16 +371,16 @@ class RecallService:
 
     def recommend_new_user(self, items: list[Any], k: int = 10, mode: str | None = None) -> Recall:
         """Top-k for a user the model never saw, from the items they interacted with (excluded from the
-        answer); the user's codes come from the trained network (``HashGNN.encode_new_users``)."""
+        answer): ``HashGNN.recommend(new_user_items=...)`` over the catalogue, so that the service and the
+        Python API answer a new user with one implementation. Ids are resolved here, by the service's rules."""
         mode, k = self.check_mode(mode), self.check_k(k)  # a mode with codes: the network gives the user codes too
         cat = self._catalog
         idx = self._graph_indices("item", items, cat)
         if not self.inductive:
             raise InvalidRequestError(f"this run cannot encode new users: {self.inductive_error}")
-        new = self._encode("user", [idx])
-        ids, scores = self._search(cat, mode, k, new.user_codes, new.user_z, self._exclusions([idx], cat.n_items))
+        ids, scores = self.model._searching(cat.emb).recommend(new_user_items=idx, N=k, mode=mode, ids="index")
         query = [_native(i) for i in self.item_ids[idx]]
-        return self._result(query, mode, k, ids[0], scores[0], cat)
+        return self._result(query, mode, k, ids, scores, cat)
 
     # -- additions -----------------------------------------------------------------------------------------
     def add_users(self, users: list[tuple[Any, list[Any]]]) -> list[Any]:

@@ -907,7 +907,9 @@ def test_number_helpers():
 
 
 def test_experiment_folders_record_command_commit_and_cpu(tmp_path: Path):
-    from hashgnn.experiments.runner import Options, make_plan, provenance, write_meta
+    from hashgnn.experiments import Options, make_plan
+    from hashgnn.experiments.runs import provenance
+    from hashgnn.experiments.store import write_meta
 
     plan = make_plan(Options("table2", quick=True, out=tmp_path / "t2", command="hashgnn experiment table2 --quick"))
     write_meta(plan)
@@ -922,7 +924,7 @@ def test_experiment_folders_record_command_commit_and_cpu(tmp_path: Path):
 def test_runs_record_validation_numbers_for_model_selection():
     from hashgnn.data.interactions import Interactions
     from hashgnn.data.splits import random_split
-    from hashgnn.experiments.runner import validation_columns
+    from hashgnn.experiments.runs import validation_columns
     from hashgnn.models.baselines import BASELINES
 
     rng = np.random.default_rng(0)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from hashgnn.experiments import Options, run_experiment
-from hashgnn.experiments.runner import CHECKPOINTS
+from hashgnn.experiments.checkpoints import CHECKPOINTS
 from hashgnn.training.trainer import Trainer
 
 pytestmark = pytest.mark.dataset("movielens-100k")

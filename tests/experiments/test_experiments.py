@@ -84,8 +84,8 @@ def test_table4_quick_times_every_mode_and_reports_recall_relative_to_ces(tmp_pa
     assert f"measured on {cpu['model']}, {cpu['logical_cores']} logical cores" in text
     assert f"M = {times['n_candidates'].iloc[0]} Hamming candidates" in text
     # the table is rewritten from the stored timings alone, also from a table4.csv older than the cpu column
-    from hashgnn.experiments.runner import ResultStore
-    from hashgnn.experiments.tables import write_table4
+    from hashgnn.experiments.store import ResultStore
+    from hashgnn.experiments.table4 import write_table4
 
     plan = make_plan(Options("table4", quick=True, out=out))
     (out / "table.md").unlink()
@@ -151,7 +151,7 @@ def test_table2_trains_graphsage_once_per_seed_for_graphsage_lsh_and_hashgnn_sp(
 
 
 def test_shared_graphsage_cache_keeps_only_the_current_dataset_and_seed():
-    from hashgnn.experiments.runner import SharedGraphSage
+    from hashgnn.experiments.caches import SharedGraphSage
 
     cache = SharedGraphSage()
     cache.put(("ml", 0, "cfg"), "gs0", 1.0)  # type: ignore[arg-type]
@@ -161,26 +161,26 @@ def test_shared_graphsage_cache_keeps_only_the_current_dataset_and_seed():
 
 
 def test_table_heading_names_the_datasets_chosen_with_datasets_option():
-    from hashgnn.experiments.tables import _heading
+    from hashgnn.experiments.report import heading
 
     default = make_plan(Options("figure4_6"))
-    assert "This run" not in _heading(default, "figure4_6")
+    assert "This run" not in heading(default, "figure4_6")
     chosen = make_plan(Options("figure4_6", datasets=["movielens-1m"]))
-    assert "This run: MovieLens (chosen with --datasets)" in _heading(chosen, "figure4_6")
+    assert "This run: MovieLens (chosen with --datasets)" in heading(chosen, "figure4_6")
 
 
 @pytest.mark.dataset("movielens-100k")
 def test_figure4_6_resumed_reuses_stored_runs_with_their_curves(tmp_path: Path, monkeypatch):
-    from hashgnn.experiments import run_experiment, tables
+    from hashgnn.experiments import figure4_6, run_experiment
 
     calls: list[str] = []
-    original = tables.train_and_evaluate
+    original = figure4_6.train_and_evaluate
 
     def counting(plan, store, dataset, label, seed, method, **kwargs):
         calls.append(method)
         return original(plan, store, dataset, label, seed, method, **kwargs)
 
-    monkeypatch.setattr(tables, "train_and_evaluate", counting)
+    monkeypatch.setattr(figure4_6, "train_and_evaluate", counting)
     options = Options("figure4_6", quick=True, out=tmp_path / "f")
     run_experiment(options)
     assert calls == ["HashGNN_nr", "Hash_ste"]
@@ -199,16 +199,16 @@ def test_figure4_6_resumed_reuses_stored_runs_with_their_curves(tmp_path: Path, 
 
 @pytest.mark.dataset("movielens-100k")
 def test_table2_stopped_part_way_leaves_its_table_up_to_date(tmp_path: Path, monkeypatch):
-    from hashgnn.experiments import run_experiment, tables
+    from hashgnn.experiments import run_experiment, runs
 
-    original = tables.train_and_evaluate
+    original = runs.train_and_evaluate
 
     def dies_on_the_second_method(plan, store, dataset, label, seed, method, **kwargs):
         if method == "PTE":
             raise KeyboardInterrupt  # as when a long experiment is killed
         return original(plan, store, dataset, label, seed, method, **kwargs)
 
-    monkeypatch.setattr(tables, "train_and_evaluate", dies_on_the_second_method)
+    monkeypatch.setattr(runs, "train_and_evaluate", dies_on_the_second_method)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(Options("table2", quick=True, methods=["MF", "PTE"], out=tmp_path / "t"))
     table = (tmp_path / "t" / "table.md").read_text()

@@ -11,7 +11,7 @@ import pytest
 
 from hashgnn.errors import ConfigError
 from hashgnn.experiments import Options, run_experiment
-from hashgnn.experiments.runner import summarize
+from hashgnn.experiments.report import summarize
 
 pytestmark = pytest.mark.dataset("movielens-100k")
 

@@ -11,7 +11,7 @@ import pytest
 from hashgnn.errors import ConfigError
 from hashgnn.experiments import Options, make_plan, run_experiment
 from hashgnn.experiments.parallel import run_parallel, threads_per_job, units
-from hashgnn.experiments.status import RunSpec, planned_runs
+from hashgnn.experiments.plan import RunSpec, planned_runs
 
 
 def test_graphsage_family_of_a_seed_is_one_unit_and_other_methods_run_alone():

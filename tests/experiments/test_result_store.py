@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hashgnn.experiments.runner import Options, ResultStore, make_plan, write_meta
+from hashgnn.experiments import Options, make_plan
+from hashgnn.experiments.store import ResultStore, write_meta
 
 ADDS = 25
 
@@ -59,7 +60,7 @@ def test_command_txt_keeps_every_distinct_command_of_a_shared_folder(tmp_path: P
 def test_runs_stored_under_the_old_lightgcn_name_read_as_lightgcn_eq7(tmp_path) -> None:
     import pandas as pd
 
-    from hashgnn.experiments.runner import ResultStore
+    from hashgnn.experiments.store import ResultStore
 
     old_config = '{"model": {"encoder": "lightgcn", "method": "continuous"}}'
     new_config = '{"model": {"encoder": "lightgcn", "head": "none", "method": "continuous"}}'

@@ -9,7 +9,8 @@ import pytest
 
 from hashgnn.errors import ConfigError
 from hashgnn.experiments import Options, make_plan, run_experiment
-from hashgnn.experiments.status import planned_runs, run_status
+from hashgnn.experiments.plan import planned_runs
+from hashgnn.experiments.status import run_status
 from hashgnn.training.trainer import Trainer
 
 pytestmark = pytest.mark.dataset("movielens-100k")
@@ -100,7 +101,7 @@ def test_experiments_that_need_the_fitted_model_report_what_they_will_train(tmp_
 
 def test_status_reads_the_epoch_of_an_embedding_baseline_checkpoint_and_ignores_a_damaged_one(
         tmp_path: Path, kill_embedding_fit_in_epoch_2):
-    from hashgnn.experiments.runner import CHECKPOINTS
+    from hashgnn.experiments.checkpoints import CHECKPOINTS
     from hashgnn.models.baselines.embedding import STATE_FILE
 
     out = tmp_path / "t"
@@ -112,3 +113,13 @@ def test_status_reads_the_epoch_of_an_embedding_baseline_checkpoint_and_ignores_
     (state,) = (out / CHECKPOINTS).glob(f"*/{STATE_FILE}")
     state.write_bytes(b"not a checkpoint")
     assert _status(out, ["MF"]).loc[0, "state"] == "to train"
+
+
+def test_the_pace_is_estimated_from_runs_stored_before_the_graphsage_stage_was_shared():
+    from hashgnn.experiments.status import _typical
+
+    # runs.csv of folders written before shared_seconds existed (results/core-ml1m-leaky): nothing was reused then
+    runs = pd.DataFrame({"dataset": ["d", "d"], "method": ["GraphSage", "LSH"], "train_seconds": [10.0, 30.0],
+                         "epochs_run": [4, 4]})
+    assert _typical(runs, "d", "GraphSage") == (10.0, 4.0)
+    assert _typical(runs, "d", "LSH") is None  # its own part is only known from runs that reused a stage

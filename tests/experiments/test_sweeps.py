@@ -81,9 +81,9 @@ def test_reuse_takes_a_run_of_identical_settings_from_another_experiment(tmp_pat
 
 @pytest.mark.parametrize("name", ["figure7", "figure5"])
 def test_a_sweep_stopped_part_way_leaves_its_table_and_plot_up_to_date(name: str, tmp_path: Path, monkeypatch):
-    from hashgnn.experiments import tables
+    from hashgnn.experiments import runs
 
-    original, variants = tables.train_and_evaluate, []
+    original, variants = runs.train_and_evaluate, []
 
     def dies_on_the_third_point(plan, store, dataset, label, seed, method, variant=None, **kwargs):
         if len(variants) == 2:
@@ -91,7 +91,7 @@ def test_a_sweep_stopped_part_way_leaves_its_table_and_plot_up_to_date(name: str
         variants.append(variant)
         return original(plan, store, dataset, label, seed, method, variant=variant, **kwargs)
 
-    monkeypatch.setattr(tables, "train_and_evaluate", dies_on_the_third_point)
+    monkeypatch.setattr(runs, "train_and_evaluate", dies_on_the_third_point)
     out = tmp_path / name
     with pytest.raises(KeyboardInterrupt):
         run_experiment(Options(name, quick=True, out=out))

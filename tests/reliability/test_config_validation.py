@@ -139,7 +139,7 @@ def test_config_json_with_bad_types_is_rejected(tmp_path: Path):
 
 def plan_run_configs(plan: dict, quick: bool) -> list[RunConfig]:
     """Every RunConfig an experiment plan (``hashgnn/experiments/configs/*.json``) implies: its split and
-    overrides (with ``quick``'s appended, as :func:`hashgnn.experiments.runner.make_plan` merges them), each
+    overrides (with ``quick``'s appended, as :func:`hashgnn.experiments.plan.make_plan` merges them), each
     method's own settings and each sweep point; raises ConfigError at the first impossible one."""
     from hashgnn.models.baselines import BASELINES, canonical_name
 
@@ -159,7 +159,7 @@ def plan_run_configs(plan: dict, quick: bool) -> list[RunConfig]:
 
 def test_every_default_and_experiment_plan_is_valid():
     RunConfig().validate()
-    from hashgnn.experiments.runner import CONFIG_DIR, EXPERIMENTS, load_experiment_config
+    from hashgnn.experiments.plan import CONFIG_DIR, EXPERIMENTS, load_experiment_config
 
     # every experiment of the runner has its plan file (other JSON files there have their own loaders and tests)
     paths = [Path(CONFIG_DIR) / f"{name}.json" for name in EXPERIMENTS]
@@ -181,7 +181,7 @@ def test_every_default_and_experiment_plan_is_valid():
                                     {"fixed_p": [1.5]}, {"quick": {"overrides": ["model.n_bits=12"]}},
                                     {"method_settings": {"HashGNN": {"overrides": ["train.triplets=0"]}}}])
 def test_an_impossible_experiment_plan_is_caught(broken: dict):
-    from hashgnn.experiments.runner import load_experiment_config
+    from hashgnn.experiments.plan import load_experiment_config
 
     plan = {**load_experiment_config("figure5"), **broken}
     with pytest.raises(ConfigError):

@@ -20,7 +20,7 @@ import pandas as pd
 
 from hashgnn.config import RunConfig, flat_config
 from hashgnn.errors import ArtifactError, ConfigError
-from hashgnn.experiments.runner import fmt, md_table
+from hashgnn.experiments.report import fmt, md_table
 from hashgnn.io_utils import atomic_write_text
 from hashgnn.training.rundir import RunDir
 

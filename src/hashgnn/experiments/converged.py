@@ -25,7 +25,8 @@ import pandas as pd
 
 from hashgnn.config import RunConfig, preset_overrides
 from hashgnn.errors import ConfigError
-from hashgnn.experiments.runner import CONFIG_DIR, md_table, pyplot, savefig
+from hashgnn.experiments.plan import CONFIG_DIR
+from hashgnn.experiments.report import md_table, pyplot, savefig
 from hashgnn.io_utils import atomic_write_text
 from hashgnn.training.rundir import cpu_info, environment
 

@@ -8,12 +8,12 @@ epoch of work, 1.5x more training per hour (README.md, "Paper experiments").
 The runs of a plan are grouped into *units* that must run in one process, in plan order:
 
 - the GraphSage, LSH and HashGNN_sp rows of one (dataset, seed) share one trained GraphSage
-  (:class:`~hashgnn.experiments.runner.SharedGraphSage` lives in a process);
+  (:class:`~hashgnn.experiments.caches.SharedGraphSage` lives in a process);
 - runs that train exactly the same thing (Figure 5's default point appears under λ, triplets and K) go to one
   unit, so the second finds the first stored and stores it again instead of training it twice.
 
 Units are handed to a ``spawn`` pool as workers free up (greedy, in plan order). Every worker stores its runs in
-the shared :class:`~hashgnn.experiments.runner.ResultStore` (file-locked), so an interrupted parallel experiment
+the shared :class:`~hashgnn.experiments.store.ResultStore` (file-locked), so an interrupted parallel experiment
 resumes exactly as a serial one does (stored runs skipped, checkpointed runs continued). Each worker gets
 ``cores // jobs`` torch threads unless the runs set ``train.threads`` themselves.
 """
@@ -26,19 +26,11 @@ import multiprocessing
 import os
 from collections.abc import Callable
 
-from hashgnn.experiments.runner import (
-    GRAPHSAGE_FAMILY,
-    Options,
-    Plan,
-    ResultStore,
-    build_method,
-    make_plan,
-    params_json,
-    resolved_json,
-    run_config,
-    train_and_evaluate,
-)
-from hashgnn.experiments.status import RunSpec
+from hashgnn.experiments.caches import GRAPHSAGE_FAMILY
+from hashgnn.experiments.plan import Experiment, Options, Plan, RunSpec, build_method, make_plan, run_config
+from hashgnn.experiments.reuse import params_json, resolved_json
+from hashgnn.experiments.runs import train_and_evaluate
+from hashgnn.experiments.store import ResultStore
 
 
 def unit_key(plan: Plan, spec: RunSpec) -> tuple:
@@ -67,13 +59,13 @@ def threads_per_job(jobs: int) -> int:
 _WORKER: dict[str, object] = {}
 
 
-def _start_worker(options: Options, threads: int) -> None:
+def _start_worker(options: Options, experiment: Experiment, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
     # the parent has already emptied the folder if --fresh was given; progress bars of parallel runs would interleave
     options = dataclasses.replace(options, fresh=False, progress=False)
-    plan = make_plan(options)
+    plan = make_plan(options, experiment)
     _WORKER["plan"], _WORKER["store"] = plan, ResultStore(plan.out, fresh=False)
 
 
@@ -98,7 +90,7 @@ def run_parallel(plan: Plan, specs: list[RunSpec], jobs: int, after_run: Callabl
     stored = 0
     context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
     pool = context.Pool(min(jobs, len(todo)), initializer=_start_worker,
-                        initargs=(plan.options, threads_per_job(jobs)))
+                        initargs=(plan.options, plan.experiment, threads_per_job(jobs)))
     try:
         for added in pool.imap_unordered(functools.partial(_run_unit, kw=kw), todo):
             stored += added

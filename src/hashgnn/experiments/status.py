@@ -1,96 +1,26 @@
 """Which runs an experiment plans, and how far each one is: ``hashgnn experiment NAME ... --status``.
 
-The experiments of :mod:`hashgnn.experiments.tables` take their runs from :func:`planned_runs`, so the status
-lists exactly what the same command would train. A run is *stored* (in ``results.csv``; skipped), *same as* a
-stored run of identical settings in the folder or a ``--reuse`` folder (stored again, not trained), *checkpointed*
-(an earlier process stopped it; it continues after the last epoch saved in ``OUT/.checkpoints``) or *to train*.
-The time left is estimated from the stored runs of the same method and dataset, in the folder and the ``--reuse``
-folders (median training time and epochs run), so it is only as good as those runs are alike; nothing is written.
+The experiments take their runs from :func:`~hashgnn.experiments.plan.planned_runs`, so the status lists exactly
+what the same command would train. A run is *stored* (in ``results.csv``; skipped), *given* (``--run``: a trained
+run directory is evaluated instead), *same as* a stored run of identical settings in the folder or a ``--reuse``
+folder (stored again, not trained), *checkpointed* (an earlier process stopped it; it continues after the last
+epoch saved in ``OUT/.checkpoints``) or *to train*. The time left is estimated from the stored runs of the same
+method and dataset, in the folder and the ``--reuse`` folders (median training time and epochs run), so it is only
+as good as those runs are alike; nothing is written.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hashgnn.errors import ConfigError
-from hashgnn.experiments.runner import (
-    CHECKPOINTS,
-    GRAPHSAGE_FAMILY,
-    Plan,
-    ResultStore,
-    build_method,
-    checkpoint_dir,
-    find_same_run,
-    md_table,
-    run_config,
-)
-from hashgnn.training.rundir import RunDir
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of an experiment: ``method`` trained on (``dataset``, ``seed``) with ``extra`` overrides, stored
-    under ``variant``; ``param`` is the swept ``(key, value)`` of Figures 5 and 7."""
-
-    dataset: str
-    label: str
-    seed: int
-    method: str
-    variant: str
-    extra: tuple[str, ...] = ()
-    param: tuple[str, object] | None = field(default=None, compare=False)
-
-
-def planned_runs(plan: Plan) -> list[RunSpec]:
-    """Every run of ``plan`` in the order the experiment trains them."""
-    name, runs = plan.name, []
-    if name == "figure3" and plan.options.source is not None:
-        return []  # built from another experiment's rows
-    for dataset, label in plan.datasets:
-        if name == "table4":
-            runs.append(RunSpec(dataset, label, plan.seeds[0], "HashGNN", "HashGNN"))
-            continue
-        if name == "figure4_6":  # seeds inside methods: one method's curves are logged back to back
-            runs += [RunSpec(dataset, label, seed, m, m) for m in plan.methods for seed in plan.seeds]
-            continue
-        for seed in plan.seeds:
-            runs += _runs_of_seed(plan, dataset, label, seed)
-    return runs
-
-
-def _runs_of_seed(plan: Plan, dataset: str, label: str, seed: int) -> list[RunSpec]:
-    if plan.name == "figure7":
-        return [RunSpec(dataset, label, seed, "HashGNN", "dynamic", param=("p", "dynamic"))] + [
-            RunSpec(dataset, label, seed, "HashGNN", f"p={p}", (f"model.fixed_p={p}",), ("p", p))
-            for p in plan.config["fixed_p"]]
-    if plan.name == "figure5":
-        return [RunSpec(dataset, label, seed, "HashGNN", f"{key}={v}", (f"{key}={v}",), (key, v))
-                for key, values in plan.config["sweeps"].items() for v in values]
-    # methods innermost: GraphSage, LSH and HashGNN_sp of one (dataset, seed) then run back to back and share the
-    # one GraphSage the runner keeps per (dataset, seed) (see runner.SharedGraphSage)
-    return [RunSpec(dataset, label, seed, m, m) for m in plan.methods]
-
-
-def _checkpoint_epochs(path: Path) -> int:
-    """Epochs an interrupted run saved in its checkpoint folder (core methods and MF / PTE / BiNE), else 0."""
-    import torch
-
-    from hashgnn.models.baselines.embedding import STATE_FILE
-
-    if (path / STATE_FILE).is_file():
-        try:
-            # memory-mapped and unverified: only the epoch is read, not the ~80 MB of tensors a BiNE state holds;
-            # the training path verifies the checksum before it continues from the file. weights_only: an
-            # unverified file must never run the code a pickle can carry.
-            state = torch.load(path / STATE_FILE, map_location="cpu", mmap=True, weights_only=True)
-            return int(state["epoch"])
-        except Exception:  # a damaged or foreign file: torch and pickle raise many types; the run starts over
-            return 0
-    return RunDir(path).epochs_done()
+from hashgnn.experiments.caches import GRAPHSAGE_FAMILY
+from hashgnn.experiments.checkpoints import checkpoint_dir, checkpoint_epochs, stage_dirs
+from hashgnn.experiments.plan import Plan, RunSpec, build_method, planned_runs, run_config
+from hashgnn.experiments.report import md_table
+from hashgnn.experiments.reuse import find_same_run
+from hashgnn.experiments.store import ResultStore
 
 
 def _typical(runs: pd.DataFrame, dataset: str, method: str) -> tuple[float, float] | None:
@@ -99,6 +29,8 @@ def _typical(runs: pd.DataFrame, dataset: str, method: str) -> tuple[float, floa
     LSH and HashGNN_sp are estimated from the runs that reused a stage (their own part)."""
     if runs.empty:
         return None
+    if "shared_seconds" not in runs:  # runs.csv written before the GraphSage stage was shared: nothing reused
+        runs = runs.assign(shared_seconds=0.0)
     own = runs[(runs["dataset"] == dataset) & (runs["method"] == method) & (runs["epochs_run"] > 0)]
     if "same_as" in own:
         own = own[own["same_as"].isna() | (own["same_as"] == "")]
@@ -131,39 +63,32 @@ def run_status(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "seed", "variant", "method", "state", "detail", "left_seconds"])
 
 
-#: experiments that need each fitted model itself (its timing, its logged curve), so a stored run's rows are not
-#: enough: Table 4 trains its run every time (unless --run gives one), Figure 4/6 skips a run only with its curve
-KEEPS_MODELS = ("table4", "figure4_6")
-
-
 def _stored(plan: Plan, store: ResultStore | None, spec: RunSpec) -> bool:
-    if store is None or plan.name == "table4" or not store.done(spec.dataset, spec.variant, spec.seed):
+    if store is None:
         return False
-    if plan.name == "figure4_6":
-        log = plan.out / "training_log.csv"
-        curves = pd.read_csv(log) if log.is_file() else pd.DataFrame(columns=["dataset", "method", "seed"])
-        return bool(((curves["dataset"] == spec.dataset) & (curves["method"] == spec.method)
-                     & (curves["seed"] == spec.seed)).any())
-    return True
+    if plan.experiment.stored is not None:
+        return plan.experiment.stored(plan, store, spec)
+    return store.done(spec.dataset, spec.variant, spec.seed)
 
 
 def _state(plan: Plan, store: ResultStore | None, spec: RunSpec) -> tuple[str, str, int]:
-    """``(state, detail, epochs an interrupted run already trained)``."""
-    if plan.name == "table4" and spec.dataset in plan.options.runs:
-        return "given run", str(plan.options.runs[spec.dataset]), 0
+    """``(state, detail, epochs an interrupted run already trained)``, in the order
+    :func:`~hashgnn.experiments.runs.train_and_evaluate` decides."""
     if _stored(plan, store, spec):
         return "stored", "", 0
-    if plan.name not in KEEPS_MODELS:
+    if spec.method == "HashGNN" and spec.dataset in plan.options.runs:
+        return "given run", str(plan.options.runs[spec.dataset]), 0
+    if not plan.experiment.keeps_models:  # those train the model they need even when a copy is stored
         cfg = run_config(plan, spec.dataset, spec.seed, list(spec.extra))
         found = find_same_run(plan, store, spec.dataset, spec.seed, spec.method,
                               build_method(plan, spec.method, cfg), cfg)
         if found is not None:
             return "same as", found[0], 0
     if spec.method == "GraphSage":  # its model is the stage it shares with LSH and HashGNN_sp
-        folders = sorted((plan.out / CHECKPOINTS).glob(f"{spec.dataset}-GraphSage-stage-seed{spec.seed}-*"))
+        folders = stage_dirs(plan, spec.dataset, spec.seed)
     else:
         folders = [checkpoint_dir(plan, spec.dataset, spec.variant, spec.seed)]
-    epochs = max((_checkpoint_epochs(f) for f in folders), default=0)
+    epochs = max((checkpoint_epochs(f) for f in folders), default=0)
     if epochs:
         return "checkpointed", f"after epoch {epochs}", epochs
     return "to train", "", 0

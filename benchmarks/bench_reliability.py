@@ -5,7 +5,9 @@
 Trains one tiny run (30 users, 60 items, K = 16, 2 epochs; no dataset needed), then for every case copies it,
 damages or races it as the issue describes and records the outcome (the error class and its first words, or the
 HTTP status), whether a planted pickle payload ran, and the time to the answer. It also times what the checks
-cost: a manifest-recorded write against a plain checked write, and ``HashGNN.load`` with its verification.
+cost: a manifest-recorded write against a plain checked write, and ``HashGNN.load`` with its verification; and
+measures the figures of the issue: ``hashgnn train`` killed (SIGKILL) at random points then resumed, the memory
+of a ``hashgnn serve`` process sent four 50 MB bodies, 2,000 connections that never send a request.
 Exit status 1 when any case does not end as expected.
 """
 
@@ -48,6 +50,9 @@ def tiny_run(out: Path) -> Path:
     items = (users * 3 + rng.integers(0, 20, 400)) % 60
     inter = Interactions.from_raw(np.array([f"u{u}" for u in users]), items.astype(np.int64), name="tiny")
     HashGNN(n_bits=16, epochs=2, overrides=TINY).fit(inter, run_dir=out, progress=False)
+    from hashgnn.training.plots import plot_training_curve
+
+    plot_training_curve(out)  # as `hashgnn train` does: a file of the run no loader reads
     return out
 
 
@@ -58,7 +63,7 @@ def attempt(name: str, expect: str, action: Callable[[], Any]) -> Case:
         result = action()
         outcome = "ok" if result is None else str(result)
     except BaseException as exc:  # noqa: BLE001 - every outcome is recorded, SystemExit included
-        text = re.sub(r"/\S*/run(?=[/:)])", "run", str(exc))  # each case's temporary copy is just "run"
+        text = re.sub(r"/\S*/run(?=[/:)`\s]|$)", "run", str(exc))  # each case's temporary copy is just "run"
         outcome = f"{type(exc).__name__}: {text[:150]}"
     ms = 1000 * (time.perf_counter() - started)
     return {"case": name, "expected": expect, "outcome": outcome, "ms": round(ms, 1),
@@ -184,6 +189,54 @@ def inconsistency_cases(base: Path, tmp: Path) -> list[Case]:
     return cases
 
 
+def coverage_cases(base: Path, tmp: Path) -> list[Case]:
+    """Files no loader reads (the plot), files put in the run by hand, an index of another run, a run written
+    before manifests existed."""
+    from hashgnn.index import HammingIndex
+    from hashgnn.recommender import HashGNN
+    from hashgnn.serve import RecallService
+    from hashgnn.training.rundir import RunDir
+
+    run = copy(base, tmp)
+    png = bytearray((run / "training_curve.png").read_bytes())
+    png[len(png) // 2] ^= 1
+    forge(run, "training_curve.png", bytes(png), False)
+    cases = [attempt("training_curve.png edited (side file rewritten): HashGNN.load", "ArtifactError",
+                     lambda: HashGNN.load(run))]
+    run = copy(base, tmp)
+    HammingIndex(np.load(run / "codes_items.npy")).save(run / "index.hgi")  # not through the run: unlisted
+    cases.append(attempt("index saved into the run by hand (not in the manifest): HashGNN.load", "ArtifactError",
+                         lambda: HashGNN.load(run)))
+    cases.append(attempt("the same, after `hashgnn upgrade RUN`: HashGNN.load", "ok",
+                         lambda: upgrade_then_load(run)))
+    run = copy(base, tmp)
+    with RunDir(run) as rd:
+        rd.write_index("other.hgi", HammingIndex(np.load(run / "codes_items.npy")[:-1]))
+    cases.append(attempt("index of another run kept in the run: RunDir.read_index", "ArtifactError",
+                         lambda: RunDir(run).read_index("other.hgi")))
+    run = copy(base, tmp)
+    for name in ("manifest.json", "training_curve.png.sha256"):  # as a hashgnn before manifests left it
+        (run / name).unlink()
+    cases += [attempt("run written before manifests: RecallService start", "ArtifactError",
+                      lambda: RecallService.from_run_dir(run)),
+              attempt("run written before manifests: `hashgnn train --resume`", "CliExit: exit 2 —",
+                      lambda: cli(["train", "--out", str(run), "--resume", "--no-progress"])),
+              attempt("run written before manifests: `hashgnn upgrade RUN`, then HashGNN.load", "ok",
+                      lambda: upgrade_then_load(run))]
+    return cases
+
+
+def upgrade_then_load(run: Path) -> None:
+    from hashgnn.recommender import HashGNN
+
+    try:
+        cli(["upgrade", str(run)])
+    except CliExit as exc:  # the CLI always exits; 0 is success
+        if not str(exc).startswith("exit 0 "):
+            raise
+    HashGNN.load(run)
+
+
 def lock_cases(base: Path, tmp: Path) -> list[Case]:
     from hashgnn.io_utils import LOCK_NAME
     from hashgnn.training.rundir import RunDir
@@ -259,17 +312,24 @@ def slow_body() -> int:
     return sent[0]["status"]
 
 
+IDLE_CONNECTIONS = 2000
+
+
 def slow_client_cases() -> list[Case]:
-    """A real uvicorn server with the bounded protocol (header timeout 1 s)."""
+    """A real uvicorn server with the bounded protocol (header timeout 1 s, send timeout 1 s)."""
     import uvicorn
 
-    from hashgnn.serve.limits import HEADER_TIMEOUT_ENV, BoundedH11Protocol
+    from hashgnn.serve.limits import HEADER_TIMEOUT_ENV, SEND_TIMEOUT_ENV, BoundedH11Protocol
+
+    big = b"x" * (16 << 20)
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-        await send({"type": "http.response.body", "body": b"ok"})
+        body = big if scope.get("path") == "/big" else b"ok"
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
-    os.environ[HEADER_TIMEOUT_ENV] = "1"
+    os.environ.update({HEADER_TIMEOUT_ENV: "1", SEND_TIMEOUT_ENV: "1"})
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -282,10 +342,70 @@ def slow_client_cases() -> list[Case]:
     try:
         return [attempt("silent client (connects, sends nothing)", "closed", lambda: closed_after(port, b"")),
                 attempt("slowloris (half a header, then nothing)", "closed",
-                        lambda: closed_after(port, b"GET / HTTP/1.1\r\nHost: x\r\n"))]
+                        lambda: closed_after(port, b"GET / HTTP/1.1\r\nHost: x\r\n")),
+                attempt("slowloris (a header drip-fed, one byte per 50 ms)", "closed", lambda: drip_fed(port)),
+                attempt("client that never reads a 16 MiB answer (send timeout 1 s)", "dropped",
+                        lambda: never_reads(port, server)),
+                attempt(f"{IDLE_CONNECTIONS:,} connections that send nothing", "closed",
+                        lambda: many_idle(port, server))]
     finally:
         server.should_exit = True
         thread.join()
+
+
+def drip_fed(port: int) -> str:
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        try:
+            for byte in b"GET /" + b"a" * 2000:  # 100 s if the server waited for it
+                sock.sendall(bytes([byte]))
+                time.sleep(0.05)
+        except OSError:
+            return f"closed after {time.perf_counter() - started:.2f} s"
+    return "never closed"
+
+
+def _connections_gone(server: Any, limit: float) -> float | None:
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        if not server.server_state.connections:
+            return time.perf_counter() - started
+        time.sleep(0.02)
+    return None
+
+
+def never_reads(port: int, server: Any) -> str:
+    sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        started = time.perf_counter()
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        while not server.server_state.connections:
+            time.sleep(0.01)
+        gone = _connections_gone(server, 60)
+        return "held for 60 s" if gone is None else f"dropped after {time.perf_counter() - started:.2f} s"
+    finally:
+        sock.close()
+
+
+def many_idle(port: int, server: Any) -> str:
+    idle = []
+    try:
+        started = time.perf_counter()
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(IDLE_CONNECTIONS)]
+        with socket.create_connection(("127.0.0.1", port)) as sock:  # a prompt client is answered meanwhile
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(30)
+            answered = sock.recv(64).startswith(b"HTTP/1.1 200")
+        gone = _connections_gone(server, 120)
+        if gone is None:
+            return f"{len(server.server_state.connections)} of {IDLE_CONNECTIONS} still open after 120 s"
+        return (f"closed: all {IDLE_CONNECTIONS} after {time.perf_counter() - started:.2f} s; a prompt request "
+                f"meanwhile {'answered 200' if answered else 'NOT answered'}")
+    finally:
+        for sock in idle:
+            sock.close()
 
 
 def closed_after(port: int, data: bytes) -> str:
@@ -296,6 +416,93 @@ def closed_after(port: int, data: bytes) -> str:
         while sock.recv(1024):
             pass
     return f"closed after {time.perf_counter() - started:.2f} s"
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _post_50mb(port: int, declared: bool) -> str:
+    """A 50 MB POST body, with its length declared or streamed in chunks; the status, or how the send ended."""
+    chunk = b"[" + b"1," * (1 << 19)
+    head = (b"POST /recommendations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + (f"Content-Length: {50 * 10**6}\r\n".encode() if declared else b"Transfer-Encoding: chunked\r\n")
+            + b"\r\n")
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(60)
+        try:
+            sock.sendall(head)
+            sent = 0
+            while sent < 50 * 10**6:
+                sock.sendall(chunk if declared else f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                sent += len(chunk)
+        except OSError:
+            pass  # the server answered and closed before the whole body: what a limit should do
+        try:
+            return sock.recv(64).split(b" ")[1].decode()
+        except (OSError, IndexError):
+            return "closed"
+
+
+def memory_case(base: Path) -> tuple[Case, dict[str, float]]:
+    """A real `hashgnn serve` process sent four 50 MB bodies (two declared, two streamed): its RSS before/after."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "hashgnn", "serve", str(base), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    figures: dict[str, float] = {}
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                    if sock.recv(16).startswith(b"HTTP/1.1 200"):
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("hashgnn serve did not start")
+            time.sleep(0.2)
+        figures["serve_rss_before_mb"] = round(_rss_mb(proc.pid), 1)
+
+        def four_bodies() -> str:
+            statuses = [_post_50mb(port, declared) for declared in (True, False, True, False)]
+            figures["serve_rss_after_4x50MB_mb"] = round(_rss_mb(proc.pid), 1)
+            return f"{' '.join(statuses)}; RSS {figures['serve_rss_before_mb']:.0f} → " \
+                   f"{figures['serve_rss_after_4x50MB_mb']:.0f} MB"
+
+        case = attempt("four 50 MB POST bodies to `hashgnn serve` (2 declared, 2 chunked)", "413 413 413 413",
+                       four_bodies)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return case, figures
+
+
+def kill_case(tmp: Path, trials: int) -> tuple[Case, dict[str, float]]:
+    """``hashgnn train`` SIGKILLed at random points, resumed each time; the finished run must equal one never
+    killed (the procedure of ``tests/reliability/test_crash.py``, imported from it)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.reliability.conftest import write_tiny_csv
+    from tests.reliability.test_crash import CRASH_ROWS, _kill_trials
+
+    csv = write_tiny_csv(tmp / "crash.csv", n_rows=CRASH_ROWS, n_users=600, n_items=1200)
+    stats: dict[str, Any] = {}
+
+    def run() -> str:
+        stats.update(_kill_trials(csv, tmp / "kills", trials=trials, seed=0))
+        return (f"equal: the resumed run equals one never killed; {stats['killed']} killed "
+                f"({stats['mid_training']} mid-training), {stats['finished_before_kill']} finished first")
+
+    case = attempt(f"`hashgnn train` SIGKILLed at {trials} random points, resumed each time", "equal", run)
+    return case, {"kill_trials": stats.get("trials", 0), "kills": stats.get("killed", 0),
+                  "kills_mid_training": stats.get("mid_training", 0)}
 
 
 def cold_user_case() -> Case:
@@ -332,7 +539,8 @@ def cost_figures(base: Path, tmp: Path) -> dict[str, float]:
     run = copy(base, tmp)
     timings = {}
     rd = RunDir(run)
-    for label, write in (("plain_checked_write_1MB_ms", lambda: atomic_write_checked(run / "plain.bin", data)),
+    plain = tmp / "plain.bin"  # outside the run: a file the manifest does not list would fail the load below
+    for label, write in (("plain_checked_write_1MB_ms", lambda: atomic_write_checked(plain, data)),
                          ("manifest_recorded_write_1MB_ms", lambda: rd.write_bytes("recorded.bin", data))):
         started = time.perf_counter()
         for _ in range(20):
@@ -373,6 +581,7 @@ def cli(args: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="write the cases and figures here")
+    parser.add_argument("--kills", type=int, default=10, help="SIGKILL trials of `hashgnn train` (default 10)")
     args = parser.parse_args()
     logging.getLogger("hashgnn.serve").setLevel(logging.CRITICAL)  # the planted server fault is expected
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -380,9 +589,13 @@ def main() -> int:
         started = time.perf_counter()
         base = tiny_run(tmp / "base")
         train_s = time.perf_counter() - started
-        cases = [*code_execution_cases(base, tmp), *inconsistency_cases(base, tmp), *lock_cases(base, tmp),
-                 *service_cases(base), cold_user_case()]
-        figures = {"tiny_training_s": round(train_s, 2), **cost_figures(base, tmp)}
+        cases = [*code_execution_cases(base, tmp), *inconsistency_cases(base, tmp), *coverage_cases(base, tmp),
+                 *lock_cases(base, tmp), *service_cases(base), cold_user_case()]
+        memory, memory_figures = memory_case(base)
+        kills, kill_figures = kill_case(tmp, args.kills)
+        cases += [memory, kills]
+        figures = {"tiny_training_s": round(train_s, 2), **cost_figures(base, tmp), **memory_figures,
+                   **kill_figures, "idle_connections": IDLE_CONNECTIONS}
     for c in cases:
         flag = "ok " if c["as_expected"] and not c.get("payload_ran") else "BAD"
         print(f"{flag} {c['case']}: {c['outcome']} ({c['ms']} ms)")

@@ -67,14 +67,15 @@ def tiny_model(epochs: int = 2, **extra):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished run directory (2 epochs) with every artifact, plus a saved Hamming index."""
+    """A finished run directory (2 epochs) with every artifact, its training curve and a Hamming index kept in it
+    (every file listed in its manifest)."""
     from hashgnn.index import HammingIndex
+    from hashgnn.training.plots import plot_training_curve
+    from hashgnn.training.rundir import RunDir
 
     out = tmp_path_factory.mktemp("rel_run") / "run"
     model = tiny_model(epochs=2).fit(tiny_interactions(), run_dir=out, progress=False)
-    emb = model.embeddings()
-    HammingIndex(emb.item_codes).save(out / "index.hgi")
-    from hashgnn.training.plots import plot_training_curve
-
+    with RunDir(out) as rd:
+        rd.write_index("index.hgi", HammingIndex(model.embeddings().item_codes))
     plot_training_curve(out)
     return out

@@ -218,7 +218,8 @@ def test_a_file_replaced_with_its_side_file_rewritten_fails_the_manifest(run: Pa
         HashGNN.load(run)
 
 
-@pytest.mark.parametrize("name", [MANIFEST, "id_maps.npz", "checkpoints/best.pt"])
+@pytest.mark.parametrize("name", [MANIFEST, "id_maps.npz", "checkpoints/best.pt", "training_curve.png",
+                                  "training_curve.png.sha256", "index.hgi", "metrics.csv.sha256"])
 def test_a_missing_listed_file_or_manifest_is_an_error(run: Path, name: str):
     from hashgnn.serve import RecallService
 
@@ -262,13 +263,192 @@ def test_a_writer_killed_between_manifest_and_file_leaves_a_loadable_run(run: Pa
     assert len(read_manifest(run / MANIFEST)["history.json"]["sha256"]) == 1
 
 
-def test_a_run_without_manifest_gets_one_when_a_writer_opens_it(run: Path):
-    (run / MANIFEST).unlink()
-    with pytest.raises(ArtifactError, match="manifest.json: missing"):
-        RunDir(run).verify()
-    with pytest.warns(UserWarning, match="had no manifest"), RunDir(run) as rd:
-        rd.write_json("results.json", {})
+@pytest.mark.parametrize("step", ["first write", "forget"])
+def test_a_writer_killed_while_a_file_appears_or_goes_leaves_a_loadable_run(run: Path, monkeypatch, step: str):
+    """A file written for the first time (or deleted) is ``pending`` in the manifest meanwhile: a kill between the
+    manifest and the file leaves neither a listed file missing nor a file unlisted."""
+    from hashgnn.recommender import HashGNN
+    from hashgnn.training import rundir
+
+    def die(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    if step == "first write":
+        monkeypatch.setattr(rundir, "atomic_write_checked", die)
+        with pytest.raises(KeyboardInterrupt):
+            RunDir(run).write_json("results.json", {"test": {}})
+        assert read_manifest(run / MANIFEST)["results.json"]["pending"] and not (run / "results.json").exists()
+    else:
+        real, calls = rundir.write_manifest, []
+
+        def second_dies(path: Path, files: dict) -> None:  # forget: pending, unlink, drop the entry
+            calls.append(path)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            real(path, files)
+
+        monkeypatch.setattr(rundir, "write_manifest", second_dies)
+        with pytest.raises(KeyboardInterrupt):
+            RunDir(run).forget("history.json")
+        assert read_manifest(run / MANIFEST)["history.json"]["pending"] and not (run / "history.json").exists()
+    monkeypatch.undo()
+    HashGNN.load(run)
+    RunDir(run).write_json("results.json" if step == "first write" else "history.json", [])
+    assert "pending" not in read_manifest(run / MANIFEST)["results.json" if step == "first write" else "history.json"]
+    HashGNN.load(run)
+
+
+# -- 2. every file of a run is listed (or deliberately not) ------------------------------------------------------
+def test_every_file_of_a_run_is_listed_or_deliberately_unlisted(run: Path):
+    """The plot, a kept index and an export into the run are listed like the model's files; the rest of what a
+    run holds is exactly what ``manifest.UNLISTED`` names."""
+    from hashgnn.training.manifest import CONVERGED, UNLISTED, unlisted_files
+
+    assert _cli(["export", str(run), "--format", "npy"]) == 0  # default folder: RUN/export-npy
+    (run / CONVERGED).write_text("{}")  # what `hashgnn experiment converged` adds to its runs
+    files = read_manifest(run / MANIFEST)
+    for name in ("training_curve.png", "index.hgi", "export-npy/item_z.npy", "export-npy/export.json"):
+        assert files[name]["sha256"] == [sha256_bytes((run / name).read_bytes())], name
+    assert unlisted_files(RunDir(run), files) == []
+    on_disk = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
+    others = on_disk - set(files) - {f"{name}.sha256" for name in files}
+    assert {MANIFEST, CONVERGED} <= others <= {MANIFEST, ".lock", CONVERGED} and set(UNLISTED) >= others
     RunDir(run).verify()
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "index2.hgi", "export-faiss/items.faiss", "checkpoints/old.pt",
+                                  "embeddings.json.sha256.sha256"])
+def test_a_file_the_manifest_does_not_list_is_refused_until_recorded(run: Path, name: str, capsys):
+    from hashgnn.recommender import HashGNN
+    from hashgnn.serve import RecallService
+
+    (run / name).parent.mkdir(exist_ok=True)
+    (run / name).write_bytes(b"put here by hand")
+    for load in (lambda: HashGNN.load(run), lambda: RecallService.from_run_dir(run)):
+        with pytest.raises(ArtifactError, match=f"{name}.* not listed in .*manifest.json.*hashgnn upgrade"):
+            load()
+    if name.endswith(".pt"):  # a kind hashgnn always writes with its side file: not recorded without one
+        assert _cli(["upgrade", str(run)]) == 2
+        assert "old.pt.sha256: missing" in capsys.readouterr().err
+        return
+    assert _cli(["upgrade", str(run)]) == 0
+    assert f"recorded 1 files in {run / MANIFEST}: {name}" in " ".join(capsys.readouterr().out.split())
+    HashGNN.load(run)
+    assert read_manifest(run / MANIFEST)[name]["sha256"] == [sha256_bytes(b"put here by hand")]
+
+
+def test_an_unread_file_of_another_size_or_content_is_refused(run: Path):
+    """No loader reads the plot: the load checks every listed file's size, and hashes the small ones."""
+    from hashgnn.recommender import HashGNN
+
+    path = run / "training_curve.png"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="training_curve.png: checksum mismatch"):
+        HashGNN.load(run)
+    forge(run, "training_curve.png", bytes(data), manifest=False)  # its side file rewritten to match
+    with pytest.raises(ArtifactError, match="training_curve.png: does not match .*manifest.json"):
+        HashGNN.load(run)
+    forge(run, "training_curve.png", bytes(data[:-10]), manifest=False)
+    with pytest.raises(ArtifactError, match=r"training_curve.png: \d+ bytes, .*manifest.json records"):
+        HashGNN.load(run)
+
+
+def test_an_index_built_for_another_run_is_refused(run: Path):
+    from hashgnn.index import HammingIndex
+
+    codes = np.load(run / "codes_items.npy")
+    with RunDir(run) as rd:
+        rd.write_index("fewer.hgi", HammingIndex(codes[:-1]))
+        rd.write_index("wider.hgi", HammingIndex(np.concatenate([codes, codes], axis=1)))
+        assert rd.read_index("index.hgi").n_items == len(codes)
+        with pytest.raises(ArtifactError, match=r"fewer.hgi: .* of \d+ items.*built for another run"):
+            rd.read_index("fewer.hgi")
+        with pytest.raises(ArtifactError, match="wider.hgi: .*32 bits.*16-bit codes"):
+            rd.read_index("wider.hgi")
+
+
+def test_an_export_into_the_run_is_part_of_it(run: Path):
+    from hashgnn.recommender import HashGNN
+
+    assert _cli(["export", str(run), "--format", "npy"]) == 0
+    assert _cli(["export", str(run), "--format", "npy", "--out", str(run)]) == 0  # the run's folder itself
+    assert "item_z.npy" in read_manifest(run / MANIFEST)
+    HashGNN.load(run)
+    (run / "export-npy/item_z.npy").unlink()
+    with pytest.raises(ArtifactError, match="export-npy/item_z.npy: missing"):
+        HashGNN.load(run)
+
+
+# -- 2. runs written before manifests: refused until `hashgnn upgrade` -----------------------------------------------
+@pytest.fixture
+def old_run(run: Path) -> Path:
+    """The run as a hashgnn before manifests left it: no manifest.json, the plot and the index without side files."""
+    for name in (MANIFEST, "training_curve.png.sha256", "index.hgi.sha256"):
+        (run / name).unlink()
+    return run
+
+
+def test_a_run_without_manifest_is_refused_by_readers_and_writers_naming_the_upgrade(old_run: Path, capsys):
+    from hashgnn.recommender import HashGNN
+    from hashgnn.serve import RecallService
+
+    upgrade = f"hashgnn upgrade {old_run}"
+    readers = [lambda: HashGNN.load(old_run), lambda: RecallService.from_run_dir(old_run),
+               lambda: RunDir(old_run).load_checkpoint("last"), lambda: RunDir(old_run).read_json("history.json")]
+    for read in readers:
+        with pytest.raises(ArtifactError, match=f"manifest.json: missing .*`{upgrade}`"):
+            read()
+    with pytest.raises(ArtifactError, match=f"`{upgrade}`"):  # a writer would list a few files, not the run
+        RunDir(old_run).write_json("results.json", {})
+    for args in (["recommend", str(old_run), "--similar-to", "1"], ["evaluate", str(old_run), "--no-progress"],
+                 ["train", "--out", str(old_run), "--resume", "--no-progress"]):
+        assert _cli(args) == 2, args
+        err = " ".join(capsys.readouterr().err.split())
+        assert upgrade in err and "Traceback" not in err, args
+    assert not (old_run / MANIFEST).exists() and not (old_run / "results.json").exists()
+
+
+def test_upgrade_records_an_old_run_which_then_loads_and_resumes(old_run: Path, trained_run: Path, capsys):
+    from hashgnn.recommender import HashGNN
+
+    from .conftest import tiny_interactions
+
+    assert _cli(["upgrade", str(old_run)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    listed = read_manifest(trained_run / MANIFEST)
+    assert f"recorded {len(listed)} files" in out and f"{old_run} loads" in out
+    assert set(read_manifest(old_run / MANIFEST)) == set(listed)
+    assert (old_run / "training_curve.png.sha256").is_file() and (old_run / "index.hgi.sha256").is_file()
+    HashGNN.load(old_run)
+    RunDir(old_run).read_index("index.hgi")
+    model = HashGNN(config=RunDir(old_run).read_config())  # a writer: resuming the finished run trains nothing
+    assert [h["epoch"] for h in model.fit(tiny_interactions(), run_dir=old_run, resume=True,
+                                          progress=False).result.history] == [1, 2]
+    HashGNN.load(old_run)
+    assert _cli(["upgrade", str(old_run)]) == 0  # nothing left to record
+    assert "already lists every file" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "deleted side file", "orphan side file"])
+def test_upgrade_refuses_a_damaged_old_run_and_records_nothing(old_run: Path, damage: str, capsys):
+    path = old_run / "embeddings_items.npy"
+    if damage == "flipped byte":
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 0x40
+        path.write_bytes(bytes(data))
+    elif damage == "deleted side file":
+        (old_run / "embeddings_items.npy.sha256").unlink()
+    else:  # a side file whose file is gone: nothing to check, removed by the upgrade
+        (old_run / "gone.npy.sha256").write_text("0" * 64 + "\n")
+        assert _cli(["upgrade", str(old_run)]) == 0
+        assert not (old_run / "gone.npy.sha256").exists()
+        return
+    assert _cli(["upgrade", str(old_run)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "embeddings_items.npy" in err and "Traceback" not in err
+    assert not (old_run / MANIFEST).exists()
 
 
 # -- 4. no traceback for a huge id on the command line ----------------------------------------------------------

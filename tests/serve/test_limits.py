@@ -1,24 +1,26 @@
 """Issue 34, points 3-5 on the service: bounded bodies and slow clients, huge ids, and 5xx for server faults.
 
-The header timeout is a property of the connection, so it is tested on a real uvicorn server (in a thread, on a
-tiny ASGI app); everything else through the FastAPI app of the session's run.
+The header and send timeouts are properties of the connection, so they are tested on a real uvicorn server (in a
+thread, on a tiny ASGI app); everything else through the FastAPI app of the session's run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
 from hashgnn.errors import ArtifactError
 from hashgnn.serve import InvalidRequestError, lookup_index
-from hashgnn.serve.limits import HEADER_TIMEOUT_ENV, BodyLimitMiddleware, BoundedH11Protocol
+from hashgnn.serve.limits import HEADER_TIMEOUT_ENV, SEND_TIMEOUT_ENV, BodyLimitMiddleware, BoundedH11Protocol
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -78,33 +80,55 @@ def test_a_slow_body_is_408():
     assert sent[0]["status"] == 408
 
 
-# -- slow headers (slowloris) ------------------------------------------------------------------------------------
+# -- slow clients: headers (slowloris), unread responses, idle connections ---------------------------------------
+BIG = 16 << 20  # a response far over the socket buffers: its client must read it for the server to send it all
+
+
 @pytest.fixture
-def tiny_server(monkeypatch) -> Iterator[int]:
-    """A uvicorn server with :class:`BoundedH11Protocol` (header timeout 0.3 s) on a free port."""
+def bounded_server(monkeypatch) -> Iterator[Callable[..., tuple[int, Any]]]:
+    """Start a uvicorn server with :class:`BoundedH11Protocol` and the given limits on a free port: ``start(
+    header_timeout, send_timeout, keep_alive)`` → ``(port, server)``; ``GET /big`` answers :data:`BIG` bytes."""
     import uvicorn
+
+    big = b"x" * BIG
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-        await send({"type": "http.response.body", "body": b"ok"})
+        body = big if scope["path"] == "/big" else b"ok"
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
-    monkeypatch.setenv(HEADER_TIMEOUT_ENV, "0.3")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=BoundedH11Protocol,
-                                          log_level="error", lifespan="off", timeout_keep_alive=30))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started:
-        assert time.time() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(timeout=30)
+    started: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(header_timeout: float = 0.3, send_timeout: float = 30.0, keep_alive: int = 30) -> tuple[int, Any]:
+        monkeypatch.setenv(HEADER_TIMEOUT_ENV, str(header_timeout))
+        monkeypatch.setenv(SEND_TIMEOUT_ENV, str(send_timeout))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=BoundedH11Protocol,
+                                              log_level="error", lifespan="off", timeout_keep_alive=keep_alive))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        deadline = time.time() + 60
+        while not server.started:
+            assert time.time() < deadline and thread.is_alive(), "server did not start"
+            time.sleep(0.05)
+        return port, server
+
+    yield start
+    for server, thread in started:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def tiny_server(bounded_server) -> int:
+    """A server whose header timeout is 0.3 s (keep-alive 30 s, send timeout 30 s)."""
+    return bounded_server()[0]
 
 
 def _closed_within(sock: socket.socket, seconds: float) -> bool:
@@ -113,14 +137,111 @@ def _closed_within(sock: socket.socket, seconds: float) -> bool:
         while sock.recv(1024):
             pass
         return True
+    except ConnectionResetError:
+        return True
     except TimeoutError:
         return False
+
+
+def _open_connections(server: Any) -> int:
+    return len(server.server_state.connections)
+
+
+def _wait_for_no_connections(server: Any, seconds: float) -> float | None:
+    """Seconds until the server holds no connection, or None if it still holds one after ``seconds``."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        if _open_connections(server) == 0:
+            return time.perf_counter() - started
+        time.sleep(0.02)
+    return None
 
 
 @pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\nHost: x\r\n"])
 def test_a_silent_or_slow_client_is_disconnected(tiny_server: int, sent: bytes):
     with socket.create_connection(("127.0.0.1", tiny_server)) as sock:
         sock.sendall(sent)
+        assert _closed_within(sock, 10)
+
+
+def test_headers_drip_fed_byte_by_byte_do_not_extend_the_deadline(bounded_server):
+    """The header timeout runs from the connection's start, not from the last byte: a client sending one
+    byte every 50 ms (it would take 100 s to finish) is cut off after about the header timeout."""
+    port, _ = bounded_server(header_timeout=0.5)
+    drip = b"GET /" + b"a" * 2000
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        started = time.perf_counter()
+        with pytest.raises(OSError):  # EPIPE / ECONNRESET once the server has closed the connection
+            for byte in drip:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.05)
+        assert time.perf_counter() - started < 20  # 0.5 s, with room for a loaded machine
+        assert _closed_within(sock, 10)
+
+
+def test_a_client_that_never_reads_its_response_is_dropped(bounded_server):
+    """A slow-reading client: the 16 MiB answer stays in the server's buffer, which a graceful close would wait
+    on for ever; after the send timeout the connection is aborted and the buffer freed. (The header timeout and
+    the keep-alive are 30 s here, so only the send timeout can act.)"""
+    port, server = bounded_server(header_timeout=30, send_timeout=0.5, keep_alive=30)
+    sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.time() + 30
+        while _open_connections(server) == 0:  # the server accepts the connection, then writes the answer
+            assert time.time() < deadline
+            time.sleep(0.02)
+        waited = _wait_for_no_connections(server, 20)  # 0.5 s, with room for a loaded machine
+        assert waited is not None, "the server still holds the connection of a client that does not read"
+        received = 0
+        with pytest.raises(ConnectionResetError):
+            while chunk := sock.recv(1 << 16):
+                received += len(chunk)
+            raise ConnectionResetError  # a clean end of stream would be a whole answer: it must not be
+        assert received < BIG
+    finally:
+        sock.close()
+
+
+def test_a_prompt_client_that_reads_a_large_response_gets_all_of_it(bounded_server):
+    port, _ = bounded_server(send_timeout=5)
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.settimeout(30)
+        data = bytearray()
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"x" * 100)
+    assert len(data) - data.index(b"\r\n\r\n") - 4 == BIG
+
+
+def test_many_idle_connections_are_all_closed_and_the_server_keeps_answering(bounded_server):
+    """The issue held 2,000 sockets open; here 300 connections that send nothing all go after the header
+    timeout, while a prompt client is served meanwhile."""
+    port, server = bounded_server(header_timeout=0.5)
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(10)
+            assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+        assert _wait_for_no_connections(server, 30) is not None
+        assert all(_closed_within(s, 5) for s in idle)
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_oversized_headers_are_refused(tiny_server: int):
+    """h11 refuses a header block still incomplete past 16 KiB; one socket read (asyncio reads up to 256 KiB)
+    may hold a whole larger one, so the test sends 1 MiB."""
+    with socket.create_connection(("127.0.0.1", tiny_server)) as sock:
+        with contextlib.suppress(OSError):  # the server may close before the whole header is sent
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(1024).startswith(b"HTTP/1.1 400")
         assert _closed_within(sock, 10)
 
 

@@ -3,6 +3,8 @@ commands."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -106,6 +108,27 @@ def test_cli_serve_starts_uvicorn_with_the_app(run_dir, monkeypatch):
     app, kw = calls[0]
     assert isinstance(app, FastAPI) and kw["port"] == 8123 and kw["host"] == "127.0.0.1"
     assert app.state.service.max_k == 7
+
+
+def test_cli_serve_passes_its_connection_limits_to_uvicorn(run_dir, monkeypatch):
+    import uvicorn
+
+    from hashgnn.serve.limits import HEADER_TIMEOUT_ENV, SEND_TIMEOUT_ENV
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    for name in (HEADER_TIMEOUT_ENV, SEND_TIMEOUT_ENV):  # teardown restores the environment the CLI changes
+        monkeypatch.setenv(name, "placeholder")
+    assert _main(["serve", str(run_dir), "--header-timeout", "2.5", "--send-timeout", "7", "--keep-alive", "3",
+                  "--limit-concurrency", "64"]) == 0
+    _, kw = calls[0]
+    assert kw["http"] == "hashgnn.serve.limits:BoundedH11Protocol"
+    assert kw["timeout_keep_alive"] == 3 and kw["limit_concurrency"] == 64
+    # BoundedH11Protocol reads them from the environment when uvicorn builds it, in every worker
+    assert (float(os.environ[HEADER_TIMEOUT_ENV]), float(os.environ[SEND_TIMEOUT_ENV])) == (2.5, 7.0)
+    calls.clear()
+    assert _main(["serve", str(run_dir)]) == 0
+    assert calls[0][1]["limit_concurrency"] is None  # no limit unless asked: the timeouts bound each connection
 
 
 def test_cli_serve_several_workers_uses_the_factory(run_dir, monkeypatch):

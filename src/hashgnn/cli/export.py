@@ -1,7 +1,9 @@
 """``hashgnn export RUN --format faiss|npy|parquet``: a run's codes and embeddings for other tools.
 
 Every format carries the id maps, so row ``i`` of any array (and faiss id ``i``) is the data's user or item
-``*_ids[i]``; ``export.json`` says what each file holds and how the bits are packed.
+``*_ids[i]``; ``export.json`` says what each file holds and how the bits are packed. Written inside the run
+directory (the default ``RUN/export-FORMAT``), the files are recorded in the run's manifest, as every file of a run
+is; elsewhere they are plain files.
 
 * ``faiss``: ``items.faiss``, a :class:`faiss.IndexBinaryFlat` of the item codes (exact Hamming search, the
   same distances as :class:`hashgnn.index.HammingIndex`), ``user_codes.npy`` to query it, and the id maps.
@@ -81,6 +83,7 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None) -> tuple[Path, 
     """Write the run's codes/embeddings in ``fmt`` to ``out`` (default ``RUN/export-FMT``); (folder, files)."""
     from hashgnn.io_utils import atomic_write_bytes
     from hashgnn.recommender import HashGNN
+    from hashgnn.training.rundir import RunDir
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -97,14 +100,23 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None) -> tuple[Path, 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        atomic_write_bytes(out / name, data)
     manifest = {"format": fmt, "run": str(run_dir), "dataset": model.config.data.dataset,
                 "users": int(len(model.user_ids)), "items": int(len(model.item_ids)), "n_bits": emb.n_bits,
                 "dim": int(emb.item_z.shape[1]), "bit_order": BIT_ORDER if emb.has_codes else None,
                 "files": sorted(files), "rows": "row i (faiss id i) is the user/item of *_ids[i] / column id"}
-    atomic_write_bytes(out / "export.json", json.dumps(manifest, indent=2).encode("utf-8"))
-    return out, [*sorted(files), "export.json"]
+    files["export.json"] = json.dumps(manifest, indent=2).encode("utf-8")  # last: it describes a complete set
+    try:
+        inside = out.resolve().relative_to(Path(run_dir).resolve())
+    except ValueError:
+        inside = None
+    if inside is None:
+        for name, data in files.items():
+            atomic_write_bytes(out / name, data)
+    else:
+        with RunDir(run_dir) as rd:  # a file of the run's folder: listed in its manifest, or the run is refused
+            for name, data in files.items():
+                rd.write_bytes((inside / name).as_posix(), data)
+    return out, [*sorted(n for n in files if n != "export.json"), "export.json"]
 
 
 def register(app: typer.Typer) -> None:

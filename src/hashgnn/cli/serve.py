@@ -39,7 +39,14 @@ def register(app: typer.Typer) -> None:
         header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.001,
                                              help="seconds a connection may take to send its request headers "
                                                   "(also idle keep-alive connections); then it is closed"),
+        send_timeout: float = typer.Option(30.0, "--send-timeout", min=0.001,
+                                           help="seconds a client may leave a response unread (a large one "
+                                                "over the socket buffers); then the connection is dropped"),
         keep_alive: int = typer.Option(5, "--keep-alive", min=1, help="seconds an idle connection is kept open"),
+        limit_concurrency: int | None = typer.Option(None, "--limit-concurrency", min=1,
+                                                     help="most open connections and requests in progress; "
+                                                          "beyond it requests get 503 (default: no limit; the "
+                                                          "timeouts above bound how long each one is held)"),
         max_batch_users: int = typer.Option(1000, "--max-batch-users", min=1,
                                             help="most users of one batch request (and users / items of one "
                                                  "addition); more get 422"),
@@ -62,15 +69,15 @@ def register(app: typer.Typer) -> None:
             WORKERS_ENV,
             create_app,
         )
-        from hashgnn.serve.limits import HEADER_TIMEOUT_ENV
+        from hashgnn.serve.limits import HEADER_TIMEOUT_ENV, SEND_TIMEOUT_ENV
         from hashgnn.training.rundir import RunDir
 
         if not RunDir(run_dir).exists():
             raise ConfigError(f"{run_dir}: not a hashgnn run directory (no config.json)")
         # the protocol class (and every worker process) reads its limit from the environment
-        os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout)
+        os.environ.update({HEADER_TIMEOUT_ENV: str(header_timeout), SEND_TIMEOUT_ENV: str(send_timeout)})
         limits = {"http": "hashgnn.serve.limits:BoundedH11Protocol", "timeout_keep_alive": keep_alive,
-                  "host": host, "port": port, "log_level": log_level}
+                  "limit_concurrency": limit_concurrency, "host": host, "port": port, "log_level": log_level}
         if workers == 1:
             app_ = create_app(run_dir, max_k=max_k, max_body_bytes=max_body_bytes, body_timeout=body_timeout,
                               max_batch_users=max_batch_users)

@@ -1,4 +1,4 @@
-"""``hashgnn train`` and ``hashgnn evaluate``."""
+"""``hashgnn train``, ``hashgnn evaluate`` and ``hashgnn upgrade`` (a run directory from before manifests)."""
 
 from __future__ import annotations
 
@@ -273,3 +273,25 @@ def register(app: typer.Typer) -> None:
 
         results = evaluate_run(run_dir, progress, candidates)
         print_results(run_dir, results, RunDir(run_dir).read_config().data.dataset)
+
+    @app.command()
+    def upgrade(run_dir: Path = typer.Argument(..., help="a run directory")) -> None:
+        """Record a run directory's files in its manifest.json: a run written by a hashgnn older than manifests
+        (nothing reads or writes it before), or files put in a run by hand. Each must match its checksum side
+        file; a finished run is then loaded as `serve` loads it."""
+        from hashgnn.recommender import HashGNN
+        from hashgnn.training.rundir import RunDir
+
+        rd = RunDir(run_dir)
+        recorded = rd.upgrade()
+        if recorded:
+            console.print(f"recorded {len(recorded)} files in {rd.file('manifest.json')}: {', '.join(recorded)}",
+                          highlight=False, soft_wrap=True)
+        else:
+            console.print(f"{rd.file('manifest.json')} already lists every file of the run", highlight=False)
+        if rd.file("embeddings.json").is_file():
+            HashGNN.load(run_dir)  # every check a reader makes: a run that does not load fails here, not later
+            console.print(f"{run_dir} loads", highlight=False)
+        else:
+            console.print(f"{run_dir} is not finished: continue it with `hashgnn train --out {run_dir} --resume`",
+                          highlight=False, soft_wrap=True)

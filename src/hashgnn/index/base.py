@@ -222,7 +222,12 @@ class SearchIndex(ABC):
     def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> SearchIndex: ...
 
     def save(self, path: str | Path) -> None:
-        """Write the index to one file, atomically."""
+        """Write the index to one file, atomically (in a run directory: :meth:`RunDir.write_index`, which records
+        it in the run's manifest)."""
+        atomic_write_bytes(path, self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """The contents of the index's file (header and payload), as :meth:`save` writes them."""
         params, arrays = self._state()
         params = dict(params, kind=self.kind, tie_seed=-1 if self.tie_seed is None else self.tie_seed)
         buf = io.BytesIO()
@@ -231,7 +236,7 @@ class SearchIndex(ABC):
         np.savez(buf, allow_pickle=False, **payload_arrays)
         payload = buf.getvalue()
         header = _HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest())
-        atomic_write_bytes(path, header + payload)
+        return header + payload
 
     @classmethod
     def load(cls, path: str | Path) -> SearchIndex:
@@ -249,6 +254,11 @@ def _load_any(path: str | Path) -> SearchIndex:
         data = path.read_bytes()
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read index file ({exc.strerror or exc})") from None
+    return index_from_bytes(data, path)
+
+
+def index_from_bytes(data: bytes, path: str | Path) -> SearchIndex:
+    """The index held by ``data``, the contents of an index file (``path`` names it in errors)."""
     if len(data) < _HEADER.size:
         raise ArtifactError(f"{path}: truncated or not a hashgnn index file ({len(data)} bytes)")
     magic, version, length, digest = _HEADER.unpack_from(data)

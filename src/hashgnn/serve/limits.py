@@ -6,7 +6,13 @@
 * :class:`BoundedH11Protocol` (uvicorn's h11 protocol) closes a connection whose request line and headers have
   not arrived ``$HASHGNN_SERVE_HEADER_TIMEOUT`` seconds after it opened or after its previous response, so a
   slow or silent client (slowloris) cannot keep a connection forever; uvicorn's own keep-alive timeout only
-  runs between requests and stops at the first byte.
+  runs between requests and stops at the first byte. It also aborts a connection whose client leaves a
+  response unread for ``$HASHGNN_SERVE_SEND_TIMEOUT`` seconds (the transport's buffer stays over its high-water
+  mark): a graceful close waits for that buffer to drain, which a client that never reads never allows, so the
+  socket and the buffered answer would otherwise be held for ever.
+* Header *size* is bounded by h11 (uvicorn's ``h11_max_incomplete_event_size``, 16 KiB): a request line and
+  header block still incomplete past it is answered 400 and the connection closed (a whole block arriving in one
+  socket read, at most 256 KiB, is parsed).
 * ``DEFAULT_MAX_BATCH_USERS`` bounds the users of one ``POST /recommendations/batch`` and the users / items of
   one ``POST /users`` / ``POST /items`` (``--max-batch-users``): the work and the answer of one request grow with
   it, and a 1 MiB body of short ids could otherwise ask for ~100,000 rankings at once.
@@ -26,8 +32,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_BODY_TIMEOUT = 10.0
 DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_SEND_TIMEOUT = 30.0
 DEFAULT_MAX_BATCH_USERS = 1000
 HEADER_TIMEOUT_ENV = "HASHGNN_SERVE_HEADER_TIMEOUT"
+SEND_TIMEOUT_ENV = "HASHGNN_SERVE_SEND_TIMEOUT"
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -106,12 +114,16 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections whose request headers take over ``header_timeout`` s."""
+    """uvicorn's h11 protocol, closing connections whose request headers take over ``header_timeout`` s and
+    aborting those whose client leaves a response unread for ``send_timeout`` s."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # read here, not passed in: uvicorn builds the protocol itself, in every worker process
         self.header_timeout = float(os.environ.get(HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT))
+        self.send_timeout = float(os.environ.get(SEND_TIMEOUT_ENV, DEFAULT_SEND_TIMEOUT))
         self._header_timer: asyncio.TimerHandle | None = None
+        self._send_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -127,7 +139,18 @@ class BoundedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        self._cancel_send_timer()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The transport's buffer went over its high-water mark: the client has that long to read it."""
+        super().pause_writing()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self.send_timeout, self._response_unread)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel_send_timer()
 
     def _watch_headers(self) -> None:
         """Armed while the peer owes us a request line and headers; disarmed once they are in."""
@@ -142,7 +165,18 @@ class BoundedH11Protocol(H11Protocol):
             self._header_timer.cancel()
             self._header_timer = None
 
+    def _cancel_send_timer(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if not self.transport.is_closing():
+        if self.transport.get_write_buffer_size():
+            self.transport.abort()  # close() would wait for a client that does not read
+        elif not self.transport.is_closing():
             self.transport.close()
+
+    def _response_unread(self) -> None:
+        self._send_timer = None
+        self.transport.abort()

@@ -10,14 +10,20 @@ A side file proves a file is whole, not that it belongs with the others: an ``id
 another length or an ``n_bits`` edited in ``config.json`` all carry valid side files once those are rewritten. The
 manifest records each file's digest when hashgnn writes it, so a file replaced afterwards no longer matches; and
 the invariants below (ids match rows, bits match the config, indices in range, no NaN) hold even when the
-manifest itself was rewritten to match. An entry lists two digests only while its file is being replaced.
+manifest itself was rewritten to match. An entry lists two digests only while its file is being replaced, and
+is ``pending`` while its file is first written or deleted (a missing file is then no error).
+
+Every file of a run directory is listed, with its side file, except those of :data:`UNLISTED` (each with the
+reason it is not); :meth:`RunDir.verify` refuses any other file, a listed file or side file that is missing, and
+a listed file whose size differs. A run written before manifests existed (or one holding files put there by
+hand) is used by nothing until ``hashgnn upgrade RUN`` (:func:`record_unlisted`) has recorded its files.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import warnings
+import os
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +31,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hashgnn.errors import ArtifactError
-from hashgnn.io_utils import atomic_write_bytes, read_verified, sha256_bytes
+from hashgnn.io_utils import (
+    LOCK_NAME,
+    TEMP_SUFFIX,
+    atomic_write_bytes,
+    atomic_write_text,
+    checksum_path,
+    read_verified,
+    sha256_bytes,
+)
 
 if TYPE_CHECKING:
     from hashgnn.training.rundir import RunDir
@@ -36,6 +50,19 @@ FORMAT = 1
 FINISHED = ("config.json", "split.npz", "id_maps.npz", "interactions.npz", "embeddings.json",
             "embeddings_users.npy", "embeddings_items.npy")
 Facts = dict[str, Any]
+CONVERGED = "converged.json"
+#: what a run directory holds that its manifest does not list, and why
+UNLISTED = {
+    MANIFEST: "the manifest itself, checked against the digest in its body",
+    "<listed file>.sha256": "the side file of a listed file, checked with it (a missing one is an error)",
+    LOCK_NAME: "the write lock: the pid of the process writing the run, rewritten by every writer",
+    f".<name>.*{TEMP_SUFFIX}": "the temp file of an atomic write a killed writer left; never read (a write "
+                               "only ever renames its own)",
+    CONVERGED: "`hashgnn experiment converged`'s record of the run, written after it and read by that experiment "
+               "only (its summary tables); no loader of the run reads it",
+}
+#: files hashgnn has always written with a side file: :func:`record_unlisted` refuses one that has lost it
+SIDE_FILE_KINDS = (".npy", ".npz", ".pt", ".json", ".csv")
 
 
 def _canonical(files: dict[str, Facts]) -> bytes:
@@ -95,22 +122,80 @@ def file_facts(name: str, data: bytes) -> Facts:
     return facts
 
 
-def adopt_unlisted(rd: RunDir) -> None:
-    """Give a run written before manifests existed one, listing the files whose side files verify them, so a
-    writer resuming it keeps it loadable (a run without a manifest is refused by :meth:`RunDir.verify`)."""
-    if rd.manifest() is not None or not rd.exists():
-        return
-    files: dict[str, Facts] = {}
-    for side in [*rd.path.glob("*.sha256"), *rd.checkpoints.glob("*.sha256")]:
-        artifact = side.with_name(side.name[: -len(".sha256")])
-        try:
-            data, digest = read_verified(artifact)
-        except ArtifactError:
-            continue
-        files[artifact.relative_to(rd.path).as_posix()] = {"sha256": [digest], **file_facts(artifact.name, data)}
-    write_manifest(rd.file(MANIFEST), files)
-    warnings.warn(f"{rd.file(MANIFEST)}: the run had no manifest; recorded the {len(files)} files its side files "
-                  "verify", stacklevel=3)
+def no_manifest_message(rd: RunDir) -> str:
+    return (f"{rd.file(MANIFEST)}: missing — {rd.path} was written by a hashgnn older than run manifests, or its "
+            f"manifest was deleted; `hashgnn upgrade {rd.path}` checks its files against their side files and "
+            "records them")
+
+
+def _allowed(rel: str, files: dict[str, Facts]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    if rel in files or rel in (MANIFEST, LOCK_NAME, CONVERGED):
+        return True
+    if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+        return True
+    return rel.endswith(".sha256") and rel[: -len(".sha256")] in files
+
+
+def unlisted_files(rd: RunDir, files: dict[str, Facts]) -> list[str]:
+    """The run directory's files (relative paths) that ``files`` does not list and :data:`UNLISTED` does not
+    allow; a symbolic link to a folder counts as a file (it is not followed)."""
+    found = []
+    for folder, dirs, names in os.walk(rd.path):
+        base = Path(folder).relative_to(rd.path)
+        links = [d for d in dirs if Path(folder, d).is_symlink()]
+        for name in [*names, *links]:
+            rel = (base / name).as_posix()
+            if not _allowed(rel, files):
+                found.append(rel)
+    return sorted(found)
+
+
+def record_unlisted(rd: RunDir) -> list[str]:
+    """Record in the manifest every file of the run it does not list (all of them for a run written before
+    manifests existed); the caller holds the run's lock. Returns the recorded names.
+
+    A file with a side file is recorded if it matches it; one of :data:`SIDE_FILE_KINDS` without it is refused
+    (hashgnn wrote it with one: it was deleted); any other file (a plot, a search index, a file put there by hand)
+    is recorded as it is, with a new side file. A side file of no file is removed. Nothing is recorded unless
+    every file passes.
+
+    Raises:
+        ArtifactError: a file that does not match its side file, or lost it, naming it.
+    """
+    files = rd.manifest() or {}
+    entries: dict[str, Facts] = {}
+    new_sides: list[tuple[Path, str]] = []
+    orphans = []
+    todo = unlisted_files(rd, files)
+    for rel in todo:
+        path = rd.file(rel)
+        if rel.endswith(".sha256"):
+            artifact = rel[: -len(".sha256")]
+            if not rd.file(artifact).exists():
+                orphans.append(path)
+                continue
+            if artifact in todo:
+                continue  # recorded with its file
+        if not path.is_file() or path.is_symlink():
+            raise ArtifactError(f"{path}: not a regular file — a run directory holds files only; move it out")
+        if checksum_path(path).is_file():
+            data, digest = read_verified(path)
+        elif path.suffix in SIDE_FILE_KINDS:
+            raise ArtifactError(f"{checksum_path(path)}: missing — hashgnn writes {rel} with its side file, so it "
+                                "was deleted and the file cannot be verified; restore it or move the file out")
+        else:
+            data = path.read_bytes()
+            digest = sha256_bytes(data)
+            new_sides.append((checksum_path(path), digest))
+        entries[rel] = {"sha256": [digest], **file_facts(path.name, data)}
+    for side, digest in new_sides:  # before the manifest lists their files: a listed file always has one
+        atomic_write_text(side, digest + "\n")
+    if entries:
+        write_manifest(rd.file(MANIFEST), {**files, **entries})
+    for side in orphans:
+        side.unlink(missing_ok=True)
+    return sorted(entries)
 
 
 # -- checks across files --------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""Training-curve plot of a run, drawn from its metrics.csv and history.json only."""
+"""Training-curve plot of a run, drawn from its metrics.csv and history.json only, and kept in the run (listed in
+its manifest like every other file)."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-from hashgnn.io_utils import atomic_write_bytes
 from hashgnn.training.rundir import RunDir
 
 
@@ -22,9 +22,7 @@ def plot_training_curve(run_dir: str | Path, name: str = "training_curve.png") -
     if not csv_path.is_file():
         return None
 
-    from hashgnn.io_utils import read_checked
-
-    log = pd.read_csv(io.BytesIO(read_checked(csv_path)))  # a corrupt metrics.csv raises ArtifactError
+    log = pd.read_csv(io.BytesIO(rd.read_bytes("metrics.csv")))  # corrupt or not the run's: ArtifactError
     history = rd.read_json("history.json") if rd.file("history.json").is_file() else []
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for col in ("loss", "loss_cross", "loss_rank"):
@@ -52,6 +50,6 @@ def plot_training_curve(run_dir: str | Path, name: str = "training_curve.png") -
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
-    out = rd.file(name)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    with rd:  # the lock for this one write (shared with the run's writer when it is this process)
+        rd.write_bytes(name, buf.getvalue())
+    return rd.file(name)

@@ -17,14 +17,18 @@
       history.json           per-epoch validation metric
       results.json           evaluation: {mode: {protocol: {metric@n: value}}}
       training_curve.png
+      export-FORMAT/         `hashgnn export RUN` (its default folder), e.g. a faiss index of the item codes
+      *.hgi                  search indexes kept with the run (:meth:`RunDir.write_index`)
 
       manifest.json          every file above: sha256, size, array shapes and dtypes (see hashgnn.training.manifest)
       .lock                  the write lock; holds the pid of the process writing the run
+      converged.json         `hashgnn experiment converged`'s record of the run (not listed: see manifest.UNLISTED)
 
-Every file is written atomically (temp file + fsync + rename); ``.npy``/``.pt``/``.npz``/``.json``/``.csv`` files
-carry sha256 side files, verified on reading (a corrupt or truncated artifact, or a missing side file, raises
-ArtifactError), and are recorded in ``manifest.json``, which every read checks too. Only one process writes a run
-at a time (:meth:`RunDir.lock`). Checkpoints load with ``weights_only=True``: a pickle payload is refused.
+Every file is written atomically (temp file + fsync + rename), carries a sha256 side file verified on reading (a
+corrupt or truncated artifact, or a missing side file, raises ArtifactError) and is recorded in ``manifest.json``,
+which every read checks too; a file the manifest does not list is refused. Only one process writes a run at a time
+(:meth:`RunDir.lock`). Checkpoints load with ``weights_only=True``: a pickle payload is refused. A run written
+before manifests existed is refused by readers and writers alike until ``hashgnn upgrade RUN`` (:meth:`upgrade`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from hashgnn.errors import ArtifactError
+from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.io_utils import (
     DirLock,
     atomic_write_checked,
@@ -53,11 +57,13 @@ from hashgnn.io_utils import (
 from hashgnn.training.manifest import (
     FINISHED,
     MANIFEST,
-    adopt_unlisted,
     check_array_values,
     check_invariants,
     file_facts,
+    no_manifest_message,
     read_manifest,
+    record_unlisted,
+    unlisted_files,
     write_manifest,
 )
 
@@ -127,6 +133,10 @@ def describe_cpu(cpu: dict[str, Any]) -> str:
     return f"{cpu.get('model') or 'unknown CPU'}, {cpu.get('logical_cores')} logical cores, SIMD {simd}"
 
 
+#: listed files up to this size are hashed by :meth:`RunDir.verify`; larger ones (arrays, checkpoints) as read
+HASHED_ON_VERIFY = 1 << 20
+
+
 class RunDir:
     """Paths and verified atomic readers/writers of one run directory.
 
@@ -155,16 +165,49 @@ class RunDir:
 
     # -- the write lock ----------------------------------------------------------------------------------
     def lock(self) -> RunDir:
-        """Hold the run's write lock (idempotent); a run without a manifest gets one for its verified files.
+        """Hold the run's write lock (idempotent).
 
         Raises:
             LockedError: another process writes this run (the message names its pid).
+            ArtifactError: the run has no manifest (written before manifests: ``hashgnn upgrade`` first).
         """
-        if self._lock_finalizer is None or not self._lock_finalizer.alive:
-            handle = DirLock.acquire(self.path, "writing this run")
-            self._lock_finalizer = weakref.finalize(self, DirLock.release, handle)
-            adopt_unlisted(self)
+        if not self._locked():
+            self._acquire()
+            if self.exists() and self.manifest() is None:
+                self.unlock()  # writing would record a few files and leave the rest of the run unlisted
+                raise ArtifactError(no_manifest_message(self))
         return self
+
+    def _locked(self) -> bool:
+        return self._lock_finalizer is not None and self._lock_finalizer.alive
+
+    def _acquire(self) -> None:
+        handle = DirLock.acquire(self.path, "writing this run")
+        self._lock_finalizer = weakref.finalize(self, DirLock.release, handle)
+
+    def upgrade(self) -> list[str]:
+        """Record in the manifest every file the run holds and it does not list — all of them for a run written
+        before manifests existed, else files put there by hand — once each matches its side file (see
+        :func:`~hashgnn.training.manifest.record_unlisted`); then check the listed files. Returns the names
+        recorded.
+
+        Raises:
+            ConfigError: not a run directory.
+            LockedError: another process writes the run.
+            ArtifactError: a file that does not match its side file or lost it; nothing is recorded then.
+        """
+        if not self.exists():
+            raise ConfigError(f"{self.path}: not a hashgnn run directory (no config.json)")
+        held = self._locked()
+        if not held:
+            self._acquire()
+        try:
+            recorded = record_unlisted(self)
+        finally:
+            if not held:
+                self.unlock()
+        self._check_listed(self.manifest() or {})
+        return recorded
 
     def unlock(self) -> None:
         if self._lock_finalizer is not None:
@@ -183,7 +226,8 @@ class RunDir:
 
     def write_bytes(self, name: str, data: bytes) -> None:
         """Write ``name`` (and its side file) atomically and record it in the manifest, crash-safely: the entry
-        accepts the new digest before the file changes and drops the old one after."""
+        accepts the new digest before the file changes and drops the old one after; while a file is first
+        written its entry is ``pending``, so a writer killed before the file exists leaves no missing file."""
         self.lock()
         files = self.manifest() or {}
         new = sha256_bytes(data)
@@ -191,6 +235,8 @@ class RunDir:
         old = files.get(name, {}).get("sha256", [])
         if files.get(name) != entry:
             files[name] = {**entry, "sha256": [*[d for d in old if d != new], new]}
+            if not self.file(name).is_file():
+                files[name]["pending"] = True
             write_manifest(self.file(MANIFEST), files)
         atomic_write_checked(self.file(name), data)
         if files[name] != entry:
@@ -203,7 +249,7 @@ class RunDir:
         data, digest = read_verified(path, what)
         files = self.manifest()
         if files is None:
-            return data
+            raise ArtifactError(no_manifest_message(self))
         entry = files.get(name)
         if entry is None:
             raise ArtifactError(f"{path}: not listed in {self.file(MANIFEST)} — not written by this run")
@@ -213,24 +259,50 @@ class RunDir:
         return data
 
     def verify(self) -> None:
-        """Check a finished run before it is used: the manifest, every file it lists, the files a finished run
-        needs, and the invariants across them (ids match rows, bits match the config, indices in range).
+        """Check a finished run before it is used: the manifest; every file it lists there with its side file and
+        its size; no other file (but those of ``manifest.UNLISTED``); the files a finished run needs; and the
+        invariants across them (ids match rows, bits match the config, indices in range). The digests are checked
+        as each file is read: hashing the checkpoints here would slow every load for files most never read.
 
         Raises:
             ArtifactError: naming the file (or the pair of files) at fault.
         """
         files = self.manifest()
         if files is None:
-            raise ArtifactError(f"{self.file(MANIFEST)}: missing — {self.path} is not a finished run of this "
-                                "hashgnn version, or its manifest was deleted")
-        for name in sorted(files):
-            for path in (self.file(name), checksum_path(self.file(name))):
-                if not path.is_file():
-                    raise ArtifactError(f"{path}: missing (listed in {self.file(MANIFEST)})")
+            raise ArtifactError(no_manifest_message(self))
+        self._check_listed(files)
+        extra = unlisted_files(self, files)
+        if extra:
+            names = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+            raise ArtifactError(f"{self.path}: {names} not listed in {self.file(MANIFEST)} — not written by hashgnn "
+                                f"as part of this run; move {'it' if len(extra) == 1 else 'them'} out of the run "
+                                f"directory, or record {'it' if len(extra) == 1 else 'them'} with `hashgnn upgrade "
+                                f"{self.path}`")
         missing = [n for n in FINISHED if n not in files]
         if missing:
             raise ArtifactError(f"{self.path}: not a finished run — {', '.join(missing)} not in its manifest")
         check_invariants(self, files, self.read_json("config.json"), self.read_json("embeddings.json"))
+
+    def _check_listed(self, files: dict[str, dict[str, Any]]) -> None:
+        """Every listed file is there with its side file and of the size recorded (unless it is being replaced);
+        those of at most :data:`HASHED_ON_VERIFY` bytes are hashed too (the JSON, the logs, the plot: most are
+        never read by a loader, and together they take about a millisecond)."""
+        for name in sorted(files):
+            path, entry = self.file(name), files[name]
+            if entry.get("pending") and not path.is_file():
+                continue  # being written or deleted, or a writer died doing so: there is no file to check
+            for must in (path, checksum_path(path)):
+                if not must.is_file():
+                    raise ArtifactError(f"{must}: missing (listed in {self.file(MANIFEST)})")
+            size = path.stat().st_size
+            if len(entry.get("sha256", [])) == 1 and entry.get("bytes") not in (None, size):
+                raise ArtifactError(f"{path}: {size} bytes, {self.file(MANIFEST)} records {entry['bytes']} — "
+                                    "truncated, extended or replaced")
+            if size <= HASHED_ON_VERIFY:
+                _, digest = read_verified(path)
+                if digest not in entry.get("sha256", []):
+                    raise ArtifactError(f"{path}: does not match {self.file(MANIFEST)} (sha256 {digest[:12]}… not "
+                                        "recorded) — the file was replaced or edited, with its side file rewritten")
 
     # -- JSON, arrays, checkpoints ------------------------------------------------------------------------
     def write_json(self, name: str, data: Any) -> None:
@@ -303,11 +375,17 @@ class RunDir:
             raise ArtifactError(f"{path}: not a valid .npy array ({type(exc).__name__}: {exc})") from None
 
     def forget(self, name: str) -> None:
-        """Delete ``name`` and drop it from the manifest (a file about to be rewritten as the last of a set)."""
+        """Delete ``name`` and drop it from the manifest (a file about to be rewritten as the last of a set); its
+        entry is ``pending`` meanwhile, so a kill in between leaves neither a missing listed file nor an unlisted
+        one."""
         self.lock()
+        files = self.manifest() or {}
+        if name in files:
+            files[name]["pending"] = True
+            write_manifest(self.file(MANIFEST), files)
         self.file(name).unlink(missing_ok=True)
-        files = self.manifest()
-        if files is not None and name in files:
+        checksum_path(self.file(name)).unlink(missing_ok=True)  # a side file of no file would be unlisted
+        if name in files:
             del files[name]
             write_manifest(self.file(MANIFEST), files)
 
@@ -329,6 +407,27 @@ class RunDir:
         if not self.file(name).is_file():
             raise ArtifactError(f"{self.file(name)}: no checkpoint to resume from")
         return torch_load_bytes(self.file(name), self.read_bytes(name, "checkpoint"))
+
+    def write_index(self, name: str, index) -> None:
+        """Keep a search index (:class:`hashgnn.index.SearchIndex`) with the run, recorded in its manifest."""
+        self.write_bytes(name, index.to_bytes())
+
+    def read_index(self, name: str):
+        """An index written by :meth:`write_index`, checked against the manifest and against the run: one row
+        per item of ``id_maps.npz`` and, for a code index, the run's bits."""
+        from hashgnn.index.base import index_from_bytes
+
+        path = self.file(name)
+        index = index_from_bytes(self.read_bytes(name, "index"), path)
+        n_items = ((self.manifest() or {}).get("id_maps.npz", {}).get("arrays", {}).get("item_ids", {})
+                   .get("shape") or [None])[0]
+        n_bits = getattr(index, "n_bits", None)
+        run_bits = self.read_config().model.n_bits
+        if index.n_items != n_items or (n_bits is not None and n_bits != run_bits):
+            raise ArtifactError(f"{path}: a {type(index).__name__} of {index.n_items} items"
+                                f"{f', {n_bits} bits' if n_bits is not None else ''}, but the run has {n_items} "
+                                f"items and {run_bits}-bit codes — built for another run")
+        return index
 
     def write_metrics_csv(self, rows: list[dict[str, float]], name: str = "metrics.csv") -> None:
         if not rows:

@@ -135,14 +135,15 @@ def same_model(a: RunConfig, b: RunConfig) -> bool:
 
 
 def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
-              extra: list[str] = (), label: str | None = None) -> dict[str, Any]:
-    """Train (or resume, or load when finished) one run and measure its best checkpoint on test."""
+              extra: list[str] = (), label: str | None = None, is_refit: bool = False) -> dict[str, Any]:
+    """Train (or resume, or load when finished) one run and measure its best checkpoint on test; ``is_refit``
+    trains on all of train (validation folded in), under ``label``."""
     from hashgnn.data.loading import load_split_for
     from hashgnn.evaluation.protocol import evaluate_part
     from hashgnn.training.rundir import RunDir
     from hashgnn.training.trainer import Trainer
 
-    cfg = run_config(plan, dataset, variant, seed, refit=label is not None).override(list(extra)).validate()
+    cfg = run_config(plan, dataset, variant, seed, refit=is_refit).override(list(extra)).validate()
     label = label or variant
     path = run_path(plan, dataset, label, seed)
     done = path / "converged.json"
@@ -172,7 +173,7 @@ def refit(plan: ConvergedPlan, selected: dict[str, Any], source: dict[str, Any] 
     refit time joins the total too."""
     label = f"{selected['method']}+refit"
     record = train_one(plan, selected["dataset"], selected["method"], selected["seed"], refit_overrides(selected),
-                       label)
+                       label, is_refit=True)
     if "selection_seconds" not in record:  # first time: count the selection run in, once, on disk too
         record["selection_seconds"], record["refit_seconds"] = selected["train_seconds"], record["train_seconds"]
         record["train_seconds"] = selected["train_seconds"] + record["train_seconds"]

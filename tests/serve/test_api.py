@@ -256,7 +256,8 @@ def test_fuzz_get_never_5xx(client, ident, k, mode, endpoint):
     assert r.status_code in (200, 404, 422), (ident, k, mode, r.status_code, r.text)
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False) | _text,
+_json = st.recursive(st.none() | st.booleans() | st.integers(-10**20, 10**20)
+                         | st.floats(allow_nan=False, allow_infinity=False) | _text,
                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=3),
                      max_leaves=8)
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from hashgnn.errors import ConfigError
-from hashgnn.experiments.converged import SUMMARY_COLUMNS, make_converged_plan, run_converged
+from hashgnn.experiments.converged import SUMMARY_COLUMNS, make_converged_plan, run_converged, stored_records
 
 
 def _log(path: Path) -> Path:
@@ -29,6 +29,10 @@ def test_converged_runs_write_summary_curves_and_plot_and_are_not_retrained(tmp_
     text = run_converged(plan, "hashgnn experiment converged (test)")
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS
+    assert set(summary.protocol) == {"standard", "paper"}
+    both = summary[summary.metric == "recall@20"].pivot_table(index=["method", "search"], columns="protocol",
+                                                               values="value")
+    assert (both.paper <= both.standard + 1e-12).all()  # the paper's protocol leaves train items in the ranking
     assert set(summary.method) == {"LightGCN", "HashGNN-LightGCN"}
     assert set(summary[summary.method == "HashGNN-LightGCN"].search) == {"HamR", "HieS", "CeS"}
     assert set(summary[summary.method == "LightGCN"].search) == {"CeS"}
@@ -44,7 +48,12 @@ def test_converged_runs_write_summary_curves_and_plot_and_are_not_retrained(tmp_
     assert record["environment"]["git_commit"] is None or len(record["environment"]["git_commit"]) == 40
     stamp = next((tmp_path / "out" / "runs").glob("*/LightGCN-seed0/converged.json")).stat().st_mtime_ns
     run_converged(plan)  # finished runs are loaded, not trained again
-    assert next((tmp_path / "out" / "runs").glob("*/LightGCN-seed0/converged.json")).stat().st_mtime_ns == stamp
+    done = next((tmp_path / "out" / "runs").glob("*/LightGCN-seed0/converged.json"))
+    assert done.stat().st_mtime_ns == stamp
+    paper = record.pop("test_paper")  # a record written before the paper protocol was measured
+    done.write_text(json.dumps(record))
+    again = stored_records(tmp_path / "out")[-1]["test_paper"]  # measured again from the run directory
+    assert again.keys() == paper.keys() and all(again[m] == pytest.approx(paper[m]) for m in paper)
 
 
 def test_unknown_variant_is_an_error_naming_the_choices(tmp_path: Path) -> None:

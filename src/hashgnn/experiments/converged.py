@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,20 @@ import numpy as np
 import pandas as pd
 
 from hashgnn.config import RunConfig, preset_overrides
+from hashgnn.data.splits import Split
 from hashgnn.errors import ConfigError
 from hashgnn.experiments.plan import CONFIG_DIR
 from hashgnn.experiments.report import md_table, pyplot, savefig
 from hashgnn.io_utils import atomic_write_text
+from hashgnn.models.base import Embeddings
 from hashgnn.training.rundir import cpu_info, environment
 
 SEARCH_LABELS = {"hamming": "HamR", "hierarchical": "HieS", "continuous": "CeS"}
-SUMMARY_COLUMNS = ["dataset", "method", "search", "bits", "metric", "value", "std", "seeds", "train_seconds",
-                   "epochs", "stopped", "commit", "dirty", "cpu"]
+#: ``standard`` excludes a user's train (and validation) items from the ranking, ``paper`` excludes nothing (the
+#: paper's protocol, 5.2.1); records written before the paper protocol was measured carry ``standard`` only.
+PROTOCOLS = ("standard", "paper")
+SUMMARY_COLUMNS = ["dataset", "method", "search", "protocol", "bits", "metric", "value", "std", "seeds",
+                   "train_seconds", "epochs", "stopped", "commit", "dirty", "cpu"]
 
 
 @dataclass
@@ -139,7 +145,6 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
     """Train (or resume, or load when finished) one run and measure its best checkpoint on test; ``is_refit``
     trains on all of train (validation folded in), under ``label``."""
     from hashgnn.data.loading import load_split_for
-    from hashgnn.evaluation.protocol import evaluate_part
     from hashgnn.training.rundir import RunDir
     from hashgnn.training.trainer import Trainer
 
@@ -150,19 +155,46 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
     if done.is_file():
         stored = json.loads(done.read_text())
         if same_model(RunConfig.from_dict(stored["config"]), cfg):  # a changed variant or --set trains again
-            return stored
+            return add_paper_protocol(stored, path, cfg)
     split = load_split_for(cfg.data, cfg.split)
     result = Trainer(cfg, split, RunDir(path), progress=plan.progress).fit(resume=True)
-    modes = ("hamming", "hierarchical", "continuous") if result.embeddings.has_codes else ("continuous",)
-    metrics = evaluate_part(result.embeddings, split, "test", modes=modes, ns=cfg.eval.ns, protocols=("standard",),
-                            n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
+    metrics = measure_test(result.embeddings, split, cfg)
     record = {"dataset": dataset, "method": label, "seed": seed, "config": cfg.to_dict(),
               "bits": cfg.model.n_bits if result.embeddings.has_codes else 0,
               "test": {mode: metrics[mode]["standard"] for mode in metrics},
+              "test_paper": {mode: metrics[mode]["paper"] for mode in metrics},
               "best_epoch": result.best_epoch, "best_valid": result.best_metric, "epochs": len(result.history),
               "train_seconds": result.seconds, "stopped": result.stopped, "history": result.history,
               "environment": environment()}
     atomic_write_text(done, json.dumps(record, indent=1, default=float))
+    return record
+
+
+def measure_test(embeddings: Embeddings, split: Split, cfg: RunConfig) -> dict[str, dict[str, dict[str, float]]]:
+    """The selected model on test, every search its embeddings allow, under both protocols."""
+    from hashgnn.evaluation.protocol import evaluate_part
+
+    modes = ("hamming", "hierarchical", "continuous") if embeddings.has_codes else ("continuous",)
+    return evaluate_part(embeddings, split, "test", modes=modes, ns=cfg.eval.ns, protocols=PROTOCOLS,
+                         n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
+
+
+def add_paper_protocol(record: dict[str, Any], path: Path, cfg: RunConfig) -> dict[str, Any]:
+    """A stored record measured before the paper protocol was: measured now from the run directory's selected
+    embeddings when they are still there and give the stored standard figures again, else as it is."""
+    from hashgnn.data.loading import load_split_for
+
+    if "test_paper" in record or not (path / Embeddings.FILES["user_z"]).is_file():
+        return record
+    metrics = measure_test(Embeddings.load(path), load_split_for(cfg.data, cfg.split), cfg)
+    for mode, values in record["test"].items():
+        again = metrics[mode]["standard"]
+        if any(abs(again[k] - v) > 1e-9 for k, v in values.items()):
+            warnings.warn(f"{path}: the stored embeddings are not the model measured in converged.json ({mode} "
+                          "differs), so no paper-protocol figures are added for it", stacklevel=2)
+            return record
+    record = {**record, "test_paper": {mode: metrics[mode]["paper"] for mode in record["test"]}}
+    atomic_write_text(path / "converged.json", json.dumps(record, indent=1, default=float))
     return record
 
 
@@ -203,15 +235,18 @@ def summary_rows(records: list[dict[str, Any]]) -> pd.DataFrame:
     for r in records:
         env = r["environment"]
         cpu = env["cpu"]
-        for mode, values in r["test"].items():
+        measured = [(protocol, mode, values) for protocol, key in zip(PROTOCOLS, ("test", "test_paper"), strict=True)
+                    for mode, values in r.get(key, {}).items()]
+        for protocol, mode, values in measured:
             for metric, value in values.items():
                 rows.append({"dataset": r["dataset"], "method": r["method"], "search": SEARCH_LABELS[mode],
-                             "bits": r["bits"], "metric": metric, "value": value, "seed": r["seed"],
-                             "train_seconds": r["train_seconds"], "epochs": r["epochs"], "stopped": r["stopped"],
+                             "protocol": protocol, "bits": r["bits"], "metric": metric, "value": value,
+                             "seed": r["seed"], "train_seconds": r["train_seconds"], "epochs": r["epochs"],
+                             "stopped": r["stopped"],
                              "commit": env.get("git_commit"), "dirty": env.get("git_dirty"),
                              "cpu": f"{cpu.get('model')} [{' '.join(cpu.get('simd', []))}]"})
     df = pd.DataFrame(rows)
-    keys = ["dataset", "method", "search", "bits", "metric"]
+    keys = ["dataset", "method", "search", "protocol", "bits", "metric"]
     agg = df.groupby(keys, sort=False).agg(
         value=("value", "mean"), std=("value", lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0),
         seeds=("seed", "nunique"), train_seconds=("train_seconds", "mean"), epochs=("epochs", "mean"),
@@ -257,7 +292,8 @@ def table_markdown(summary: pd.DataFrame, published: dict[str, dict[str, Any]]) 
     """Per dataset: Recall/NDCG@20 and @50 of every method and search, with time, epochs and how it stopped."""
     parts = []
     wanted = ["recall@20", "ndcg@20", "recall@50"]
-    for dataset, part in summary.groupby("dataset", sort=False):
+    standard = summary[summary.protocol == "standard"]
+    for dataset, part in standard.groupby("dataset", sort=False):
         wide = part[part.metric.isin(wanted)].pivot_table(
             index=["method", "search", "bits", "train_seconds", "epochs", "stopped", "seeds"], columns="metric",
             values="value", sort=False).reset_index()
@@ -268,9 +304,21 @@ def table_markdown(summary: pd.DataFrame, published: dict[str, dict[str, Any]]) 
             ref = published[dataset]
             text += (f"\n\n{ref['method']}: Recall@20 {ref['recall@20']:.4f}, NDCG@20 {ref['ndcg@20']:.4f} "
                      f"({ref['source']}).")
-        parts.append(text)
+        parts.append(text + paper_protocol_table(summary[summary.dataset == dataset]))
     return ("stopped: `patience` = validation plateau (converged); `epochs` / `max_minutes` = a budget ran out "
-            "first.\n\n" + "\n\n".join(parts) + "\n")
+            "first. Main tables: standard protocol (a user's train and validation items excluded).\n\n"
+            + "\n\n".join(parts) + "\n")
+
+
+def paper_protocol_table(part: pd.DataFrame) -> str:
+    """The same runs under the paper's protocol (nothing excluded from the ranking), where it was measured."""
+    paper = part[(part.protocol == "paper") & part.metric.isin(["recall@20", "recall@50"])]
+    if paper.empty:
+        return ""
+    wide = paper.pivot_table(index=["method", "search", "bits"], columns="metric", values="value",
+                             sort=False).reset_index()
+    return ("\n\nPaper protocol (nothing excluded from the ranking; runs measured before it was recorded are "
+            "not listed):\n\n" + md_table(wide.round(4), index=False))
 
 
 def plot_curves(curves: pd.DataFrame, published: dict[str, dict[str, Any]], out: Path, n: int = 20) -> list[Path]:
@@ -329,4 +377,8 @@ def run_converged(plan: ConvergedPlan, command: str = "") -> str:
 
 def stored_records(out: Path) -> list[dict[str, Any]]:
     """Every finished run in ``out`` (runs of other invocations stay in the summary)."""
-    return [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*/*/converged.json"))]
+    records = []
+    for path in sorted((out / "runs").glob("*/*/converged.json")):
+        record = json.loads(path.read_text())
+        records.append(add_paper_protocol(record, path.parent, RunConfig.from_dict(record["config"])))
+    return records

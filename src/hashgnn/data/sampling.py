@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from hashgnn.data.graph import BipartiteGraph
+from hashgnn.data.graph import BipartiteGraph, build_mean_operator, with_transpose
 from hashgnn.errors import ConfigError
 
 __all__ = [
@@ -152,32 +152,15 @@ def mean_operator_from_edges(
     ``{self} ∪ neighbours``. ``(target, source)`` pairs must be distinct and never ``target == source``.
 
     Returns:
-        ``(A, Aᵀ)`` as float32 torch sparse CSR tensors with sorted column indices; the transpose is what the
-        backward pass of ``A @ x`` needs, as for :meth:`BipartiteGraph.mean_operator`.
+        ``(A, Aᵀ)`` as float32 torch sparse CSR tensors with sorted column indices (built by
+        :func:`~hashgnn.data.graph.build_mean_operator`); the transpose is what the backward pass of ``A @ x``
+        needs, as for :meth:`BipartiteGraph.mean_operator`.
     """
-    if n_sources < n_targets:
-        raise ConfigError(f"the sources ({n_sources}) must include the {n_targets} targets")
     target = np.asarray(target, dtype=np.int64)
-    source = np.asarray(source, dtype=np.int64)
-    self_ids = np.arange(n_targets, dtype=np.int64)
-    rows = np.concatenate([self_ids, target])
-    cols = np.concatenate([self_ids, source])
-    k = np.bincount(target, minlength=n_targets)
-    vals = (1.0 / (k + 1.0)).astype(np.float32)[rows]
-    a = sp.csr_matrix((vals, (rows, cols)), shape=(n_targets, n_sources))
-    a.sort_indices()
-    return _torch_csr(a), _torch_csr(a.T.tocsr())
-
-
-def _torch_csr(m: sp.csr_matrix) -> torch.Tensor:
-    m.sort_indices()
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(m.indptr.astype(np.int64)),
-        torch.from_numpy(m.indices.astype(np.int64)),
-        torch.from_numpy(m.data.astype(np.float32)),
-        size=m.shape,
-        check_invariants=False,
-    )
+    order = np.argsort(target, kind="stable")
+    indptr = np.zeros(n_targets + 1, dtype=np.int64)
+    np.cumsum(np.bincount(target, minlength=n_targets), out=indptr[1:])
+    return with_transpose(build_mean_operator(indptr, np.asarray(source, dtype=np.int64)[order], n_sources))
 
 
 @functools.cache
@@ -327,8 +310,7 @@ class NeighborSampler:
                     local[new] = np.arange(size, size + len(new))
                     n_id_parts.append(new)
                     size += len(new)
-                tgt = np.repeat(np.arange(len(targets), dtype=np.int64), np.diff(ptr))
-                edges.append((tgt, local[nbrs]))
+                edges.append((ptr, local[nbrs]))  # hop h's targets are its first hop_sizes[h] local ids
                 hop_sizes.append(size)
             n_id = np.concatenate(n_id_parts)
         finally:
@@ -336,12 +318,11 @@ class NeighborSampler:
                 local[part] = -1
         ops, ops_t = [], []
         for hop in reversed(range(self.num_layers)):
-            tgt, src = edges[hop]
-            a, at = mean_operator_from_edges(hop_sizes[hop], hop_sizes[hop + 1], tgt, src)
+            a, at = with_transpose(build_mean_operator(*edges[hop], hop_sizes[hop + 1]))
             ops.append(a)
             ops_t.append(at)
         return SampledSubgraph(n_id=n_id, hop_sizes=hop_sizes, operators=ops, operators_t=ops_t,
-                               seed_index=seed_index, n_sampled_edges=[len(e[0]) for e in edges])
+                               seed_index=seed_index, n_sampled_edges=[len(e[1]) for e in edges])
 
     # --- optional torch_geometric backend ------------------------------------------------------------------
     def _make_pyg_sampler(self, seed: int) -> object:  # pragma: no cover - needs pyg-lib or torch-sparse

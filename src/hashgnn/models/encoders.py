@@ -7,14 +7,18 @@ name, because the method "can extend arbitrary GNNs".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hashgnn.data.graph import build_mean_operator
 from hashgnn.defaults import ACTIVATIONS, ENCODERS
 from hashgnn.errors import ConfigError
-from hashgnn.models.propagation import sparse_propagate
+from hashgnn.models.propagation import sparse_mm, sparse_propagate
 
 
 def _normal_(module: nn.Module, std: float) -> None:
@@ -78,14 +82,78 @@ class NodeInput(nn.Module):
         return x
 
 
-class SAGEMeanEncoder(nn.Module):
-    r"""GraphSAGE with the mean-over-self-and-neighbours aggregator (paper eq. 1):
+class SAGEMeanLayer(nn.Module):
+    r"""One GraphSAGE layer with the mean-over-self-and-neighbours aggregator (paper eq. 1):
 
     .. math::
         \mathbf{u}_i^l = \sigma\big(\mathbf{W}^l \cdot \mathrm{MEAN}\{\mathbf{u}_i^{l-1}\} \cup
-        \{\mathbf{u}_j^{l-1} \mid v_j \in \mathcal{N}(v_i)\}\big)
+        \{\mathbf{u}_j^{l-1} \mid v_j \in \mathcal{N}(v_i)\} + \mathbf{b}^l\big)
 
-    computed for all nodes at once as :math:`\sigma(\hat{A} U^{l-1} W^l)` with
+    computed for a block of target nodes at once as :math:`\sigma(\hat{A} X \mathbf{W}^T + \mathbf{b})`, where
+    ``x`` holds the source nodes' :math:`\mathbf{u}^{l-1}` and ``a`` is the row-normalised operator of
+    :func:`~hashgnn.data.graph.build_mean_operator`: the whole graph's :math:`(D+I)^{-1}(A+I)`, a row chunk of
+    it, a sampled hop or the rows of new nodes. The one implementation of eq. 1 behind every path (full graph,
+    mini-batch, layer-wise inference, inductive encoding).
+
+    The parameters are ``weight`` ``[out, in]`` and ``bias`` ``[out]``, as an ``nn.Linear`` has them, so
+    checkpoints of the encoder written when its layers were ``nn.Linear`` load unchanged.
+
+    Args:
+        in_features: Input size.
+        out_features: Output size.
+        activation: σ: ``"relu"``, ``"leaky_relu"`` (slope 0.2), ``"tanh"`` or ``"identity"``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, activation: str = "relu") -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(out_features))
+        self.act = _activation(activation)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # nn.Linear's default init, draw for draw: a seed gives the same weights (and leaves the generator in
+        # the same state) as when these layers were nn.Linear. The encoder then applies the paper's N(0, σ).
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    @property
+    def project_first(self) -> bool:
+        """Apply ``W`` before the mean when the layer shrinks the width: ``Â(XWᵀ) = (ÂX)Wᵀ``, and the sparse
+        product, which gathers one source row per non-zero, is the costly part."""
+        return self.out_features < self.in_features
+
+    def project(self, x: Tensor) -> Tensor:
+        """The part of the layer applied to the sources before the mean (``x Wᵀ``, or ``x`` itself)."""
+        return x @ self.weight.T if self.project_first else x
+
+    def update(self, pooled: Tensor) -> Tensor:
+        """The rest of the layer on the mean of :meth:`project`'s rows: σ(pooled + b), or σ(pooled Wᵀ + b)."""
+        out = pooled + self.bias if self.project_first else F.linear(pooled, self.weight, self.bias)
+        return self.act(out)
+
+    def forward(self, x: Tensor, a: Tensor, a_t: Tensor | None = None) -> Tensor:
+        """``[T, out]`` outputs of the operator's target rows from the ``[S, in]`` sources ``x``.
+
+        Args:
+            x: Source representations, one row per column of ``a``.
+            a: ``[T, S]`` mean operator (torch sparse CSR).
+            a_t: ``aᵀ`` (CSR) for the hand-written backward of :func:`sparse_propagate`; required when ``x``
+                needs a gradient, ``None`` for inference.
+        """
+        src = self.project(x)
+        pooled = sparse_propagate(a, a_t, src) if a_t is not None else sparse_mm(a, src)
+        return self.update(pooled)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, {self.out_features}, act={type(self.act).__name__}"
+
+
+class SAGEMeanEncoder(nn.Module):
+    r"""GraphSAGE with the mean-over-self-and-neighbours aggregator (paper eq. 1): a stack of
+    :class:`SAGEMeanLayer`, computed for all nodes at once as :math:`\sigma(\hat{A} U^{l-1} W^l)` with
     :math:`\hat{A} = (D+I)^{-1}(A+I)`.
 
     Args:
@@ -100,8 +168,8 @@ class SAGEMeanEncoder(nn.Module):
                  init_std: float = 0.02) -> None:
         super().__init__()
         sizes = [in_dim, *dims]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-        self.act = _activation(activation)
+        self.layers = nn.ModuleList(SAGEMeanLayer(a, b, activation)
+                                    for a, b in zip(sizes[:-1], sizes[1:], strict=False))
         self.init_std = init_std
         self.out_dim = sizes[-1]
         self.reset_parameters()
@@ -110,14 +178,37 @@ class SAGEMeanEncoder(nn.Module):
         _normal_(self, self.init_std)
 
     def forward(self, x: Tensor, graph: GraphInputs) -> Tensor:
-        a, a_t = graph.mean_op
-        for layer in self.layers:
-            # Project first when it shrinks the width: Â(XW) = (ÂX)W, and the sparse product is the costly part.
-            if layer.out_features < layer.in_features:
-                x = sparse_propagate(a, a_t, x @ layer.weight.T) + layer.bias
-            else:
-                x = layer(sparse_propagate(a, a_t, x))
-            x = self.act(x)
+        return self.layer_outputs(x, [graph.mean_op] * len(self.layers))[-1]
+
+    def layer_outputs(self, x: Tensor, operators: Sequence[tuple[Tensor, Tensor | None]]) -> list[Tensor]:
+        """``x`` and the output of every layer; layer ``l`` averages with ``operators[l] = (Â_l, Â_lᵀ)``
+        (the full graph's for every layer, or one sampled operator per hop, whose targets are a prefix of its
+        sources). ``Â_lᵀ`` may be ``None`` when no gradient is needed."""
+        if len(operators) != len(self.layers):
+            raise ConfigError(f"{len(operators)} operators for an encoder of {len(self.layers)} layers")
+        outputs = [x]
+        for layer, (a, a_t) in zip(self.layers, operators, strict=True):
+            outputs.append(layer(outputs[-1], a, a_t))
+        return outputs
+
+    @torch.no_grad()
+    def encode_new(self, x: Tensor, neighbour_lists: Sequence[Tensor], states: Sequence[Tensor]) -> Tensor:
+        """Outputs ``[B, d]`` of nodes outside the graph, from their inputs ``x`` ``[B, in]`` and neighbours.
+
+        Every layer applies eq. 1 over {new node} ∪ its neighbours (node ids), with the neighbours'
+        representations on the graph (``states``: the :meth:`layer_outputs` of the whole graph); the new nodes
+        are not added to their neighbours' neighbourhoods. A node of the graph given its own input and
+        neighbours gets its full-graph output.
+        """
+        nodes = torch.cat([torch.as_tensor(n, dtype=torch.long).reshape(-1).cpu() for n in neighbour_lists])
+        # The sources are the new nodes, then each neighbour once: only the rows the operator reads.
+        uniq, local = torch.unique(nodes, return_inverse=True)
+        n_new = len(neighbour_lists)
+        indptr = np.concatenate([[0], np.cumsum([len(n) for n in neighbour_lists])])
+        a = build_mean_operator(indptr, local.numpy() + n_new, n_new + len(uniq)).to(x.device)
+        uniq = uniq.to(x.device)
+        for layer, prev in zip(self.layers, states[:-1], strict=True):
+            x = layer(torch.cat([x, prev[uniq]]), a)
         return x
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from hashgnn.errors import ConfigError
-from hashgnn.models.encoders import GraphInputs, NodeInput, build_encoder
+from hashgnn.models.encoders import GraphInputs, NodeInput, SAGEMeanEncoder, build_encoder
 from hashgnn.models.hashing import HashLayer, build_binarizer, sign
 
 
@@ -88,18 +88,14 @@ class HashGNNModel(nn.Module):
     @torch.no_grad()
     def layer_states(self, graph: GraphInputs) -> list[Tensor]:
         """Input and every encoder layer's output for all nodes (the 'sage' encoder), computed once for reuse."""
-        from hashgnn.models.encoders import SAGEMeanEncoder
-        from hashgnn.models.propagation import sparse_propagate
+        encoder = self.sage_encoder()
+        return encoder.layer_outputs(self.input(), [graph.mean_op] * len(encoder.layers))
 
+    def sage_encoder(self) -> SAGEMeanEncoder:
+        """The encoder, which must be the 'sage' one (eq. 1's mean aggregator) for inductive inference."""
         if not isinstance(self.encoder, SAGEMeanEncoder):
             raise ConfigError("inductive inference needs the 'sage' encoder (mean aggregator of eq. 1)")
-        a_op, a_t = graph.mean_op
-        x = self.input()
-        states = [x]
-        for layer in self.encoder.layers:
-            x = self.encoder.act(layer(sparse_propagate(a_op, a_t, x)))
-            states.append(x)
-        return states
+        return self.encoder
 
     @torch.no_grad()
     def encode_new_users(self, item_lists: list[Tensor], states: list[Tensor], n_users: int) -> tuple[Tensor, Tensor]:
@@ -127,15 +123,10 @@ class HashGNNModel(nn.Module):
     def _encode_new(self, neighbour_lists: list[Tensor], states: list[Tensor], as_type: int
                     ) -> tuple[Tensor, Tensor]:
         """Eq. 1 layer by layer over {a new node} ∪ its neighbours (node rows, items offset by the users), then
-        the hash layer of the new node's type (``as_type``: any node row of that type, for a typed hash layer)."""
-        outs = []
-        for nodes in neighbour_lists:
-            own = states[0][nodes].mean(0)
-            for layer, prev in zip(self.encoder.layers, states[:-1], strict=True):
-                pooled = (own + prev[nodes].sum(0)) / (len(nodes) + 1)
-                own = self.encoder.act(layer(pooled))
-            outs.append(own)
-        u = torch.stack(outs)
+        the hash layer of the new node's type (``as_type``: any node row of that type, for a typed hash layer).
+        A new node has no id embedding: its input is the mean of its neighbours' inputs."""
+        own = torch.stack([states[0][nodes].mean(0) for nodes in neighbour_lists])
+        u = self.sage_encoder().encode_new(own, neighbour_lists, states)
         node_type = torch.full((len(u),), as_type, dtype=torch.long, device=u.device)
         a = u if self.hash is None else self.hash(u, node_type)
         return self.continuous(a, u), self.codes(a)

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from hashgnn.data.graph import BipartiteGraph
+from hashgnn.data.graph import BipartiteGraph, build_mean_operator
 from hashgnn.data.sampling import CSRGraph
 from hashgnn.errors import ConfigError
 from hashgnn.models.encoders import SAGEMeanEncoder
@@ -46,26 +45,15 @@ def as_csr_graph(graph: BipartiteGraph | CSRGraph) -> CSRGraph:
 def mean_operator_rows(csr: CSRGraph, start: int, stop: int) -> Tensor:
     """Rows ``start:stop`` of ``Â = (D+I)^{-1}(A+I)`` as a ``[stop-start, N]`` float32 torch sparse CSR tensor.
 
-    Built directly from the adjacency slice (no full ``Â`` ever exists): each row gets its self loop first, then
-    its neighbours, all weighted ``1/(deg+1)`` — row ``i`` is eq. 1's MEAN over ``{i} ∪ N(i)``, identical to
-    :meth:`BipartiteGraph.mean_operator_scipy`. Column order inside a row does not matter for the product.
+    Built directly from the adjacency slice by :func:`~hashgnn.data.graph.build_mean_operator` (no full ``Â``
+    ever exists): row ``i`` is eq. 1's MEAN over ``{i} ∪ N(i)``, the same entries as the full operator's row,
+    the node's own column first (column order inside a row does not matter for the product, and leaving the
+    adjacency's order saves a pass over every edge of every chunk).
     """
     n = csr.num_nodes
     if not 0 <= start <= stop <= n:
         raise ConfigError(f"row range [{start}, {stop}) is outside [0, {n}]")
-    lo, hi = int(csr.indptr[start]), int(csr.indptr[stop])
-    deg = np.diff(csr.indptr[start:stop + 1]).astype(np.int64)
-    counts = deg + 1
-    ptr = np.zeros(stop - start + 1, dtype=np.int64)
-    np.cumsum(counts, out=ptr[1:])
-    cols = np.empty(int(ptr[-1]), dtype=np.int64)
-    is_self = np.zeros(len(cols), dtype=bool)
-    is_self[ptr[:-1]] = True
-    cols[is_self] = np.arange(start, stop, dtype=np.int64)
-    cols[~is_self] = csr.indices[lo:hi]
-    vals = np.repeat((1.0 / counts).astype(np.float32), counts)
-    return torch.sparse_csr_tensor(torch.from_numpy(ptr), torch.from_numpy(cols), torch.from_numpy(vals),
-                                   size=(stop - start, n), check_invariants=False)
+    return build_mean_operator(csr.indptr[start:stop + 1], csr.indices, n, self_start=start, node_first=True)
 
 
 def _sage_encoder(model) -> SAGEMeanEncoder:
@@ -118,15 +106,11 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
         # Which rows this process computes at this layer: all of them, unless the caller gathers blocks or
         # this is the last layer (only the requested rows are needed).
         r0, r1 = (lo, hi) if (gather is not None or last) else (0, n)
-        project_first = layer.out_features < layer.in_features  # same order as SAGEMeanEncoder.forward
-        src = x @ layer.weight.T if project_first else x
+        src = layer.project(x)  # once for all chunks: each chunk's rows average rows of every node
         out = torch.empty(r1 - r0, layer.out_features, dtype=x.dtype, device=device)
         for s in range(r0, r1, chunk_size):
             e = min(s + chunk_size, r1)
-            a = mean_operator_rows(csr, s, e).to(device)
-            block = sparse_mm(a, src)
-            block = block + layer.bias if project_first else layer(block)
-            out[s - r0:e - r0] = encoder.act(block)
+            out[s - r0:e - r0] = layer.update(sparse_mm(mean_operator_rows(csr, s, e).to(device), src))
             if progress is not None:
                 progress(li, e - r0)
         del src

@@ -8,8 +8,9 @@ neighbourhood of the nodes the loss needs:
 2. seeds = the distinct users/items among them; :class:`~hashgnn.data.sampling.NeighborSampler` (fan-outs
    ``(10, 5)`` by default, seeds' hop first) returns their computation graph — ``n_id`` and one small mean
    operator per layer;
-3. ``h = emb[n_id]``, then every :class:`SAGEMeanEncoder` layer with the sampled operator (eq. 1's MEAN over the
-   node and its *sampled* neighbours), hash layer, binarizer, and the loss of eq. 7 on the seeds.
+3. ``h = emb[n_id]``, then every :class:`~hashgnn.models.encoders.SAGEMeanLayer` of the encoder with the sampled
+   operator (eq. 1's MEAN over the node and its *sampled* neighbours), hash layer, binarizer, and the loss of
+   eq. 7 on the seeds.
 
 The parameters are exactly those of :class:`~hashgnn.models.hashgnn.HashGNNModel` (only the propagation
 differs), so checkpoints, ``best.pt`` and the run directory are interchangeable with full-graph training; with
@@ -34,14 +35,13 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from hashgnn.config import RunConfig
-from hashgnn.data.graph import BipartiteGraph
+from hashgnn.data.graph import BipartiteGraph, with_transpose
 from hashgnn.data.sampling import CSRGraph, NeighborSampler, SampledSubgraph
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.losses import batch_objective
 from hashgnn.models.base import Embeddings
 from hashgnn.models.hashgnn import HashGNNModel
-from hashgnn.models.propagation import sparse_propagate
 from hashgnn.training.inference import DEFAULT_CHUNK, _sage_encoder, layerwise_encode
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir
@@ -96,13 +96,7 @@ class SampledForward(nn.Module):
         x = F.embedding(n_id, weight, sparse=True) if self.sparse_embedding else weight[n_id]
         if model.input.features.numel():
             x = torch.cat([x, model.input.features[n_id]], dim=1)
-        for layer, a, a_t in zip(enc.layers, operators, operators_t, strict=True):
-            # Same order of operations as SAGEMeanEncoder.forward (project first when the layer shrinks).
-            if layer.out_features < layer.in_features:
-                x = sparse_propagate(a, a_t, x @ layer.weight.T) + layer.bias
-            else:
-                x = layer(sparse_propagate(a, a_t, x))
-            x = enc.act(x)
+        x = enc.layer_outputs(x, list(zip(operators, operators_t, strict=True)))[-1]
         return model.hash(x, n_id[:len(x)])  # the last hop's targets are a prefix of n_id
 
 
@@ -115,23 +109,21 @@ def debias_operators(sub: SampledSubgraph, degrees: np.ndarray) -> SampledSubgra
     neighbour gets ``(d_i/k_i)/(d_i+1)``: the expectation over uniform samples is the full mean of eq. 1
     (exact when ``k_i = d_i``, e.g. fan-out ``-1``). Returns a new subgraph; ``degrees`` are the full degrees.
     """
-    import scipy.sparse as sp
-
-    from hashgnn.data.sampling import _torch_csr
-
     ops, ops_t = [], []
     n_layers = len(sub.operators)
     for layer, a in enumerate(sub.operators):
+        # Same entries as the sampled operator, new values: row i's own column is source i (targets first).
         n_rows = sub.hop_sizes[n_layers - 1 - layer]
-        crow, col = a.crow_indices().numpy(), a.col_indices().numpy()
-        k = np.diff(crow) - 1
+        crow, col = a.crow_indices(), a.col_indices()
+        k = np.diff(crow.numpy()) - 1
         d = degrees[sub.n_id[:n_rows]].astype(np.float64)
         row = np.repeat(np.arange(n_rows), k + 1)
         per_nbr = np.where(k > 0, d / np.maximum(k, 1), 0.0) / (d + 1.0)
-        vals = np.where(col == row, 1.0 / (d + 1.0)[row], per_nbr[row]).astype(np.float32)
-        m = sp.csr_matrix((vals, col, crow), shape=tuple(a.shape))
-        ops.append(_torch_csr(m))
-        ops_t.append(_torch_csr(m.T.tocsr()))
+        vals = np.where(col.numpy() == row, 1.0 / (d + 1.0)[row], per_nbr[row]).astype(np.float32)
+        a_new, a_new_t = with_transpose(torch.sparse_csr_tensor(crow, col, torch.from_numpy(vals), size=a.shape,
+                                                                check_invariants=False))
+        ops.append(a_new)
+        ops_t.append(a_new_t)
     return SampledSubgraph(n_id=sub.n_id, hop_sizes=sub.hop_sizes, operators=ops, operators_t=ops_t,
                            seed_index=sub.seed_index, n_sampled_edges=sub.n_sampled_edges)
 

@@ -27,6 +27,7 @@ import pandas as pd
 from hashgnn.config import RunConfig, preset_overrides
 from hashgnn.data.splits import Split
 from hashgnn.errors import ConfigError
+from hashgnn.evaluation.metrics import PROTOCOLS
 from hashgnn.experiments.plan import CONFIG_DIR
 from hashgnn.experiments.report import md_table, pyplot, savefig
 from hashgnn.io_utils import atomic_write_text
@@ -34,9 +35,7 @@ from hashgnn.models.base import Embeddings
 from hashgnn.training.rundir import cpu_info, environment
 
 SEARCH_LABELS = {"hamming": "HamR", "hierarchical": "HieS", "continuous": "CeS"}
-#: ``standard`` excludes a user's train (and validation) items from the ranking, ``paper`` excludes nothing (the
-#: paper's protocol, 5.2.1); records written before the paper protocol was measured carry ``standard`` only.
-PROTOCOLS = ("standard", "paper")
+# Records written before the paper protocol was measured carry ``standard`` only (``test``, no ``test_paper``).
 SUMMARY_COLUMNS = ["dataset", "method", "search", "protocol", "bits", "metric", "value", "std", "seeds",
                    "train_seconds", "epochs", "stopped", "commit", "dirty", "cpu"]
 

@@ -18,8 +18,32 @@ from typing import Any
 
 from hashgnn.data.loading import DataConfig
 from hashgnn.data.splits import SplitConfig
-from hashgnn.defaults import ACTIVATIONS, DEFAULT_CANDIDATES, ENCODERS, GUIDES, METHODS, RANK_LOSSES, STE_GRADS
+from hashgnn.defaults import (
+    ACTIVATIONS,
+    DEFAULT_CANDIDATES,
+    ENCODERS,
+    GUIDES,
+    METHODS,
+    RANK_LOSSES,
+    SCHEDULE_UNITS,
+    STE_GRADS,
+)
 from hashgnn.errors import ConfigError
+
+#: Each schedule setting's value in each ``model.schedule_unit`` when the config leaves it at None. ``step``: the
+#: paper's (p ×0.95 every 250 iterations, 5.2.3), HashNet's released schedule (γ = 0.005 per step, β updated every
+#: 200) and τ = e^(−0.001 t) every 100 steps. ``epoch``: the same at 77 steps an epoch (MovieLens-1M at batch
+#: 8192, where every MovieLens-1M result was measured), so that MovieLens-1M keeps its schedule: the intervals
+#: are short decimals that round back to exactly 250, 200 and 100 steps there (round(3.25 × 77) = 250), and the
+#: rates are the per-step ones × 77.
+SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {
+    "step": {"p_every": 250, "hashnet_every": 200, "hashnet_gamma": 0.005, "gumbel_every": 100,
+             "gumbel_rate": 1e-3},
+    "epoch": {"p_every": 3.25, "hashnet_every": 2.6, "hashnet_gamma": 0.385, "gumbel_every": 1.3,
+              "gumbel_rate": 0.077},
+}
+#: settings that counted steps before ``model.schedule_unit`` existed: a config naming one without a unit is old
+STEP_ERA_KEYS = ("p_every", "hashnet_every", "hashnet_gamma", "gumbel_rate")
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,25 @@ class ModelConfig:
     ``rerank`` (:data:`RERANKS`): the continuous embedding z that hierarchical search re-ranks with and continuous
     search ranks by: ``"tanh"`` (the paper, eq. 2: z = tanh(Wᵀu + b), K-dimensional) or ``"encoder"`` (beyond
     the paper: z = u, the encoder's output, e.g. LightGCN's 64-d embedding, with the codes still sign(Wᵀu + b)).
+
+    ``schedule_unit`` (:data:`SCHEDULE_UNITS`): what the binarizers' schedules count in. ``"epoch"`` (default):
+    fractional epochs, the step count over the run's steps per epoch, so a run of any size goes through the same
+    schedule; ``"step"``: optimiser steps, the paper's "iterations" (its p decays 5 % every 250 of them at batch
+    256). The paper's count ties the schedule to the batch size and the data size: at batch 8192 a 31,000-edge log
+    trains 4 steps an epoch, and p never left 1 in 40 epochs (issue 33), so the codes were never trained. In the
+    chosen unit: ``p_every`` (guided: p ×= ``p_decay`` every that many), ``hashnet_every`` (HashNet: β is
+    re-evaluated every that many) and ``hashnet_gamma`` (β = (1 + γ t)^0.5, t in the unit), ``gumbel_every``
+    and ``gumbel_rate`` (τ = max(τ_min, e^(−r t))). An interval is rounded to whole steps, at least one.
+    Each left at None takes its unit's default (:data:`SCHEDULE_DEFAULTS`), so ``--set model.schedule_unit=step``
+    alone is the paper's schedule. The epoch defaults are the step ones at 77 steps an epoch (MovieLens-1M's
+    629,540 train edges at batch 8192, the setting every MovieLens-1M result of the project was measured with),
+    rounded so that they give back exactly 250, 200 and 100 steps there: MovieLens-1M keeps its schedule. A faster
+    p was measured and not taken: ×0.95 every epoch (batch 256) on the 50,000-row logs of issue 33 reached
+    validation Recall@50 (hierarchical) 0.479 and 0.303 against 0.681 and 0.514 with every 3.25 epochs (20 and 6
+    planted communities; the second never left the popularity level), as on MovieLens-1M, where p decayed every
+    8 iterations at batch 8192 never did either (results/README.md). A config written before the unit existed
+    (one that names ``p_every`` or another schedule setting, but no unit) is read with ``schedule_unit="step"``,
+    the meaning its numbers had (:meth:`RunConfig.from_dict`).
     """
 
     encoder: str = "sage"
@@ -56,30 +99,42 @@ class ModelConfig:
     score_scale: float | str = 1.0
     p0: float = 1.0
     p_decay: float = 0.95
-    p_every: int = 250
+    p_every: float | None = None
     p_min: float = 0.0
     fixed_p: float | None = None
     guide: str = "element"
     ste_grad: str = "z"
-    hashnet_gamma: float = 0.005
-    hashnet_every: int = 200
+    hashnet_gamma: float | None = None
+    hashnet_every: float | None = None
     gumbel_tau_min: float = 0.1
-    gumbel_rate: float = 1e-3
+    gumbel_rate: float | None = None
+    gumbel_every: float | None = None
+    schedule_unit: str = "epoch"
     link_bias: bool = False
     typed_hash: bool = False
     head: str = "hash"
     rerank: str = "tanh"
 
+    def schedule(self, key: str) -> float:
+        """Schedule setting ``key`` (``p_every``, ``hashnet_gamma`` ...) in ``schedule_unit``: the one set, else
+        that unit's default."""
+        value = getattr(self, key)
+        return SCHEDULE_DEFAULTS[self.schedule_unit][key] if value is None else value
+
     def binarizer_kwargs(self) -> dict[str, Any]:
+        """The binarizer's settings; a trainer gives it its steps per epoch (``Binarizer.steps_per_epoch``)."""
+        unit = {"unit": self.schedule_unit}
         if self.method == "guided":
-            return {"p0": self.p0, "p_decay": self.p_decay, "p_every": self.p_every, "p_min": self.p_min,
-                    "fixed_p": self.fixed_p, "guide": self.guide, "ste_grad": self.ste_grad}
+            return {"p0": self.p0, "p_decay": self.p_decay, "p_every": self.schedule("p_every"),
+                    "p_min": self.p_min, "fixed_p": self.fixed_p, "guide": self.guide, "ste_grad": self.ste_grad,
+                    **unit}
         if self.method == "ste":
             return {"ste_grad": self.ste_grad}
         if self.method == "hashnet":
-            return {"gamma": self.hashnet_gamma, "beta_every": self.hashnet_every}
+            return {"gamma": self.schedule("hashnet_gamma"), "beta_every": self.schedule("hashnet_every"), **unit}
         if self.method == "gumbel":
-            return {"tau_min": self.gumbel_tau_min, "rate": self.gumbel_rate}
+            return {"tau_min": self.gumbel_tau_min, "rate": self.schedule("gumbel_rate"),
+                    "tau_every": self.schedule("gumbel_every"), **unit}
         return {}
 
     def scale(self) -> float:
@@ -91,18 +146,20 @@ class ModelConfig:
 #: Named starting points for a run (``hashgnn train --preset NAME``), applied before any ``--set``. Each is named
 #: for what it trains, not for what it resembles:
 #:
-#: * ``paper`` — the paper's text (the defaults) with two CPU deviations: batch 8192 train edges instead of 256 and
-#:   lr 1e-2 instead of 1e-3 (:class:`TrainConfig` says why). p still decays ×0.95 every 250 iterations, and the
-#:   32× fewer iterations slow it down in epochs: on MovieLens-1M (629,540 train edges, 77 iterations an epoch) p
-#:   is 0.95 after 5 epochs and only 0.54 after 40, where the paper's batch takes it to 0.08 by epoch 5 and ~0 by
-#:   epoch 20 (plain STE for most of training).
-#: * ``paper-literal`` — the paper's text with its batch 256 and lr 1e-3 (5.2.3), so also its p schedule in
-#:   iterations (2,460 an epoch on MovieLens-1M); on CPU about 32× the time of ``paper`` per epoch.
+#: * ``paper`` — the paper's text (the defaults) with three CPU deviations: batch up to 8192 train edges instead
+#:   of 256, lr 1e-2 instead of 1e-3 (:class:`TrainConfig` says why), and the schedules in epochs instead of
+#:   iterations (:class:`ModelConfig`'s ``schedule_unit``): p decays ×0.95 every 3.25 epochs, which on
+#:   MovieLens-1M (629,540 train edges, 77 iterations an epoch at batch 8192) is every 250 iterations, as the paper
+#:   says; but its 32× fewer iterations slow p down in epochs: p is 0.95 after 5 epochs and only 0.54 after 40,
+#:   where the paper's batch takes it to 0.08 by epoch 5 and ~0 by epoch 20 (plain STE for most of training).
+#: * ``paper-literal`` — the paper's text with its batch 256 and lr 1e-3 (5.2.3), and its schedules counted in
+#:   iterations (``model.schedule_unit=step``: p ×0.95 every 250, 2,460 iterations an epoch on MovieLens-1M); on
+#:   CPU about 32× the time of ``paper`` per epoch.
 #: * ``official-options`` — ``paper`` plus three options taken from the authors' released code: leaky ReLU,
 #:   one guide draw per node (``model.guide=node``) and its BPR ranking term. It is *not* the released code's
 #:   training: that weighs λ·BCE + BPR with λ = 0.1 and 10 negatives (here BCE + 0.5·ranking, 5 negatives),
-#:   shares one guide draw between a user and its positive item, and decays p per epoch (here every 250
-#:   iterations). Called ``official`` before issue 29.
+#:   shares one guide draw between a user and its positive item, and decays p every epoch (here every 3.25).
+#:   Called ``official`` before issue 29.
 #: * ``plus`` — beyond the paper: ``official-options`` plus the objective on z (``train.z_weight``), the
 #:   quantisation term (``train.quant_weight``) and scores scaled by 1/4 inside σ (``model.score_scale``).
 #: * ``plus-softmax`` — ``plus`` with the sampled-softmax ranking term over 20 negatives per link
@@ -113,7 +170,7 @@ class ModelConfig:
 #: results/README.md ("How each default was chosen"); those choices were made on test Recall@50 and are flagged so.
 PRESETS: dict[str, tuple[str, ...]] = {
     "paper": (),
-    "paper-literal": ("train.batch_size=256", "train.lr=0.001"),
+    "paper-literal": ("train.batch_size=256", "train.lr=0.001", "model.schedule_unit=step"),
     "official-options": ("model.activation=leaky_relu", "model.guide=node", "train.rank_loss=bpr"),
 }
 PRESETS["plus"] = (*PRESETS["official-options"], "train.z_weight=1.0", "train.quant_weight=0.1",
@@ -162,27 +219,56 @@ RERANKS = ("tanh", "encoder")
 OBJECTIVES = ("hashgnn", "bpr", "softmax")
 
 
+#: ``train.batch_size`` left at None: the largest power of two from ``MAX_AUTO_BATCH`` down to ``MIN_AUTO_BATCH``
+#: whose epoch has at least ``MIN_STEPS_PER_EPOCH`` steps (:func:`auto_batch_size`). 8192 is the CPU default every
+#: paper-size result was measured with, and MovieLens-1M (77 steps an epoch at it, random split) and Gowalla (79 to
+#: 99, random or given split) keep it; Amazon-CDs (59) gets 4096. 64 steps, not fewer: on a 50,000-row log
+#: (31,300 train edges; issue 33) with 20 planted communities, batch 256 (123 steps) reached validation Recall@50
+#: 0.681 (hierarchical) and 0.592 (Hamming) against 0.501 and 0.414 at batch 512 (62 steps); with 6 communities
+#: both were level (0.514 / 0.512 and 0.410 / 0.423). The floor of 64 is below the paper's 256 because a step on a
+#: small graph costs little and a small log needs the steps: on 6,000 rows (300 users × 200 items, ~3,800 train
+#: edges, 6 communities) validation Recall@50 (hierarchical) reached 0.460 at batch 256 (15 steps an epoch, codes
+#: collapsed to 22 patterns), 0.616 at 128 and 0.715 at 64.
+MAX_AUTO_BATCH = 8192
+MIN_AUTO_BATCH = 64
+MIN_STEPS_PER_EPOCH = 64
+
+
+def auto_batch_size(n_train: int) -> int:
+    """The batch (train edges) of a run on ``n_train`` edges that did not set ``train.batch_size``."""
+    batch = MAX_AUTO_BATCH
+    while batch > MIN_AUTO_BATCH and math.ceil(n_train / batch) < MIN_STEPS_PER_EPOCH:
+        batch //= 2
+    return batch
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation (paper 5.2.3: Adam, lr 1e-3, batch 256; λ = 0.5, α = 0.2, 5 triplets per node).
 
     ``batch_size`` is in train edges. With full-graph propagation every step costs the same whatever the batch, so
-    on CPU the default batch is 32× the paper's 256, and the learning rate 10× the paper's 1e-3 to make up for
+    on CPU the batch is up to 32× the paper's 256, and the learning rate 10× the paper's 1e-3 to make up for
     32× fewer steps: with lr 1e-3 the N(0, 0.02)-initialised network stays near zero for hundreds of steps and
     learns little beyond item popularity (measured on MovieLens-1M; see README). ``--set train.lr=0.001
-    --set train.batch_size=256`` is the paper's setting. ``triplets`` negatives are sampled per positive edge:
+    --set train.batch_size=256`` is the paper's setting. Left at None (the default) the batch adapts to the data
+    (:func:`auto_batch_size`): 8192 where an epoch has enough steps at it (MovieLens-1M, Gowalla), smaller on a
+    small log, where 8192 edges are most of an epoch and 40 epochs were 160 steps, too few to learn anything a
+    popularity count does not know (issue 33). The trainer writes the batch it chose into the run's
+    ``config.json``, so the run can be repeated. ``triplets`` negatives are sampled per positive edge:
     each gives one non-link for eq. 5 and one triplet for eq. 6. ``rank_loss``: ``"hinge"`` is eq. 6,
     ``"bpr"`` the official code's ranking term softplus(−(s_ij − s_im)), ``"softmax"`` (beyond the paper) the
     sampled-softmax cross-entropy over the link and its ``triplets`` non-links (see :mod:`hashgnn.losses`).
     ``shared_negatives`` (beyond the paper, default 0; softmax only): that many more non-links, drawn uniformly
     once per step and shared by every link of the batch (a user's own train items masked out), join the softmax.
     ``lr_schedule``: ``"constant"`` (the paper's Adam), ``"cosine"`` (from ``lr`` down to ``lr_min`` over
-    ``epochs``) or ``"plateau"`` (multiplied by ``lr_factor``, not below ``lr_min``, after every ``lr_patience``
-    validations without a better one: a schedule that needs no epoch count, for training to convergence) or
-    ``"milestones"`` (multiplied by ``lr_factor`` after each epoch listed in ``lr_milestones``: how a plateau
-    run's schedule is replayed when the selected model is trained again on all of train, see
-    :mod:`hashgnn.experiments.converged`). ``min_delta`` (default 0): a validation counts as better only when it
-    beats the best by more than this (early stopping and the plateau schedule both), so a curve creeping up by
+    ``epochs``, evaluated at the fraction of training done) or ``"plateau"`` (multiplied by ``lr_factor``, not
+    below ``lr_min``, after every ``lr_patience`` validations without a better one: a schedule that needs no epoch
+    count, for training to convergence) or ``"milestones"`` (multiplied by ``lr_factor`` after each epoch listed
+    in ``lr_milestones``: how a plateau run's schedule is replayed when the selected model is trained again on all
+    of train, see :mod:`hashgnn.experiments.converged`). Every lr schedule counts epochs, fractions of training or
+    validations, never steps, so a run of any size and batch goes through the same one. ``min_delta`` (default
+    0): a validation counts as better only when it beats the best by more than this (early stopping and the
+    plateau schedule both), so a curve creeping up by
     noise-sized steps still stops.
     ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
@@ -213,7 +299,7 @@ class TrainConfig:
     """
 
     epochs: int = 40
-    batch_size: int = 8192
+    batch_size: int | None = None
     lr: float = 1e-2
     lr_schedule: str = "constant"
     lr_min: float = 0.0
@@ -248,6 +334,10 @@ class TrainConfig:
     temperature: float = 1.0
     code_weight: float = 1.0
     init_from: str | None = None
+
+    def batch_for(self, n_train: int) -> int:
+        """The batch a run on ``n_train`` train edges trains with: ``batch_size``, or the adapted one."""
+        return self.batch_size if self.batch_size is not None else auto_batch_size(n_train)
 
     def extra_terms(self, epoch: int) -> dict[str, float | None]:
         """The beyond-the-paper terms of :func:`hashgnn.losses.batch_objective` in ``epoch`` (1-based), by keyword."""
@@ -292,7 +382,15 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        return _build(cls, data, "")
+        """The config of ``data`` (e.g. a ``config.json``); keys it lacks get today's defaults, except the unit of
+        a schedule written before ``model.schedule_unit`` existed, which is ``"step"``: its numbers counted steps
+        then (:class:`ModelConfig`)."""
+        return _build(cls, _with_schedule_unit(data), "")
+
+    def with_batch_for(self, n_train: int) -> RunConfig:
+        """This config with ``train.batch_size`` set (the adapted batch when None) for ``n_train`` train edges:
+        what a trainer trains and records, so the run can be repeated."""
+        return replace(self, train=replace(self.train, batch_size=self.train.batch_for(n_train)))
 
     @classmethod
     def from_json(cls, path: str | Path) -> RunConfig:
@@ -337,6 +435,32 @@ class RunConfig:
         return self
 
 
+def _with_schedule_unit(data: Any) -> Any:
+    """``data`` with ``model.schedule_unit="step"`` when its model section names a schedule setting but no unit:
+    written before units existed, when every schedule counted steps. A value equal to the step default becomes
+    unset (None, which is that default), so an old run and ``--set model.schedule_unit=step`` today, which
+    train the same, also have the same config (how a stored run is recognised, :mod:`hashgnn.experiments.reuse`)."""
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict) or "schedule_unit" in model or not any(k in model for k in STEP_ERA_KEYS):
+        return data
+    defaults = SCHEDULE_DEFAULTS["step"]
+    model = {k: v for k, v in model.items() if not (k in defaults and v == defaults[k])}
+    return {**data, "model": {**model, "schedule_unit": "step"}}
+
+
+def _check_schedule(m: ModelConfig) -> None:
+    _choice("model.schedule_unit", m.schedule_unit, SCHEDULE_UNITS)
+    _positive(*((f"model.{k}", getattr(m, k)) for k in ("p_every", "hashnet_every", "gumbel_every")))
+    _non_negative(*((f"model.{k}", m.schedule(k)) for k in ("hashnet_gamma", "gumbel_rate")))
+    if m.schedule_unit != "step":
+        return
+    for key in ("p_every", "hashnet_every", "gumbel_every"):
+        value = getattr(m, key)
+        if value is not None and value != int(value):
+            raise ConfigError(f"model.{key}={value} counts steps with model.schedule_unit=step: give a whole "
+                              f"number (the paper's is {SCHEDULE_DEFAULTS['step'][key]}), or leave it unset")
+
+
 def _choice(label: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"unknown {label} {value!r}; choose one of {', '.join(choices)}")
@@ -372,8 +496,8 @@ def _check_model(m: ModelConfig) -> None:
         raise ConfigError(f"model.score_scale must be a positive number or 'sqrt', got {m.score_scale!r}")
     if m.embedding_dim <= 0 or any(d <= 0 for d in m.dims):
         raise ConfigError("model.embedding_dim and model.dims must be positive")
-    _positive(("model.p_every", m.p_every), ("model.hashnet_every", m.hashnet_every),
-              ("model.num_layers", m.num_layers), ("model.gumbel_tau_min", m.gumbel_tau_min))
+    _positive(("model.num_layers", m.num_layers), ("model.gumbel_tau_min", m.gumbel_tau_min))
+    _check_schedule(m)
     _non_negative(("model.init_std", m.init_std))
 
 

@@ -15,3 +15,6 @@ GUIDES = ("element", "node")  # hashgnn.models.hashing.GuidedSTE
 #: which vanishes once z saturates) or "a" (∂h/∂a = I: past the tanh, so saturated bits can still flip)
 STE_GRADS = ("z", "a")
 METHODS = ("guided", "ste", "hashnet", "gumbel", "continuous")  # hashgnn.models.hashing.build_binarizer
+#: what the binarizers' schedules (p, β, τ) count in: "epoch" (fractional epochs: a run of any size goes through
+#: the same schedule) or "step" (optimiser steps, the paper's iterations); hashgnn.models.hashing.Binarizer
+SCHEDULE_UNITS = ("epoch", "step")

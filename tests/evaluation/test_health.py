@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -84,18 +85,39 @@ def test_popularity_matches_a_direct_count_ranking(split):
     assert 0.0 < res["recall@10"] < 1.0
 
 
-def test_collapsed_codes_warn_with_the_cause_and_a_batch_size(split):
-    cfg = RunConfig()
+@pytest.mark.parametrize(("sets", "steps", "unit", "words"), [
+    ([], 2, "epoch", ["every 3.25 epochs", "model.schedule_unit=epoch", "p reaches 0.5 after 45.5 epochs"]),
+    (["model.schedule_unit=step", "train.batch_size=8192"], 30, "step",
+     ["--set model.p_every=2 (steps between decays)", "every 250 steps", "model.schedule_unit=step",
+      "p reaches 0.5 after 3500 steps", "count the schedule in epochs", "--set model.schedule_unit=epoch"]),
+])
+def test_collapsed_codes_warn_with_the_cause_and_the_schedule_to_set(split, sets, steps, unit, words):
+    cfg = RunConfig().override(sets)
     emb = _collapsed(split)
     report = health_report(emb, split, cfg, {"hamming": {"standard": {"recall@50": 0.9}}},
-                           {"standard": {"recall@50": 0.1}}, steps=4)
+                           {"standard": {"recall@50": 0.1}}, steps=steps)
     assert report["items"]["distinct_codes"] == 1 and report["items"]["constant_bits"] == K
     assert report["schedule_end"] == {"p": 1.0}
     (warning,) = report["warnings"]
-    assert "codes collapsed" in warning and "4 steps" in warning and "p at 1.00" in warning
-    assert "--batch-size" in warning
+    assert "codes collapsed" in warning and f"{steps} steps" in warning and "p at 1.00" in warning
+    assert "--batch-size" in warning  # the batch the run had, so the steps per epoch can be read
+    assert all(w in warning for w in words), warning
+    # the p_every it suggests, in the run's unit, takes p to 0.5 within the run's length
+    every = float(re.search(r"--set model.p_every=([0-9.e-]+) \(.*?(\w+) between decays\)", warning).group(1))
+    per_epoch = -(-len(split.train_idx) // cfg.train.batch_for(len(split.train_idx)))
+    ran = steps if unit == "step" else steps / per_epoch
+    assert every > 0 and 0.95 ** int(ran / every) < 0.5
     # the same k items top every user's Hamming list: coverage is k over the items, up to the exclusions
     assert report["items_in_top_k"]["share"] <= (cfg.eval.valid_n + 20) / split.interactions.n_items
+
+
+def test_the_schedule_end_counts_epochs_from_the_runs_batch(split):
+    n_train = len(split.train_idx)
+    cfg = RunConfig().override(["model.p_every=1"])
+    per_epoch = -(-n_train // cfg.train.batch_for(n_train))  # the batch the run adapted to so few edges
+    assert per_epoch > 1
+    report = health_report(_collapsed(split), split, cfg, {}, {}, steps=3 * per_epoch)
+    assert report["schedule_end"]["p"] == pytest.approx(0.95 ** 3)
 
 
 def test_healthy_codes_give_no_collapse_warning_and_wider_coverage(split):

@@ -38,8 +38,9 @@ def checkerboard() -> Split:
     return Split(inter, np.flatnonzero(part == 0), np.flatnonzero(part == 1), np.flatnonzero(part == 2))
 
 
-TINY_CORE = ["train.epochs=40", "train.batch_size=16", "train.lr=0.02", "train.patience=100", "model.p_every=20",
-             "train.auc_pairs=16", "train.log_every=5", "model.hashnet_every=10", "model.gumbel_rate=0.01",
+TINY_CORE = ["train.epochs=40", "train.batch_size=16", "train.lr=0.02", "train.patience=100",
+             "model.schedule_unit=step", "model.p_every=20", "train.auc_pairs=16", "train.log_every=5",
+             "model.hashnet_every=10", "model.gumbel_rate=0.01",
              "model.gumbel_tau_min=0.2", "eval.n_candidates=8", "eval.valid_n=1", "model.score_scale=sqrt",
              "train.threads=1"]
 TINY_EMB = {"epochs": 60, "batch_size": 16, "lr": 0.05, "patience": 100, "walks_per_node": 4, "walk_length": 8}
@@ -128,7 +129,7 @@ def test_hashnet_wrapper_uses_beta_schedule(fitted: dict):
     m = fitted["HashNet"]
     binarizer = m.result.model.binarizer
     assert isinstance(binarizer, HashNetContinuation)
-    every, gamma = m.config.model.hashnet_every, m.config.model.hashnet_gamma
+    every, gamma = m.config.model.schedule("hashnet_every"), m.config.model.schedule("hashnet_gamma")
     for row in m.log:
         t = ((row["iteration"]) // every) * every
         assert row["beta"] == pytest.approx((1 + gamma * t) ** 0.5)

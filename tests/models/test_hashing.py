@@ -112,6 +112,72 @@ def test_guided_p_schedule_values():
     assert floor.p == 0.5
 
 
+def _p_at_epochs(steps_per_epoch: int, epochs: list[float], **kwargs) -> list[float]:
+    g = GuidedSTE(p_every=3.25, unit="epoch", steps_per_epoch=steps_per_epoch, **kwargs)
+    out = []
+    for e in epochs:
+        g.step(int(e * steps_per_epoch))
+        out.append(g.p)
+    return out
+
+
+def test_epoch_schedule_is_the_same_at_any_data_size():
+    """A 10× (and a 100×) larger dataset, so 10× the steps per epoch, goes through the same p at the same epoch;
+    the step schedule does not: it decays 10× later in epochs."""
+    epochs = [0, 1, 3, 3.2, 3.3, 6.5, 10, 20, 33, 40]
+    small = _p_at_epochs(77, epochs)
+    assert small == _p_at_epochs(770, epochs) == _p_at_epochs(7700, epochs)
+    assert small[4] == pytest.approx(0.95) and small[-1] == pytest.approx(0.95 ** 12)
+    in_steps = [GuidedSTE(p_every=250) for _ in range(2)]
+    for g, spe in zip(in_steps, (77, 770), strict=True):
+        g.step(40 * spe)
+    assert in_steps[0].p == pytest.approx(0.95 ** 12) and in_steps[1].p == pytest.approx(0.95 ** 123)
+
+
+def test_epoch_defaults_give_back_the_step_schedule_at_77_steps_an_epoch():
+    """MovieLens-1M at batch 8192 (77 steps an epoch) keeps, step for step, the schedule it had in steps."""
+    from hashgnn.config import SCHEDULE_DEFAULTS
+
+    ep, st = SCHEDULE_DEFAULTS["epoch"], SCHEDULE_DEFAULTS["step"]
+    pairs = [(GuidedSTE(p_every=ep["p_every"], unit="epoch", steps_per_epoch=77), GuidedSTE(p_every=st["p_every"])),
+             (HashNetContinuation(gamma=ep["hashnet_gamma"], beta_every=ep["hashnet_every"], unit="epoch",
+                                  steps_per_epoch=77),
+              HashNetContinuation(gamma=st["hashnet_gamma"], beta_every=st["hashnet_every"])),
+             (GumbelBinarizer(rate=ep["gumbel_rate"], tau_every=ep["gumbel_every"], unit="epoch", steps_per_epoch=77),
+              GumbelBinarizer(rate=st["gumbel_rate"], tau_every=st["gumbel_every"]))]
+    for in_epochs, in_steps in pairs:
+        for it in range(0, 40 * 77 + 1, 7):
+            in_epochs.step(it)
+            in_steps.step(it)
+            for key, value in in_steps.state().items():
+                assert in_epochs.state()[key] == pytest.approx(value, rel=1e-12), (type(in_steps), it)
+
+
+def test_hashnet_and_gumbel_schedules_count_epochs():
+    hn = HashNetContinuation(gamma=0.5, beta_every=2, unit="epoch", steps_per_epoch=10)
+    hn.step(19)
+    assert hn.beta == 1.0
+    hn.step(20)  # 2 epochs: t = 2
+    assert hn.beta == pytest.approx((1 + 0.5 * 2) ** 0.5)
+    hn.steps_per_epoch = 100  # 10× the data: still t = 2 at epoch 2
+    hn.step(250)
+    assert hn.beta == pytest.approx((1 + 0.5 * 2) ** 0.5)
+    g = GumbelBinarizer(rate=0.1, tau_every=0.5, unit="epoch", steps_per_epoch=4)
+    g.step(13)  # 3.25 epochs, τ from the last half epoch: t = 3
+    assert g.tau == pytest.approx(math.exp(-0.3))
+
+
+def test_an_epoch_schedule_needs_the_steps_per_epoch():
+    g = GuidedSTE(p_every=3.25, unit="epoch")
+    with pytest.raises(ConfigError, match="steps_per_epoch"):
+        _ = g.p
+    assert GuidedSTE(fixed_p=0.3, unit="epoch").p == 0.3  # no schedule, nothing to count
+    with pytest.raises(ConfigError, match="schedule unit"):
+        GuidedSTE(unit="iteration")
+    with pytest.raises(ConfigError, match="p_every"):
+        GuidedSTE(p_every=0.5)  # half a step
+
+
 def test_guided_p_one_is_continuous_and_p_zero_is_ste():
     a = torch.randn(5, 8)
     assert torch.equal(GuidedSTE(fixed_p=1.0)(a), Continuous()(a))

@@ -206,7 +206,10 @@ def test_presets_are_valid_and_resolve_in_order():
         RunConfig().override(["data.dataset=movielens-100k"]).validate()
     literal = build_config(None, "movielens-100k", None, None, None, None, None, None, [], "paper-literal")
     assert (literal.train.batch_size, literal.train.lr) == (256, 1e-3)  # the paper's 5.2.3, not the CPU defaults
-    assert (RunConfig().train.batch_size, RunConfig().train.lr) == (8192, 1e-2)  # what `paper` deviates in
+    assert literal.model.schedule_unit == "step"  # and its iteration-counted p schedule
+    # what `paper` deviates in: a batch that adapts to the data (8192 on the paper's sets), and epochs
+    assert (RunConfig().train.batch_size, RunConfig().train.lr, RunConfig().model.schedule_unit) == (None, 1e-2,
+                                                                                                     "epoch")
     options = build_config(None, "movielens-100k", None, None, None, None, None, None, [], "official-options")
     # three options of the released code, and its objective's weights and negatives deliberately not taken
     assert (options.model.activation, options.model.guide, options.train.rank_loss) == ("leaky_relu", "node", "bpr")

@@ -18,8 +18,8 @@ from hashgnn.evaluation import evaluate_part
 from hashgnn.training import RunDir, Trainer
 
 # One thread: multi-threaded scatter-adds sum in a varying order, and bit-for-bit comparisons need one order.
-SMALL = ["data.dataset=movielens-100k", "train.batch_size=1024", "train.log_every=2", "model.p_every=40",
-         "train.auc_pairs=2000", "train.threads=1"]
+SMALL = ["data.dataset=movielens-100k", "train.batch_size=1024", "train.log_every=2", "model.schedule_unit=step",
+         "model.p_every=40", "train.auc_pairs=2000", "train.threads=1"]
 
 
 def small_config(*extra: str) -> RunConfig:
@@ -147,6 +147,26 @@ def test_cosine_lr_schedule_values():
     assert scheduled_lr(constant, 123, 50) == constant.lr
 
 
+@pytest.mark.parametrize("schedule", ["cosine", "milestones", "constant"])
+def test_lr_schedules_count_epochs_so_a_larger_dataset_goes_through_the_same(schedule):
+    import torch
+
+    from hashgnn.training.trainer import set_lr
+
+    tcfg = RunConfig().override([f"train.lr_schedule={schedule}", "train.lr_min=0.001", "train.epochs=10",
+                                 "train.lr_milestones=[3,6]"]).validate().train
+    curves = []
+    for steps_per_epoch in (50, 500):  # a 10× larger dataset at the same batch
+        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=tcfg.lr)
+        curve = []
+        for epoch in (0, 0.5, 2.9, 3, 5.5, 6, 9.99):
+            set_lr(optimizer, tcfg, int(epoch * steps_per_epoch), steps_per_epoch)
+            curve.append(optimizer.param_groups[0]["lr"])
+        curves.append(curve)
+    assert curves[0] == pytest.approx(curves[1], rel=1e-3)
+    assert len(set(curves[0])) == (1 if schedule == "constant" else 3 if schedule == "milestones" else 7)
+
+
 @pytest.mark.dataset("movielens-100k")
 def test_link_bias_is_learned_and_absent_by_default():
     cfg = small_config("train.epochs=1", "train.patience=100", "model.link_bias=true")
@@ -159,22 +179,26 @@ def test_link_bias_is_learned_and_absent_by_default():
     assert "link_bias" not in HashGNNModel(10, small_config().model).state_dict()  # the paper's parameters
 
 
-def test_guided_training_lowers_p_as_it_goes(monkeypatch: pytest.MonkeyPatch):
-    """The schedule is not only a formula: during a real (tiny) run the p each forward pass mixes with falls
-    ×0.95 every ``p_every`` iterations, the log records it, and the trained codes come from a low p."""
+def _tiny_split():
     from hashgnn.data.interactions import Interactions
     from hashgnn.data.splits import random_split
-    from hashgnn.models.hashing import GuidedSTE
 
     rng = np.random.default_rng(0)
     users = rng.integers(0, 40, 600)
     items = (users * 3 + rng.integers(0, 15, 600)) % 80
-    split = random_split(Interactions.from_raw(users.astype(np.int64), items.astype(np.int64), name="p-test"))
-    cfg = RunConfig().override(["train.epochs=6", "train.batch_size=64", "train.log_every=1", "train.patience=100",
-                                "train.auc_pairs=50", "train.threads=1", "model.embedding_dim=8",
-                                "model.dims=[8,8]", "model.n_bits=8", "model.p_every=5", "model.p_decay=0.8",
-                                "eval.valid_n=5", "eval.n_candidates=10"])
-    seen: list[float] = []  # the p of every training forward pass (encoding for search uses sign(z), not this)
+    return random_split(Interactions.from_raw(users.astype(np.int64), items.astype(np.int64), name="p-test"))
+
+
+TINY = ["train.epochs=6", "train.log_every=1", "train.patience=100", "train.auc_pairs=50", "train.threads=1",
+        "model.embedding_dim=8", "model.dims=[8,8]", "model.n_bits=8", "model.p_decay=0.8", "eval.valid_n=5",
+        "eval.n_candidates=10"]
+
+
+def _record_p(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The p of every training forward pass (encoding for search uses sign(z), not this)."""
+    from hashgnn.models.hashing import GuidedSTE
+
+    seen: list[float] = []
     forward = GuidedSTE.forward
 
     def recording_forward(self, a):
@@ -182,13 +206,51 @@ def test_guided_training_lowers_p_as_it_goes(monkeypatch: pytest.MonkeyPatch):
         return forward(self, a)
 
     monkeypatch.setattr(GuidedSTE, "forward", recording_forward)
-    result = Trainer(cfg, split, progress=False).fit()
+    return seen
+
+
+@pytest.mark.parametrize(("unit", "every", "steps_between"), [("step", 5, 5), ("epoch", 1.25, 5)])
+def test_guided_training_lowers_p_as_it_goes(monkeypatch: pytest.MonkeyPatch, unit, every, steps_between):
+    """The schedule is not only a formula: during a real (tiny) run the p each forward pass mixes with falls
+    ×0.8 every ``p_every`` steps or epochs, the log records it, and the trained codes come from a low p. In
+    epochs: 234 train edges at batch 64 are 4 steps an epoch, so 1.25 epochs are 5 steps."""
+    split = _tiny_split()
+    cfg = RunConfig().override([*TINY, "train.batch_size=64", f"model.schedule_unit={unit}",
+                                f"model.p_every={every}"])
+    seen = _record_p(monkeypatch)
+    trainer = Trainer(cfg, split, progress=False)
+    assert trainer.steps_per_epoch() == -(-len(split.train_idx) // 64) == 4
+    result = trainer.fit()
     iterations = result.log[-1]["iteration"]
     assert iterations >= 20  # enough steps for several decays
     assert seen[0] == 1.0 and seen[-1] < 0.8 ** 3
     assert all(a >= b for a, b in zip(seen, seen[1:], strict=False))  # never rises
     assert len(set(seen)) >= 4
     logged = [row["p"] for row in result.log]
-    assert logged == [pytest.approx(0.8 ** (row["iteration"] // 5)) for row in result.log]
+    assert logged == [pytest.approx(0.8 ** (row["iteration"] // steps_between)) for row in result.log]
     final_p = result.model.binarizer.p
-    assert final_p == pytest.approx(0.8 ** (iterations // 5)) and final_p < 0.5
+    assert final_p == pytest.approx(0.8 ** (iterations // steps_between)) and final_p < 0.5
+
+
+def test_an_epoch_schedule_gives_the_same_p_at_the_same_epoch_whatever_the_batch(monkeypatch: pytest.MonkeyPatch):
+    """Batch 32 has twice the steps an epoch of batch 64: in epochs p still decays at the same epochs."""
+    split = _tiny_split()
+    by_epoch = {}
+    for batch in (32, 64):
+        cfg = RunConfig().override([*TINY, "train.epochs=4", f"train.batch_size={batch}", "model.p_every=1"])
+        result = Trainer(cfg, split, progress=False).fit()
+        by_epoch[batch] = {row["epoch"]: row["p"] for row in result.log}  # the last row of each epoch wins
+    assert by_epoch[32] == by_epoch[64] == {e: pytest.approx(0.8 ** e) for e in (1, 2, 3, 4)}
+
+
+def test_the_run_records_the_batch_it_adapted_to_the_data(tmp_path: Path):
+    split = _tiny_split()
+    cfg = RunConfig().override([*TINY, "train.epochs=1"])
+    assert cfg.train.batch_size is None
+    trainer = Trainer(cfg, split, RunDir(tmp_path / "run"), progress=False)
+    trainer.fit()
+    recorded = RunDir(tmp_path / "run").read_config()
+    assert recorded.train.batch_size == trainer.config.train.batch_size == 64  # the floor, for 234 edges
+    assert recorded == cfg.with_batch_for(len(split.train_idx))
+    resumed = Trainer(recorded, split, RunDir(tmp_path / "run"), progress=False).fit(resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1]  # the recorded config is the run's own

@@ -8,8 +8,9 @@ compare with. Two references make a table readable:
   rule). A model that does not beat it learned nothing a count could not.
 * **code health** — distinct user and item codes, constant bits, bit balance, and the share of items that ever
   appear in some user's top-k. Codes that collapse to a handful of patterns make Hamming search rank by chance;
-  the usual cause is too few training steps for the binarizer's schedule (guided STE trains on the continuous z
-  until p has decayed), and the warning says so with a setting to change.
+  the usual cause is a run too short for the binarizer's schedule (guided STE trains on the continuous z until p
+  has decayed), and the warning says so with the setting to change, in the schedule's own unit
+  (``model.schedule_unit``: epochs by default, steps for the paper's iteration count).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 POPULARITY = "popularity"
 #: below this share of distinct item (or user) codes, or with more than half the bits constant, codes collapsed
 MIN_DISTINCT_SHARE = 0.5
-#: guided STE's p at which most of a code's elements train in the binary regime; the batch suggested for
-#: collapsed codes is the largest that reaches it within the run's epochs
+#: guided STE's p at which most of a code's elements train in the binary regime; the schedule suggested for
+#: collapsed codes is the slowest that reaches it within the run
 TARGET_P = 0.5
 PAPER_BATCH = 256
 
@@ -97,13 +98,15 @@ def items_in_top_k(emb: Embeddings, split: Split, part: str = "test", k: int = 5
     return float(hit.mean()) if inter.n_items else 0.0
 
 
-def schedule_end(config: RunConfig, steps: int | None) -> dict[str, float]:
-    """The binarizer's schedule values (p, β or τ) after ``steps`` optimiser steps."""
+def schedule_end(config: RunConfig, steps: int | None, n_train: int) -> dict[str, float]:
+    """The binarizer's schedule values (p, β or τ) after ``steps`` optimiser steps on ``n_train`` train edges
+    (which, with the batch, give the steps per epoch of a schedule in epochs)."""
     from hashgnn.models.hashing import build_binarizer
 
     if steps is None:
         return {}
     binarizer = build_binarizer(config.model.method, **config.model.binarizer_kwargs())
+    binarizer.steps_per_epoch = math.ceil(n_train / config.train.batch_for(n_train))
     binarizer.step(int(steps))
     return {k: float(v) for k, v in binarizer.state().items()}
 
@@ -123,7 +126,8 @@ def health_report(emb: Embeddings, split: Split, config: RunConfig, results: dic
     """
     k = k or config.eval.valid_n
     mode = "hamming" if emb.has_codes else "continuous"
-    report: dict[str, Any] = {"n_bits": emb.n_bits, "steps": steps, "schedule_end": schedule_end(config, steps)}
+    report: dict[str, Any] = {"n_bits": emb.n_bits, "steps": steps,
+                              "schedule_end": schedule_end(config, steps, len(split.train_idx))}
     if emb.has_codes:
         report["users"] = code_stats(emb.user_codes, emb.n_bits)
         report["items"] = code_stats(emb.item_codes, emb.n_bits)
@@ -140,7 +144,7 @@ def health_warnings(report: dict[str, Any], split: Split, config: RunConfig, res
     collapsed = _collapse_warning(report, split, config)
     if collapsed:
         warnings.append(collapsed)
-    weak = _popularity_warning(results, popularity, k, config)
+    weak = _popularity_warning(results, popularity, k, config, len(split.train_idx))
     if weak:
         warnings.append(weak)
     return warnings
@@ -161,35 +165,52 @@ def _collapse_warning(report: dict[str, Any], split: Split, config: RunConfig) -
 
 
 def _steps_advice(report: dict[str, Any], split: Split, config: RunConfig) -> str:
-    """Why codes collapse (too few steps for the schedule) and the batch size or epochs that give enough."""
-    steps, m, t = report.get("steps"), config.model, config.train
+    """Why codes collapse (a run too short for the schedule) and the schedule, batch or epochs that fit it."""
+    steps, m = report.get("steps"), config.model
     n_train = len(split.train_idx)
+    batch = config.train.batch_for(n_train)
+    per_epoch = math.ceil(n_train / batch)
     if m.method != "guided" or m.fixed_p is not None or steps is None:
         return ("Likely cause: too little training. Fix: more --epochs, or a smaller --batch-size "
-                f"(now {t.batch_size:,} edges: {math.ceil(n_train / t.batch_size):,} steps per epoch).")
+                f"(now {batch:,} edges: {per_epoch:,} steps per epoch).")
     p_end = report["schedule_end"].get("p", 0.0)
     decays = math.ceil(math.log(TARGET_P / m.p0) / math.log(m.p_decay)) if m.p0 > TARGET_P and m.p_decay < 1 else 0
-    needed = m.p_every * decays
-    if needed <= steps:
+    every, unit = m.schedule("p_every"), m.schedule_unit
+    ran = steps if unit == "step" else steps / per_epoch  # the run's length in the schedule's unit
+    if every * decays <= ran:
         return (f"Likely cause: training too short for this data ({steps:,} steps, guided STE's p at {p_end:.2f}). "
                 "Fix: more --epochs, a smaller --batch-size or another train.lr.")
-    cause = (f"Likely cause: too few training steps for the p schedule — {steps:,} steps "
-             f"({math.ceil(n_train / t.batch_size):,} per epoch at --batch-size {t.batch_size:,}) leave guided "
-             f"STE's p at {p_end:.2f} (×{m.p_decay} every {m.p_every} steps), so the codes were hardly trained; "
-             f"p reaches {TARGET_P} after {needed:,} steps.")
-    epochs = max(1, t.epochs)
-    batch = _power_of_two_below(n_train * epochs / needed)
-    if batch >= PAPER_BATCH:
-        return f"{cause} Fix: --batch-size {batch:,} (or --set model.p_every=N with a smaller N)."
-    more = math.ceil(needed / math.ceil(n_train / PAPER_BATCH))
-    return f"{cause} Fix: --batch-size {PAPER_BATCH} --epochs {more} (or --set model.p_every=N with a smaller N)."
+    cause = (f"Likely cause: a run too short for the p schedule — {steps:,} steps ({per_epoch:,} per epoch at "
+             f"--batch-size {batch:,}) leave guided STE's p at {p_end:.2f} (×{m.p_decay} every {every:g} {unit}s, "
+             f"model.schedule_unit={unit}), so the codes were hardly trained; p reaches {TARGET_P} after "
+             f"{every * decays:g} {unit}s.")
+    if unit == "epoch":  # more steps an epoch first: on issue 33's logs it gave more codes, a faster p fewer
+        return (f"{cause} Fix: a smaller --batch-size (more steps an epoch; now {batch:,}), --set "
+                f"model.p_every={_round_down(ran / decays):g} (the slowest p that reaches {TARGET_P} within the "
+                "run, in epochs between decays), or more --epochs.")
+    epochs = ran / per_epoch
+    fixes = [f"--set model.p_every={max(1, int(ran // decays))} (steps between decays)",
+             "or count the schedule in epochs, which no batch or data size changes: --set model.schedule_unit=epoch "
+             f"--set model.p_every={_round_down(epochs / decays):g}"]
+    batch_fit = _power_of_two_below(n_train * epochs / (every * decays))
+    if batch_fit >= PAPER_BATCH:
+        fixes.insert(0, f"--batch-size {batch_fit:,}")
+    return f"{cause} Fix: {', '.join(fixes)}."
+
+
+def _round_down(x: float) -> float:
+    """``x`` rounded down to two significant digits: a setting to type that still does what ``x`` does."""
+    if x <= 0:
+        return x
+    unit = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return math.floor(x / unit + 1e-9) * unit
 
 
 def _power_of_two_below(x: float) -> int:
     return 2 ** int(math.floor(math.log2(x))) if x >= 1 else 1
 
 
-def _popularity_warning(results: dict, popularity: dict, k: int, config: RunConfig) -> str | None:
+def _popularity_warning(results: dict, popularity: dict, k: int, config: RunConfig, n_train: int) -> str | None:
     key = f"recall@{k}"
     pop = popularity.get("standard", {}).get(key)
     best = {mode: r["standard"][key] for mode, r in results.items() if key in r.get("standard", {})}
@@ -201,7 +222,7 @@ def _popularity_warning(results: dict, popularity: dict, k: int, config: RunConf
     return (f"no search mode beats the most-popular ranking (best {mode} Recall@{k} {value:.4f} vs popularity "
             f"{pop:.4f}): the model learned nothing a count could not. Likely cause: too little training for this "
             f"data. Fix: more --epochs (now {config.train.epochs}), a smaller --batch-size (now "
-            f"{config.train.batch_size:,}) or another train.lr (now {config.train.lr:g}).")
+            f"{config.train.batch_for(n_train):,}) or another train.lr (now {config.train.lr:g}).")
 
 
 def describe(report: dict[str, Any]) -> list[str]:

@@ -6,14 +6,19 @@ sign(0) = +1 (eq. 3). A *binarizer* decides what the loss sees during training (
 
 ==============  ==========================================================================================
 ``guided``      the paper's: ĥ = Q⊙z + (1−Q)⊙h, Q ~ Bernoulli(p) per element, h by STE (eq. 8);
-                p starts at 1 and is multiplied by ``p_decay`` every ``p_every`` iterations (floor ``p_min``)
+                p starts at 1 and is multiplied by ``p_decay`` every ``p_every`` (floor ``p_min``)
 ``ste``         ĥ = h forward, identity gradient backward (Bengio et al. 2013) — ``guided`` with p = 0
-``hashnet``     ĥ = tanh(β a); β = 1, then β = (1 + γ t)^0.5 updated every ``beta_every`` (200) iterations
+``hashnet``     ĥ = tanh(β a); β = 1, then β = (1 + γ t)^0.5 updated every ``beta_every`` (200 steps)
                 (HashNet, Cao et al. 2017, continuation)
 ``gumbel``      each bit a 2-way Gumbel-softmax over logits (a, −a) at temperature τ, ĥ = y₊ − y₋;
                 τ = max(τ_min, exp(−r t)) (Jang et al. 2017)
 ``continuous``  ĥ = z: no binarisation (the GraphSage baseline)
 ==============  ==========================================================================================
+
+Every schedule counts in its ``unit``: ``"step"`` (optimiser steps, the paper's iterations; the classes' own
+defaults are the paper's, in steps) or ``"epoch"`` (fractional epochs: the trainer sets ``steps_per_epoch``, so
+a run of any size goes through the same schedule; :class:`hashgnn.config.ModelConfig` says why). An interval in
+epochs is rounded to whole steps, as updates happen between steps.
 
 At inference every strategy returns h = sign(z) (= sign(a)).
 """
@@ -26,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hashgnn.defaults import GUIDES, METHODS, STE_GRADS
+from hashgnn.defaults import GUIDES, METHODS, SCHEDULE_UNITS, STE_GRADS
 from hashgnn.errors import ConfigError
 
 
@@ -92,16 +97,42 @@ class HashLayer(nn.Module):
 
 
 class Binarizer(nn.Module):
-    """What the loss sees during training; ``step(t)`` advances its schedule to iteration ``t``."""
+    """What the loss sees during training; ``step(t)`` advances its schedule to iteration ``t``.
+
+    Args:
+        unit: What the schedule's settings count: ``"step"`` or ``"epoch"`` (see the module docstring).
+        steps_per_epoch: Optimiser steps in an epoch of the run; needed by an ``"epoch"`` schedule (a trainer
+            sets it when it knows the batch).
+    """
 
     name = "base"
 
-    def __init__(self) -> None:
+    def __init__(self, unit: str = "step", steps_per_epoch: int | None = None) -> None:
         super().__init__()
+        if unit not in SCHEDULE_UNITS:
+            raise ConfigError(f"unknown schedule unit {unit!r}; choose one of {', '.join(SCHEDULE_UNITS)}")
         self.iteration = 0
+        self.unit = unit
+        self.steps_per_epoch = steps_per_epoch
 
     def step(self, iteration: int) -> None:
         self.iteration = iteration
+
+    def _epoch_steps(self) -> int:
+        if self.steps_per_epoch is None or self.steps_per_epoch < 1:
+            raise ConfigError(f"{type(self).__name__}: a schedule in epochs needs the run's steps_per_epoch "
+                              f"(got {self.steps_per_epoch})")
+        return self.steps_per_epoch
+
+    def interval(self, every: float) -> int:
+        """``every`` (in the unit) as whole steps, at least one: a schedule's value changes between steps."""
+        if self.unit == "step":
+            return max(1, int(every))
+        return max(1, round(every * self._epoch_steps()))
+
+    def elapsed(self, steps: int) -> float:
+        """``steps`` optimiser steps in the unit (the t of β's and τ's formulas)."""
+        return float(steps) if self.unit == "step" else steps / self._epoch_steps()
 
     def forward(self, a: Tensor) -> Tensor:
         raise NotImplementedError
@@ -127,8 +158,8 @@ class GuidedSTE(Binarizer):
 
     Args:
         p0: Initial Bernoulli parameter p (paper: 1).
-        p_decay: Multiplier applied every ``p_every`` iterations (paper: 0.95, "decrease 5 %").
-        p_every: Iterations between decays (paper: 250).
+        p_decay: Multiplier applied every ``p_every`` (paper: 0.95, "decrease 5 %").
+        p_every: Steps or epochs (``unit``) between decays (paper: 250 iterations).
         p_min: Floor of p (default 0: the sequence converges to plain STE, as the paper says).
         fixed_p: If set, p is constant (Figure 7's fixed-p runs); overrides the schedule.
         guide: ``"element"`` (the paper's eq. 8: Q drawn per element) or ``"node"`` (the official code: one draw
@@ -136,13 +167,15 @@ class GuidedSTE(Binarizer):
         ste_grad: ``"z"`` (the paper: h's gradient copied to z, so it is then scaled by tanh'(a) = 1 − z², which
             is ~0 for a saturated bit) or ``"a"`` (copied to the pre-activation a, beyond the paper: a bit whose
             z has saturated keeps the code loss's gradient and can still flip).
+        unit, steps_per_epoch: As for :class:`Binarizer`.
     """
 
     name = "guided"
 
-    def __init__(self, p0: float = 1.0, p_decay: float = 0.95, p_every: int = 250, p_min: float = 0.0,
-                 fixed_p: float | None = None, guide: str = "element", ste_grad: str = "z") -> None:
-        super().__init__()
+    def __init__(self, p0: float = 1.0, p_decay: float = 0.95, p_every: float = 250, p_min: float = 0.0,
+                 fixed_p: float | None = None, guide: str = "element", ste_grad: str = "z", unit: str = "step",
+                 steps_per_epoch: int | None = None) -> None:
+        super().__init__(unit, steps_per_epoch)
         if guide not in GUIDES:
             raise ConfigError(f"unknown guide {guide!r}; choose one of {', '.join(GUIDES)}")
         if ste_grad not in STE_GRADS:
@@ -152,8 +185,8 @@ class GuidedSTE(Binarizer):
                 raise ConfigError(f"{label} must be in [0, 1], got {v}")
         if not 0.0 < p_decay <= 1.0:
             raise ConfigError(f"p_decay must be in (0, 1], got {p_decay}")
-        if p_every < 1:
-            raise ConfigError(f"p_every must be >= 1, got {p_every}")
+        if p_every <= 0 or (unit == "step" and p_every < 1):
+            raise ConfigError(f"p_every must be > 0 ({unit}s; >= 1 in steps), got {p_every}")
         self.p0, self.p_decay, self.p_every, self.p_min, self.fixed_p = p0, p_decay, p_every, p_min, fixed_p
         self.guide, self.ste_grad = guide, ste_grad
 
@@ -161,7 +194,7 @@ class GuidedSTE(Binarizer):
     def p(self) -> float:
         if self.fixed_p is not None:
             return self.fixed_p
-        return max(self.p_min, self.p0 * self.p_decay ** (self.iteration // self.p_every))
+        return max(self.p_min, self.p0 * self.p_decay ** (self.iteration // self.interval(self.p_every)))
 
     def forward(self, a: Tensor) -> Tensor:
         z = torch.tanh(a)
@@ -191,20 +224,22 @@ class STE(GuidedSTE):
 class HashNetContinuation(Binarizer):
     r"""HashNet continuation (Cao et al., ICCV 2017): :math:`\hat{\mathbf{h}} = \tanh(\beta a)`.
 
-    β = β₀ for the first ``beta_every`` iterations, then :math:`\beta = \beta_0 (1 + \gamma t)^{0.5}` evaluated
-    at the last multiple of ``beta_every`` (HashNet's released schedule: γ = 0.005, power 0.5, step 200),
-    so tanh(β a) → sign(a) as training goes on.
+    β = β₀ for the first ``beta_every``, then :math:`\beta = \beta_0 (1 + \gamma t)^{0.5}` evaluated at the last
+    multiple of ``beta_every`` (HashNet's released schedule: γ = 0.005, power 0.5, step 200, in steps), so
+    tanh(β a) → sign(a) as training goes on. ``t``, ``gamma`` and ``beta_every`` count in ``unit``.
     """
 
     name = "hashnet"
 
-    def __init__(self, beta0: float = 1.0, gamma: float = 0.005, power: float = 0.5, beta_every: int = 200) -> None:
-        super().__init__()
+    def __init__(self, beta0: float = 1.0, gamma: float = 0.005, power: float = 0.5, beta_every: float = 200,
+                 unit: str = "step", steps_per_epoch: int | None = None) -> None:
+        super().__init__(unit, steps_per_epoch)
         self.beta0, self.gamma, self.power, self.beta_every = beta0, gamma, power, beta_every
 
     @property
     def beta(self) -> float:
-        t = (self.iteration // self.beta_every) * self.beta_every
+        every = self.interval(self.beta_every)
+        t = self.elapsed((self.iteration // every) * every)
         return self.beta0 * (1.0 + self.gamma * t) ** self.power
 
     def forward(self, a: Tensor) -> Tensor:
@@ -219,18 +254,21 @@ class GumbelBinarizer(Binarizer):
 
     Each bit is a 2-way categorical with logits :math:`(a, -a)`; a relaxed sample
     :math:`y = \mathrm{softmax}((\ell + g)/\tau)` gives :math:`\hat{h} = y_+ - y_-`, which becomes exactly ±1
-    as τ → 0. Temperature :math:`\tau = \max(\tau_{min}, \tau_0 e^{-r t})`, updated every ``tau_every`` steps.
+    as τ → 0. Temperature :math:`\tau = \max(\tau_{min}, \tau_0 e^{-r t})`, updated every ``tau_every``; ``t``,
+    ``rate`` and ``tau_every`` count in ``unit`` (defaults: per step).
     """
 
     name = "gumbel"
 
-    def __init__(self, tau0: float = 1.0, tau_min: float = 0.1, rate: float = 1e-3, tau_every: int = 100) -> None:
-        super().__init__()
+    def __init__(self, tau0: float = 1.0, tau_min: float = 0.1, rate: float = 1e-3, tau_every: float = 100,
+                 unit: str = "step", steps_per_epoch: int | None = None) -> None:
+        super().__init__(unit, steps_per_epoch)
         self.tau0, self.tau_min, self.rate, self.tau_every = tau0, tau_min, rate, tau_every
 
     @property
     def tau(self) -> float:
-        t = (self.iteration // self.tau_every) * self.tau_every
+        every = self.interval(self.tau_every)
+        t = self.elapsed((self.iteration // every) * every)
         return max(self.tau_min, self.tau0 * math.exp(-self.rate * t))
 
     def relaxed(self, a: Tensor, tau: float) -> Tensor:
@@ -245,7 +283,7 @@ class GumbelBinarizer(Binarizer):
         return {"tau": self.tau}
 
 
-def build_binarizer(method: str, **kwargs: float) -> Binarizer:
+def build_binarizer(method: str, **kwargs: float | str | None) -> Binarizer:
     """Binarizer by method name; ``kwargs`` are that class's schedule settings."""
     classes: dict[str, type[Binarizer]] = {"guided": GuidedSTE, "ste": STE, "hashnet": HashNetContinuation,
                                            "gumbel": GumbelBinarizer, "continuous": Continuous}

@@ -2,9 +2,12 @@
 
 Each step: full-graph propagation → relaxed codes ĥ of all nodes → a batch of train edges (u, i), ``T``
 sampled negatives m per edge → ``L = L_cross + λ L_rank`` (eq. 7) → Adam. The binarizer's schedule (p, β, τ)
-advances by iteration. After every ``valid_every`` epochs the validation Recall@n (never the test set) selects
-the checkpoint and drives early stopping; ``last.pt`` is written every epoch so ``resume`` continues from the
-last complete epoch with the same random streams (each epoch's generators are seeded from (seed, epoch)).
+advances by iteration, counted in epochs (the default: steps over steps per epoch) or in steps
+(``model.schedule_unit``). A config without ``train.batch_size`` gets the batch that fits the data
+(:func:`hashgnn.config.auto_batch_size`), and the run's ``config.json`` records it. After every ``valid_every``
+epochs the validation Recall@n (never the test set) selects the checkpoint and drives early stopping; ``last.pt``
+is written every epoch so ``resume`` continues from the last complete epoch with the same random streams (each
+epoch's generators are seeded from (seed, epoch)).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def scheduled_lr(tcfg, iteration: int, iters_per_epoch: int) -> float:
     of the iteration alone, so a resumed run continues the same curve)."""
     if tcfg.lr_schedule == "constant":
         return tcfg.lr
-    progress = min(1.0, iteration / max(1, tcfg.epochs * iters_per_epoch))
+    progress = min(1.0, iteration / max(1, tcfg.epochs * iters_per_epoch))  # a fraction: the same at any size
     return tcfg.lr_min + 0.5 * (tcfg.lr - tcfg.lr_min) * (1.0 + math.cos(math.pi * progress))
 
 
@@ -121,8 +124,12 @@ class Trainer:
         # what the last fit found in its checkpoint (epochs and training seconds already done; 0 when fresh)
         self.resumed_epoch, self.resumed_seconds = 0, 0.0
 
+    #: processes sharing each step (the distributed mini-batch trainer sets its own)
+    world_size = 1
+
     def _setup_split(self, config: RunConfig, split: Split):
-        """Sizes, device and train edge arrays — shared with the mini-batch trainer; returns the train part."""
+        """Sizes, device and train edge arrays — shared with the mini-batch trainer; returns the train part.
+        Sets ``self.config``'s batch (:meth:`RunConfig.with_batch_for`) when the config left it to the data."""
         inter = split.interactions
         self.n_users, self.n_items = inter.n_users, inter.n_items
         self.device = torch.device(config.train.device)
@@ -133,7 +140,12 @@ class Trainer:
         self.train_items = train.items.astype(np.int64)
         if len(self.train_users) == 0:
             raise ConfigError("the split has no train interactions")
+        self.config = self.config.with_batch_for(len(self.train_users))
         return train
+
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps in an epoch: what a schedule in epochs divides the step count by."""
+        return math.ceil(len(self.train_users) / (self.config.train.batch_size * self.world_size))
 
     def _held_out_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fixed validation links and as many sampled non-links for the AUC curve (Figure 6)."""
@@ -189,6 +201,7 @@ class Trainer:
             self.run_dir.path.mkdir(parents=True, exist_ok=True)
             self.run_dir.write_inputs(cfg, self.split)
         self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
+        model.binarizer.steps_per_epoch = self.steps_per_epoch()
         model.binarizer.step(state["iteration"])
         started = time.perf_counter() - state["seconds"]
         self._excluded_seconds = 0.0

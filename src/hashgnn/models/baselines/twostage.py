@@ -194,7 +194,9 @@ class HashGNNSeparate(FittedRecommender):
         self.split_n_users = inter.n_users
         self.hash_layer = HashLayer(self.frozen_u.shape[1], mcfg.n_bits, mcfg.init_std)
         edges = split.train.users.astype(np.int64), split.train.items.astype(np.int64)
-        stage = _StageTwo(edges, NegativeSampler(*edges, inter.n_items), GuidedSTE(**mcfg.binarizer_kwargs()),
+        self._batch = tcfg.batch_for(len(edges[0]))  # the core's batch (None: adapted to the train edges)
+        binarizer = GuidedSTE(**mcfg.binarizer_kwargs(), steps_per_epoch=math.ceil(len(edges[0]) / self._batch))
+        stage = _StageTwo(edges, NegativeSampler(*edges, inter.n_items), binarizer,
                           torch.optim.Adam(self.hash_layer.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay))
         best, best_state, bad, iteration = -math.inf, None, 0, 0
         self.log, self.history = [], []
@@ -223,9 +225,9 @@ class HashGNNSeparate(FittedRecommender):
         users_all, items_all = stage.edges
         rng = np.random.default_rng([self.config.seed, epoch, 17])
         order = rng.permutation(len(users_all))
-        n_batches = math.ceil(len(order) / tcfg.batch_size)
+        n_batches = math.ceil(len(order) / self._batch)
         for b in range(n_batches):
-            idx = order[b * tcfg.batch_size:(b + 1) * tcfg.batch_size]
+            idx = order[b * self._batch:(b + 1) * self._batch]
             users, pos = users_all[idx], items_all[idx]
             loss, cross, rank = self._step(stage, users, pos, stage.sampler.sample(users, tcfg.triplets, rng))
             iteration += 1

@@ -1,0 +1,92 @@
+"""Issue 33's user log, measured: a 50,000-row CSV of one's own (2,000 users × 1,000 items, string ids such as
+``u123`` / ``sku-9``, a rating and a timestamp column) trained by ``hashgnn train`` with nothing but its data
+columns, against the same command with the schedules counted in steps and batch 8192 (what every run got before
+the schedules counted epochs and the batch adapted to the data).
+
+    python results/own-data/measure.py [--communities 20 6 2] [--work DIR]
+
+The log comes from :func:`hashgnn.data.synth.generate_interactions` (a degree-corrected block model): how much
+there is to learn beyond popularity is set by its number of planted communities, so each is measured. Writes
+``summary.json`` beside this file: per log and setting, distinct user/item codes, constant item bits, Hamming
+ranking and hierarchical search Recall@50 on test, the popularity row on the same split, training seconds, and
+the command, code commit, date and CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hashgnn.data.synth import SynthConfig, generate_interactions
+from hashgnn.io_utils import atomic_write_text
+from hashgnn.training.rundir import describe_cpu
+
+HERE = Path(__file__).parent
+COLUMNS = ["--user-col", "user_id", "--item-col", "sku", "--rating-col", "stars", "--timestamp-col", "ts"]
+#: the behaviour before issue 33's schedules: p counted in optimiser steps, every run at batch 8192
+SETTINGS = {"default": [], "steps, batch 8192": ["--set", "model.schedule_unit=step", "--set", "train.batch_size=8192"]}
+
+
+def write_log(path: Path, communities: int, seed: int = 0) -> None:
+    inter = generate_interactions(SynthConfig(n_users=2000, n_items=1000, n_interactions=50_000,
+                                              n_communities=communities, min_user_degree=5, seed=seed))
+    frame = pd.DataFrame({"user_id": [f"u{u}" for u in inter.user_ids[inter.users]],
+                          "sku": [f"sku-{i}" for i in inter.item_ids[inter.items]],
+                          "stars": np.random.default_rng(seed).integers(1, 6, len(inter)), "ts": inter.timestamps})
+    frame.to_csv(path, index=False)
+
+
+def train(log: Path, out: Path, extra: list[str]) -> dict:
+    args = ["hashgnn", "train", "--dataset", str(log), *COLUMNS, "--out", str(out), "--no-progress",
+            "--set", "train.threads=1", *extra]
+    started = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    results = json.loads((out / "results.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    env = json.loads((out / "env.json").read_text())
+    health, test = results["health"], results["test"]
+    return {"command": shlex.join(args[:4] + ["my_log.csv", *args[5:]]).replace(str(out), "runs/mine"),
+            "rows": int(pd.read_csv(log).shape[0]), "batch_size": config["train"]["batch_size"],
+            "schedule_unit": config["model"]["schedule_unit"],
+            "distinct_item_codes": health["items"]["distinct_codes"], "items": health["items"]["count"],
+            "distinct_user_codes": health["users"]["distinct_codes"], "users": health["users"]["count"],
+            "constant_item_bits": health["items"].get("constant_bits"),
+            "hamr_recall@50": test["hamming"]["standard"]["recall@50"],
+            "hies_recall@50": test["hierarchical"]["standard"]["recall@50"],
+            "popularity_recall@50": results["popularity"]["standard"]["recall@50"],
+            "warnings": health["warnings"], "wall_seconds": round(seconds, 1),
+            "git_commit": env["git_commit"], "git_dirty": env["git_dirty"], "cpu": describe_cpu(env["cpu"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--communities", type=int, nargs="+", default=[20, 6, 2])
+    ap.add_argument("--work", type=Path, default=None)
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="own-data-"))
+    rows = []
+    for communities in args.communities:
+        log = work / f"log-c{communities}.csv"
+        write_log(log, communities)
+        for name, extra in SETTINGS.items():
+            row = train(log, work / f"c{communities}-{name.split(',')[0]}", extra)
+            rows.append({"communities": communities, "setting": name, **row})
+            print(json.dumps(rows[-1]))
+    summary = {"about": __doc__.split("\n\n")[0], "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "script": "python results/own-data/measure.py --communities "
+                         + " ".join(map(str, args.communities)), "runs": rows}
+    atomic_write_text(HERE / "summary.json", json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -946,7 +946,8 @@ CONVERGED = RESULTS / "converged"
 @pytest.mark.parametrize("readme", [README, CONVERGED / "README.md"], ids=["README", "results-converged"])
 def test_converged_table_matches_its_summary(readme: Path) -> None:
     """The converged comparison's table (README's section and results/converged/README.md) against
-    results/converged/summary.csv: every metric at 4 decimals, training minutes, epochs and the stop reason."""
+    results/converged/summary.csv: every metric at 4 decimals, training minutes, epochs, the stop reason and the
+    number of seeds averaged."""
     summary = pd.read_csv(CONVERGED / "summary.csv")
     rows = md_table(readme.read_text(), "| dataset | method | search | bits | Recall@20 |")
     header, body = rows[0], rows[1:]
@@ -967,6 +968,7 @@ def test_converged_table_matches_its_summary(readme: Path) -> None:
         assert row["training min"] == f"{first.train_seconds / 60:.1f}", f"{where}: training minutes"
         assert int(row["epochs"]) == round(first.epochs), f"{where}: epochs"
         assert row["stopped"] == first.stopped, f"{where}: stopped"
+        assert int(row["seeds"]) == first.seeds, f"{where}: seeds (a mean over seeds is not one run)"
 
 
 def test_converged_time_to_target_sentence_matches_its_file() -> None:

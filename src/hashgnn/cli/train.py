@@ -169,129 +169,134 @@ def remove_unused_run(run: RunDir) -> None:
         shutil.rmtree(run.path, ignore_errors=True)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def train(
-        ctx: typer.Context,
-        dataset: str = typer.Option(None, "--dataset", "-d", help="registry name or CSV/TSV/Parquet path"),
-        user_col: str = typer.Option(None, help=DATA_HELP["user_col"]),
-        item_col: str = typer.Option(None, help=DATA_HELP["item_col"]),
-        rating_col: str = typer.Option(None, help=DATA_HELP["rating_col"]),
-        timestamp_col: str = typer.Option(None, help=DATA_HELP["timestamp_col"]),
-        sep: str = typer.Option(None, help=DATA_HELP["sep"]),
-        min_rating: float = typer.Option(None, help=DATA_HELP["min_rating"]),
-        fmt: str = typer.Option(None, "--format", help=FORMAT_HELP),
-        min_degree: int = typer.Option(None, help=DATA_HELP["min_degree"]),
-        root: str = typer.Option(None, help=DATA_HELP["root"]),
-        method: str = typer.Option(None, help="guided | ste | hashnet | gumbel | continuous"),
-        bits: int = typer.Option(None, "--bits", help="code length K (multiple of 8)"),
-        epochs: int = typer.Option(None), batch_size: int = typer.Option(None),
-        seed: int = typer.Option(None), device: str = typer.Option(None, help="cpu | cuda | cuda:N"),
-        out: Path = typer.Option(None, "--out", "-o", help="run directory (default runs/<dataset>-<method>-<time>)"),
-        config: Path = typer.Option(None, "--config", help="a config.json to start from"),
-        preset: str = typer.Option("paper", "--preset",
-                                   help=f"starting settings, before --set: {' | '.join(PRESETS)} "
-                                        "(what each trains: hashgnn.config.PRESETS)"),
-        set_: list[str] = typer.Option([], "--set", help="dotted override, e.g. --set train.lam=0.3"),
-        resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
-        evaluate: bool = typer.Option(True, help="evaluate on the test set after training"),
-        progress: bool = typer.Option(True, help="progress bars"),
-    ) -> None:
-        """Train HashGNN (or a variant) and write a run directory; then evaluate it on the test split."""
-        from hashgnn.recommender import HashGNN
-        from hashgnn.training.plots import plot_training_curve
-        from hashgnn.training.rundir import RunDir
+def train(
+    ctx: typer.Context,
+    dataset: str = typer.Option(None, "--dataset", "-d", help="registry name or CSV/TSV/Parquet path"),
+    user_col: str = typer.Option(None, help=DATA_HELP["user_col"]),
+    item_col: str = typer.Option(None, help=DATA_HELP["item_col"]),
+    rating_col: str = typer.Option(None, help=DATA_HELP["rating_col"]),
+    timestamp_col: str = typer.Option(None, help=DATA_HELP["timestamp_col"]),
+    sep: str = typer.Option(None, help=DATA_HELP["sep"]),
+    min_rating: float = typer.Option(None, help=DATA_HELP["min_rating"]),
+    fmt: str = typer.Option(None, "--format", help=FORMAT_HELP),
+    min_degree: int = typer.Option(None, help=DATA_HELP["min_degree"]),
+    root: str = typer.Option(None, help=DATA_HELP["root"]),
+    method: str = typer.Option(None, help="guided | ste | hashnet | gumbel | continuous"),
+    bits: int = typer.Option(None, "--bits", help="code length K (multiple of 8)"),
+    epochs: int = typer.Option(None), batch_size: int = typer.Option(None),
+    seed: int = typer.Option(None), device: str = typer.Option(None, help="cpu | cuda | cuda:N"),
+    out: Path = typer.Option(None, "--out", "-o", help="run directory (default runs/<dataset>-<method>-<time>)"),
+    config: Path = typer.Option(None, "--config", help="a config.json to start from"),
+    preset: str = typer.Option("paper", "--preset",
+                               help=f"starting settings, before --set: {' | '.join(PRESETS)} "
+                                    "(what each trains: hashgnn.config.PRESETS)"),
+    set_: list[str] = typer.Option([], "--set", help="dotted override, e.g. --set train.lam=0.3"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
+    evaluate: bool = typer.Option(True, help="evaluate on the test set after training"),
+    progress: bool = typer.Option(True, help="progress bars"),
+) -> None:
+    """Train HashGNN (or a variant) and write a run directory; then evaluate it on the test split."""
+    from hashgnn.recommender import HashGNN
+    from hashgnn.training.plots import plot_training_curve
+    from hashgnn.training.rundir import RunDir
 
-        if resume:
-            if out is None:
-                raise ConfigError("--resume needs --out RUN_DIR")
-            refuse_options_with_resume(ctx, out)
-            cfg = RunDir(out).read_config()
-        else:
-            data_options = given_data_options(root, min_degree, user_col, item_col, rating_col, timestamp_col, sep,
-                                              min_rating, fmt)
-            cfg = build_config(config, dataset, method, bits, epochs, batch_size, seed, device, set_, preset,
-                               data_options)
-        from hashgnn.training.distributed import is_distributed_env
-
-        if out is None and is_distributed_env():
-            raise ConfigError("distributed training (torchrun) needs --out: every rank must write to the same run")
+    if resume:
         if out is None:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = Path("runs") / f"{Path(cfg.data.dataset).stem}-{cfg.model.method}-{cfg.model.n_bits}b-{stamp}"
-        if not resume and RunDir(out).exists():
-            raise ConfigError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-        created = not out.exists()
-        run = lock_run(out)  # held until the command returns: a second writer of the run fails here, at once
-        if not resume and run.exists():
-            raise ConfigError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-        t0 = time.perf_counter()
-        size = f"K={cfg.model.n_bits}" if cfg.model.head == "hash" else f"d={cfg.model.embedding_dim}, no hash layer"
-        console.print(f"training {cfg.model.method} ({cfg.model.encoder}, {size}) on {cfg.data.dataset} → {out}")
-        model = HashGNN(config=cfg)  # cfg is final (preset, --set, options): trained as it is
-        try:
-            model.fit(cfg.data.dataset, run_dir=out, resume=resume, progress=progress)
-        except Exception:
-            if created:
-                remove_unused_run(run)
-            raise
-        if int(os.environ.get("RANK", "0")) != 0:
-            return
-        plot_training_curve(out)
-        console.print(f"trained in {time.perf_counter() - t0:.1f} s (best epoch {model.result.best_epoch}, "
-                      f"valid recall@{cfg.eval.valid_n} {model.result.best_metric:.4f})")
-        if evaluate:
-            results = evaluate_run(out, progress)
-            print_results(out, results, cfg.data.dataset)
-        console.print(f"total {time.perf_counter() - t0:.1f} s")
+            raise ConfigError("--resume needs --out RUN_DIR")
+        refuse_options_with_resume(ctx, out)
+        cfg = RunDir(out).read_config()
+    else:
+        data_options = given_data_options(root, min_degree, user_col, item_col, rating_col, timestamp_col, sep,
+                                          min_rating, fmt)
+        cfg = build_config(config, dataset, method, bits, epochs, batch_size, seed, device, set_, preset,
+                           data_options)
+    from hashgnn.training.distributed import is_distributed_env
 
-    @app.command()
-    def compare(runs: list[Path] = typer.Argument(..., help="run directories written by `hashgnn train`"),
-                label: list[str] = typer.Option([], "--label", help="NAME=RUN[,RUN...]; repeat (default: "
-                                                "group the runs by the settings that differ)"),
-                baseline: str = typer.Option(None, "--baseline", help="a label: add Recall@50 as a share of "
-                                             "its best search mode"),
-                protocol: str = typer.Option("standard", "--protocol", help="standard | paper"),
-                out: Path = typer.Option(None, "--out", "-o", help="also write runs.csv, summary.csv and "
-                                         "table.md here")) -> None:
-        """One table of several runs: mean ± std over the runs of each label, by search mode."""
-        from hashgnn.experiments.compare import compare_runs, parse_labels
+    if out is None and is_distributed_env():
+        raise ConfigError("distributed training (torchrun) needs --out: every rank must write to the same run")
+    if out is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{Path(cfg.data.dataset).stem}-{cfg.model.method}-{cfg.model.n_bits}b-{stamp}"
+    if not resume and RunDir(out).exists():
+        raise ConfigError(f"{out} already holds a run; use --resume to continue it or choose another --out")
+    created = not out.exists()
+    run = lock_run(out)  # held until the command returns: a second writer of the run fails here, at once
+    if not resume and run.exists():
+        raise ConfigError(f"{out} already holds a run; use --resume to continue it or choose another --out")
+    t0 = time.perf_counter()
+    size = f"K={cfg.model.n_bits}" if cfg.model.head == "hash" else f"d={cfg.model.embedding_dim}, no hash layer"
+    console.print(f"training {cfg.model.method} ({cfg.model.encoder}, {size}) on {cfg.data.dataset} → {out}")
+    model = HashGNN(config=cfg)  # cfg is final (preset, --set, options): trained as it is
+    try:
+        model.fit(cfg.data.dataset, run_dir=out, resume=resume, progress=progress)
+    except Exception:
+        if created:
+            remove_unused_run(run)
+        raise
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    plot_training_curve(out)
+    console.print(f"trained in {time.perf_counter() - t0:.1f} s (best epoch {model.result.best_epoch}, "
+                  f"valid recall@{cfg.eval.valid_n} {model.result.best_metric:.4f})")
+    if evaluate:
+        results = evaluate_run(out, progress)
+        print_results(out, results, cfg.data.dataset)
+    console.print(f"total {time.perf_counter() - t0:.1f} s")
 
-        comparison = compare_runs(runs, parse_labels(label) or None)
-        text = comparison.write(out, protocol, baseline) if out else comparison.markdown(protocol, baseline)
-        console.print(text, highlight=False, soft_wrap=True)
 
-    @app.command("evaluate")
-    def evaluate_cmd(run_dir: Path = typer.Argument(..., help="a run directory written by `hashgnn train`"),
-                     progress: bool = typer.Option(True),
-                     candidates: int = typer.Option(None, "--candidates", "-M",
-                                                    help="HieS's Hamming candidates M (default: the run's "
-                                                         "eval.n_candidates); written to results-M{M}.json")) -> None:
-        """Evaluate a run on its test split: HamR / HieS / CeS × Recall, NDCG @50/@100, both protocols, a
-        most-popular row and a code health report (distinct codes, constant bits, top-k coverage, warnings)."""
-        from hashgnn.training.rundir import RunDir
+def compare(runs: list[Path] = typer.Argument(..., help="run directories written by `hashgnn train`"),
+            label: list[str] = typer.Option([], "--label", help="NAME=RUN[,RUN...]; repeat (default: "
+                                            "group the runs by the settings that differ)"),
+            baseline: str = typer.Option(None, "--baseline", help="a label: add Recall@50 as a share of "
+                                         "its best search mode"),
+            protocol: str = typer.Option("standard", "--protocol", help="standard | paper"),
+            out: Path = typer.Option(None, "--out", "-o", help="also write runs.csv, summary.csv and "
+                                     "table.md here")) -> None:
+    """One table of several runs: mean ± std over the runs of each label, by search mode."""
+    from hashgnn.experiments.compare import compare_runs, parse_labels
 
-        results = evaluate_run(run_dir, progress, candidates)
-        print_results(run_dir, results, RunDir(run_dir).read_config().data.dataset)
+    comparison = compare_runs(runs, parse_labels(label) or None)
+    text = comparison.write(out, protocol, baseline) if out else comparison.markdown(protocol, baseline)
+    console.print(text, highlight=False, soft_wrap=True)
 
-    @app.command()
-    def upgrade(run_dir: Path = typer.Argument(..., help="a run directory")) -> None:
-        """Record a run directory's files in its manifest.json: a run written by a hashgnn older than manifests
-        (nothing reads or writes it before), or files put in a run by hand. Each must match its checksum side
-        file; a finished run is then loaded as `serve` loads it."""
-        from hashgnn.recommender import HashGNN
-        from hashgnn.training.rundir import RunDir
 
-        rd = RunDir(run_dir)
-        recorded = rd.upgrade()
-        if recorded:
-            console.print(f"recorded {len(recorded)} files in {rd.file('manifest.json')}: {', '.join(recorded)}",
-                          highlight=False, soft_wrap=True)
-        else:
-            console.print(f"{rd.file('manifest.json')} already lists every file of the run", highlight=False)
-        if rd.file("embeddings.json").is_file():
-            HashGNN.load(run_dir)  # every check a reader makes: a run that does not load fails here, not later
-            console.print(f"{run_dir} loads", highlight=False)
-        else:
-            console.print(f"{run_dir} is not finished: continue it with `hashgnn train --out {run_dir} --resume`",
-                          highlight=False, soft_wrap=True)
+def evaluate_cmd(run_dir: Path = typer.Argument(..., help="a run directory written by `hashgnn train`"),
+                 progress: bool = typer.Option(True),
+                 candidates: int = typer.Option(None, "--candidates", "-M",
+                                                help="HieS's Hamming candidates M (default: the run's "
+                                                     "eval.n_candidates); written to results-M{M}.json")) -> None:
+    """Evaluate a run on its test split: HamR / HieS / CeS × Recall, NDCG @50/@100, both protocols, a
+    most-popular row and a code health report (distinct codes, constant bits, top-k coverage, warnings)."""
+    from hashgnn.training.rundir import RunDir
+
+    results = evaluate_run(run_dir, progress, candidates)
+    print_results(run_dir, results, RunDir(run_dir).read_config().data.dataset)
+
+
+def upgrade(run_dir: Path = typer.Argument(..., help="a run directory")) -> None:
+    """Record a run directory's files in its manifest.json: a run written by a hashgnn older than manifests
+    (nothing reads or writes it before), or files put in a run by hand. Each must match its checksum side
+    file; a finished run is then loaded as `serve` loads it."""
+    from hashgnn.recommender import HashGNN
+    from hashgnn.training.rundir import RunDir
+
+    rd = RunDir(run_dir)
+    recorded = rd.upgrade()
+    if recorded:
+        console.print(f"recorded {len(recorded)} files in {rd.file('manifest.json')}: {', '.join(recorded)}",
+                      highlight=False, soft_wrap=True)
+    else:
+        console.print(f"{rd.file('manifest.json')} already lists every file of the run", highlight=False)
+    if rd.file("embeddings.json").is_file():
+        HashGNN.load(run_dir)  # every check a reader makes: a run that does not load fails here, not later
+        console.print(f"{run_dir} loads", highlight=False)
+    else:
+        console.print(f"{run_dir} is not finished: continue it with `hashgnn train --out {run_dir} --resume`",
+                      highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command()(compare)
+    app.command("evaluate")(evaluate_cmd)
+    app.command()(upgrade)

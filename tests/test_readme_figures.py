@@ -985,3 +985,17 @@ def test_converged_time_to_target_sentence_matches_its_file() -> None:
             f"{readme.name}: time to test Recall@20 {refit['target_recall@20']} must read "
             f"{refit.seconds:,.0f} s = {refit.seconds / 60:.1f} min (results/converged/time_to_target.csv)")
         assert f"epoch {int(refit.epoch)}" in text, f"{readme.name}: the epoch of time_to_target.csv"
+
+
+def test_own_data_table_is_its_summary():
+    """results/README.md's own-data table (issue 33's 50,000-row logs) against results/own-data/summary.json."""
+    summary = json.loads((RESULTS / "own-data" / "summary.json").read_text())
+    assert summary["runs"] and all(not r["git_dirty"] and r["git_commit"] and r["cpu"] for r in summary["runs"])
+    rows = md_table(RESULTS_README.read_text(), "## `own-data/`")
+    assert len(rows) - 1 == len(summary["runs"])
+    for cells, run in zip(rows[1:], summary["runs"], strict=True):
+        assert cells[:3] == [f"{run['communities']} communities", run["setting"], str(run["batch_size"])]
+        assert cells[3:5] == [str(run["distinct_item_codes"]), str(run["distinct_user_codes"])]
+        for cell, key in zip(cells[5:], ("hamr_recall@50", "hies_recall@50", "popularity_recall@50", "best_valid"),
+                             strict=True):
+            assert cell == f"{run[key]:.4f}", (run["communities"], run["setting"], key)

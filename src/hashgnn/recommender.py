@@ -142,14 +142,12 @@ class HashGNN(Recommender):
             raise ConfigError("fit() takes a dataset name, Interactions, a Split or a scipy.sparse user × item "
                               f"matrix, not {type(dataset).__name__}")
         from hashgnn.training.distributed import is_distributed_env, run_distributed
-        from hashgnn.training.minibatch import MiniBatchTrainer
-        from hashgnn.training.trainer import Trainer  # torch and scipy.stats: not for a look-up from a run
+        from hashgnn.training.trainer import make_trainer  # torch and scipy.stats: not for a look-up from a run
 
         if is_distributed_env():
             self.result = run_distributed(self.config, split, run_dir, resume=resume, progress=progress)
         else:
-            cls = MiniBatchTrainer if self.config.train.sampler == "neighbor" else Trainer
-            trainer = cls(self.config, split, RunDir(run_dir) if run_dir else None, progress=progress)
+            trainer = make_trainer(self.config, split, RunDir(run_dir) if run_dir else None, progress=progress)
             self.result = trainer.fit(resume=resume)
         self._attach(split, self.result.embeddings)
         self.run_dir = RunDir(run_dir) if run_dir else None

@@ -163,6 +163,28 @@ def test_minibatch_training_lowers_loss_and_writes_a_core_compatible_run(tmp_pat
     np.testing.assert_allclose(saved.user_z, z[:split.interactions.n_users].numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("sampler", ["full", "neighbor"])
+def test_every_entry_point_takes_its_trainer_from_the_config(tmp_path: Path, sampler: str):
+    """`train.sampler` picks the trainer for the Python API, the baselines and the experiments alike (one
+    chooser, :func:`hashgnn.training.trainer.make_trainer`), and both record how the run stopped."""
+    from hashgnn.data.splits import SplitConfig, make_split
+    from hashgnn.models.baselines import GraphSage
+    from hashgnn.training.rundir import RunDir
+    from hashgnn.training.trainer import Trainer, make_trainer
+
+    inter = generate(SynthConfig(n_users=120, n_items=80, n_interactions=1500, seed=5)).interactions
+    split = make_split(inter, SplitConfig())
+    cfg = RunConfig().override([f"train.sampler={sampler}", "train.epochs=2", "train.batch_size=256",
+                                "train.threads=1", "train.fanouts=[5,5]"])
+    expected = MiniBatchTrainer if sampler == "neighbor" else Trainer
+    assert type(make_trainer(cfg, split, progress=False)) is expected
+    model = GraphSage(config=cfg, run_dir=str(tmp_path / "run")).fit(split)
+    assert type(model.trainer) is expected
+    info = RunDir(tmp_path / "run").read_json("training.json")
+    assert info["stopped"] == "epochs" and info["epochs_run"] == 2
+    assert info.get("sampler", "full") == sampler
+
+
 @pytest.mark.dataset("movielens-100k")
 @pytest.mark.parametrize("sparse", [False, True])
 def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path: Path, sparse: bool):

@@ -145,7 +145,7 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
     trains on all of train (validation folded in), under ``label``."""
     from hashgnn.data.loading import load_split_for
     from hashgnn.training.rundir import RunDir
-    from hashgnn.training.trainer import Trainer
+    from hashgnn.training.trainer import make_trainer
 
     cfg = run_config(plan, dataset, variant, seed, refit=is_refit).override(list(extra)).validate()
     label = label or variant
@@ -156,7 +156,7 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
         if same_model(RunConfig.from_dict(stored["config"]), cfg):  # a changed variant or --set trains again
             return add_paper_protocol(stored, path, cfg)
     split = load_split_for(cfg.data, cfg.split)
-    result = Trainer(cfg, split, RunDir(path), progress=plan.progress).fit(resume=True)
+    result = make_trainer(cfg, split, RunDir(path), progress=plan.progress).fit(resume=True)
     metrics = measure_test(result.embeddings, split, cfg)
     record = {"dataset": dataset, "method": label, "seed": seed, "config": cfg.to_dict(),
               "bits": cfg.model.n_bits if result.embeddings.has_codes else 0,

@@ -25,7 +25,7 @@ from ``(seed, epoch)`` at each epoch so a resumed run samples the same neighbour
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,9 +45,7 @@ from hashgnn.models.hashgnn import HashGNNModel
 from hashgnn.training.inference import DEFAULT_CHUNK, _sage_encoder, layerwise_encode
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir
-from hashgnn.training.trainer import Trainer, TrainResult, auc, set_lr, valid_mode
-
-_ADAM = torch.optim.Adam
+from hashgnn.training.trainer import Trainer, auc, set_lr, valid_mode
 
 __all__ = ["DEFAULT_FANOUTS", "MiniBatchTrainer", "SampledForward", "batch_seeds", "debias_operators",
            "fanouts_from_config"]
@@ -202,31 +200,17 @@ class MiniBatchTrainer(Trainer):
         return value
 
     # --- optimiser: dense Adam (Trainer's) or Adam + SparseAdam --------------------------------------------
-    def make_optimizer(self, params: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
+    def make_optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
         """Adam over the weights; with ``sparse_embedding``, SparseAdam over the id embeddings (first param)."""
         tcfg = self.config.train
         params = list(params)
         n_nodes = self.n_users + self.n_items
         if not self.sparse_embedding:
-            return _ADAM(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+            return torch.optim.Adam(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         emb = params[0]  # HashGNNModel registers input.embedding.weight first
         if emb.dim() != 2 or emb.shape[0] != n_nodes:
             raise ConfigError("sparse_embedding expects the id embedding as the model's first parameter")
-        return _PairedOptimizer(_ADAM(params[1:], lr=tcfg.lr), torch.optim.SparseAdam([emb], lr=tcfg.lr))
-
-    def fit(self, resume: bool = False) -> TrainResult:
-        """Trainer.fit (run directory, resume, epochs, early stopping), with this class's steps.
-
-        With ``sparse_embedding`` the optimiser Trainer.fit builds is replaced by :meth:`make_optimizer` for the
-        duration of the call. (Lead's hook: a ``Trainer.make_optimizer(params)`` method would remove the swap.)
-        """
-        if not self.sparse_embedding:
-            return super().fit(resume)
-        torch.optim.Adam = lambda params, **_: self.make_optimizer(params)  # type: ignore[misc, assignment]
-        try:
-            return super().fit(resume)
-        finally:
-            torch.optim.Adam = _ADAM  # type: ignore[misc]
+        return _PairedOptimizer(torch.optim.Adam(params[1:], lr=tcfg.lr), torch.optim.SparseAdam([emb], lr=tcfg.lr))
 
     # --- one epoch of sampled steps --------------------------------------------------------------------------
     def _run_epoch(self, model: HashGNNModel, optimizer: torch.optim.Optimizer, state: dict, epoch: int) -> None:
@@ -357,24 +341,8 @@ class MiniBatchTrainer(Trainer):
                             protocols=("standard",), n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
         return res[mode]["standard"][f"recall@{cfg.eval.valid_n}"]
 
-    def _finish(self, model: HashGNNModel, state: dict) -> TrainResult:
-        # Trainer._finish encodes with the full-graph operator (self.graph), which this trainer never builds;
-        # same outputs, layer-wise. (Lead's hook: a Trainer.embeddings(model, with_codes) method would let this
-        # override go.)
-        if state.get("best_model") is not None:
-            model.load_state_dict(state["best_model"])
-        emb = self.embeddings(model, with_codes=self.config.model.method != "continuous")
-        if self.run_dir is not None:
-            emb.save(self.run_dir.path)
-            self.run_dir.write_json("training.json", {"best_epoch": state["best_epoch"],
-                                                      "best_valid_metric": state["best_metric"],
-                                                      "epochs_run": state["epoch"],
-                                                      "iterations": state["iteration"],
-                                                      "seconds": state["seconds"], "sampler": "neighbor",
-                                                      "fanouts": list(self.fanouts),
-                                                      "world_size": self.world_size})
-        return TrainResult(model, emb, state["history"], state["log"], state["best_epoch"], state["best_metric"],
-                           state["seconds"])
+    def training_info(self) -> dict[str, Any]:
+        return {"sampler": "neighbor", "fanouts": list(self.fanouts), "world_size": self.world_size}
 
 
 class _PairedOptimizer(torch.optim.Optimizer):

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from scipy.stats import rankdata
+from torch import nn
 from tqdm.auto import tqdm
 
 from hashgnn.config import RunConfig, codes_and_embedding
@@ -171,6 +173,12 @@ class Trainer:
             out[name] = auc(pos, neg)
         return out
 
+    def make_optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        """The optimiser of the model's ``params``: Adam at ``train.lr`` with ``train.weight_decay`` (paper 5.2.3).
+        A hook: the sampled trainer pairs it with SparseAdam for the id embeddings."""
+        tcfg = self.config.train
+        return torch.optim.Adam(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+
     def _new_state(self) -> dict[str, Any]:
         return {"epoch": 0, "iteration": 0, "best_metric": -math.inf, "best_epoch": 0, "bad_rounds": 0,
                 "history": [], "log": [], "seconds": 0.0}
@@ -184,7 +192,7 @@ class Trainer:
             torch.set_num_threads(tcfg.threads)
         seed_everything(cfg.seed)
         model = HashGNNModel(self.n_users + self.n_items, cfg.model, n_users=self.n_users).to(self.device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        optimizer = self.make_optimizer(model.parameters())
         state = self._new_state()
         if self.run_dir is not None:  # temp files of a writer killed mid-write (never artifacts themselves)
             remove_stale_temps(self.run_dir.path)
@@ -359,23 +367,30 @@ class Trainer:
             state["best_model"] = ckpt["best_model"]
         return state
 
+    def embeddings(self, model: HashGNNModel, with_codes: bool) -> Embeddings:
+        """Every node's embeddings (and codes) under ``model``: one full-graph forward here; the sampled trainer
+        encodes layer-wise instead (same outputs)."""
+        return embeddings_from_model(model, self.graph, self.n_users, with_codes=with_codes)
+
+    def training_info(self) -> dict[str, Any]:
+        """How this trainer trained, for ``training.json`` beside the epochs and the stop reason."""
+        return {}
+
     def _finish(self, model: HashGNNModel, state: dict) -> TrainResult:
         if state.get("best_model") is not None:
             model.load_state_dict(state["best_model"])
-        with_codes = self.config.model.method != "continuous"
-        emb = embeddings_from_model(model, self.graph, self.n_users, with_codes=with_codes)
-        if self.run_dir is not None:
+        emb = self.embeddings(model, with_codes=self.config.model.method != "continuous")
+        stopped = state.get("stopped", "epochs")  # patience = validation plateau (converged); epochs or
+        if self.run_dir is not None:              # max_minutes = a budget ran out first
             emb.save(self.run_dir.path)
             self.run_dir.write_json("training.json", {"best_epoch": state["best_epoch"],
                                                       "best_valid_metric": state["best_metric"],
                                                       "epochs_run": state["epoch"],
                                                       "iterations": state["iteration"],
-                                                      "seconds": state["seconds"],
-                                                      # patience = validation plateau (converged); epochs or
-                                                      # max_minutes = a budget ran out first
-                                                      "stopped": state.get("stopped", "epochs")})
+                                                      "seconds": state["seconds"], "stopped": stopped,
+                                                      **self.training_info()})
         return TrainResult(model, emb, state["history"], state["log"], state["best_epoch"], state["best_metric"],
-                           state["seconds"], state.get("stopped", "epochs"))
+                           state["seconds"], stopped)
 
 
 def warm_start(model: HashGNNModel, source: RunDir, split: Split) -> None:
@@ -416,3 +431,14 @@ def _without_budget(config: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     config = RunConfig.from_dict(config).to_dict()
     return {**config, "train": {k: v for k, v in config["train"].items() if k not in BUDGET_KEYS}}
+
+
+def make_trainer(config: RunConfig, split: Split, run_dir: RunDir | None = None, progress: bool = True) -> Trainer:
+    """The trainer ``config`` asks for: :class:`~hashgnn.training.minibatch.MiniBatchTrainer` (sampled
+    neighbourhoods) with ``train.sampler="neighbor"``, else the full-graph :class:`Trainer`. Every caller (the
+    Python API, the baselines, the experiments) goes through here, so all of them honour ``train.sampler``."""
+    if config.train.sampler == "neighbor":
+        from hashgnn.training.minibatch import MiniBatchTrainer  # it imports this module
+
+        return MiniBatchTrainer(config, split, run_dir, progress=progress)
+    return Trainer(config, split, run_dir, progress=progress)

@@ -72,12 +72,12 @@ class CoreBaseline(FittedRecommender):
     def fit(self, split: Split, resume: bool = False, **kwargs) -> CoreBaseline:
         """Train on ``split``; with ``resume`` (needs ``run_dir``) continue from the run directory's last
         checkpoint if it has one (a finished run is only loaded; ``resumed_epoch`` says how far it was)."""
-        from hashgnn.training.trainer import Trainer
+        from hashgnn.training.trainer import make_trainer
 
         if resume and not self.run_dir:
             raise ConfigError(f"{self.name}: resume needs a run_dir")
-        self.trainer = Trainer(self.config, split, RunDir(self.run_dir) if self.run_dir else None,
-                               progress=self.progress)
+        self.trainer = make_trainer(self.config, split, RunDir(self.run_dir) if self.run_dir else None,
+                                    progress=self.progress)
         self.result = self.trainer.fit(resume=resume)
         self.log, self.history, self.seconds = self.result.log, self.result.history, self.result.seconds
         self._attach(split, self.result.embeddings)

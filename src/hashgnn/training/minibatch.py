@@ -38,14 +38,14 @@ from hashgnn.config import RunConfig
 from hashgnn.data.graph import BipartiteGraph, with_transpose
 from hashgnn.data.sampling import CSRGraph, NeighborSampler, SampledSubgraph
 from hashgnn.data.splits import Split
-from hashgnn.errors import ArtifactError, ConfigError
+from hashgnn.errors import ConfigError
 from hashgnn.losses import batch_objective
 from hashgnn.models.base import Embeddings
 from hashgnn.models.hashgnn import HashGNNModel
 from hashgnn.training.inference import DEFAULT_CHUNK, _sage_encoder, layerwise_encode
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir
-from hashgnn.training.trainer import Trainer, auc, set_lr, valid_mode
+from hashgnn.training.trainer import Trainer, auc, valid_mode
 
 __all__ = ["DEFAULT_FANOUTS", "MiniBatchTrainer", "SampledForward", "batch_seeds", "debias_operators",
            "fanouts_from_config"]
@@ -258,14 +258,7 @@ class MiniBatchTrainer(Trainer):
                 h, a, idx[:n_b], idx[n_b:2 * n_b], idx[2 * n_b:n_pairs].view(n_b, tcfg.triplets), scale, tcfg.lam,
                 tcfg.margin, tcfg.rank_loss, **tcfg.extra_terms(epoch), shared=shared,
                 bias=model.link_bias)
-            optimizer.zero_grad(set_to_none=True)
-            (loss * weight).backward()
-            set_lr(optimizer, tcfg, state["iteration"], n_batches)
-            optimizer.step()
-            state["iteration"] += 1
-            model.binarizer.step(state["iteration"])
-            if not torch.isfinite(loss):
-                raise ArtifactError(f"training diverged at iteration {state['iteration']} (loss {loss.item()})")
+            self._step(model, optimizer, loss, state, n_batches, weight)
             for hook in self.on_step:
                 hook(self, model, state["iteration"])
             sched = model.binarizer.state()

@@ -252,20 +252,26 @@ class Trainer:
             batch = (torch.from_numpy(users).to(dev), torch.from_numpy(pos_items + self.n_users).to(dev),
                      torch.from_numpy(neg_items + self.n_users).to(dev))
             loss, parts = self._batch_loss(model, u, a, batch, scale, epoch, shared)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            set_lr(optimizer, tcfg, state["iteration"], n_batches)
-            optimizer.step()
-            state["iteration"] += 1
-            model.binarizer.step(state["iteration"])
-            if not torch.isfinite(loss):
-                raise ArtifactError(f"training diverged at iteration {state['iteration']} (loss {loss.item()})")
+            self._step(model, optimizer, loss, state, n_batches)
             sched = model.binarizer.state()
             if state["iteration"] % tcfg.log_every == 0 or b == n_batches - 1:
                 row = {"iteration": state["iteration"], "epoch": epoch, "loss": loss.item(),
                        **{k: v.item() for k, v in parts.items()}, **sched, **self._held_out_auc(model, u, a)}
                 state["log"].append(row)
             bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3f}" for k, v in sched.items()})
+
+    def _step(self, model: HashGNNModel, optimizer: torch.optim.Optimizer, loss: torch.Tensor, state: dict,
+              n_batches: int, weight: float = 1.0) -> None:
+        """One optimiser step on ``weight × loss`` at the scheduled lr, then the binarizer's schedule; a loss that
+        is not finite stops the run (after the step: its message names the iteration)."""
+        optimizer.zero_grad(set_to_none=True)
+        (loss * weight).backward()
+        set_lr(optimizer, self.config.train, state["iteration"], n_batches)
+        optimizer.step()
+        state["iteration"] += 1
+        model.binarizer.step(state["iteration"])
+        if not torch.isfinite(loss):
+            raise ArtifactError(f"training diverged at iteration {state['iteration']} (loss {loss.item()})")
 
     def _batch_loss(self, model: HashGNNModel, u: torch.Tensor, a: torch.Tensor, batch: tuple[torch.Tensor, ...],
                     scale: float, epoch: int, shared: tuple[torch.Tensor, torch.Tensor] | None

@@ -80,12 +80,12 @@ class ModelConfig:
     alone is the paper's schedule. The epoch defaults are the step ones at 77 steps an epoch (MovieLens-1M's
     629,540 train edges at batch 8192, the setting every MovieLens-1M result of the project was measured with),
     rounded so that they give back exactly 250, 200 and 100 steps there: MovieLens-1M keeps its schedule. A faster
-    p was measured and not taken: ×0.95 every epoch (batch 256) on the 50,000-row logs of issue 33 reached
-    validation Recall@50 (hierarchical) 0.479 and 0.303 against 0.681 and 0.514 with every 3.25 epochs (20 and 6
-    planted communities; the second never left the popularity level), as on MovieLens-1M, where p decayed every
-    8 iterations at batch 8192 never did either (results/README.md). A config written before the unit existed
-    (one that names ``p_every`` or another schedule setting, but no unit) is read with ``schedule_unit="step"``,
-    the meaning its numbers had (:meth:`RunConfig.from_dict`).
+    p was measured and not taken: every 2 epochs, on three generated 50,000-row logs of issue 33 (20 / 6 / 2 planted
+    communities), best validation Recall@50 (hierarchical) was 0.421 / 0.485 / 0.403 against 0.509 / 0.521 / 0.388
+    with every 3.25 epochs, with fewer distinct codes (``results/own-data/summary.json``); on MovieLens-1M p decayed
+    every 8 iterations at batch 8192 was not better either (results/README.md). A config written before the unit
+    existed (one that names ``p_every`` or another schedule setting, but no unit) is read with
+    ``schedule_unit="step"``, the meaning its numbers had (:meth:`RunConfig.from_dict`).
     """
 
     encoder: str = "sage"
@@ -222,7 +222,8 @@ OBJECTIVES = ("hashgnn", "bpr", "softmax")
 #: ``train.batch_size`` left at None: the largest power of two from ``MAX_AUTO_BATCH`` down to ``MIN_AUTO_BATCH``
 #: whose epoch has at least ``MIN_STEPS_PER_EPOCH`` steps (:func:`auto_batch_size`). 8192 is the CPU default every
 #: paper-size result was measured with, and MovieLens-1M (77 steps an epoch at it, random split) and Gowalla (79 to
-#: 99, random or given split) keep it; Amazon-CDs (59) gets 4096. 64 steps, not fewer: on a 50,000-row log
+#: 99, random or given split) keep it; Amazon-CDs (59) gets 4096. 64 steps, not fewer (measured on validation by
+#: the session that chose it, on logs generated then, not kept in a committed file): on a 50,000-row log
 #: (31,300 train edges; issue 33) with 20 planted communities, batch 256 (123 steps) reached validation Recall@50
 #: 0.681 (hierarchical) and 0.592 (Hamming) against 0.501 and 0.414 at batch 512 (62 steps); with 6 communities
 #: both were level (0.514 / 0.512 and 0.410 / 0.423). The floor of 64 is below the paper's 256 because a step on a

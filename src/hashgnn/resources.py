@@ -70,7 +70,7 @@ def estimate_training_memory(n_users: int, n_items: int, n_edges: int, config) -
     n_nodes = n_users + n_items
     f32, i64 = 4, 8
     widths = m.embedding_dim + sum(m.dims) + m.n_bits
-    batch = min(t.batch_size, max(n_edges, 1))
+    batch = min(t.batch_for(n_edges), max(n_edges, 1))
     parts = {
         # users/items arrays, split indices, id maps, sampler sets
         "interaction log": 6 * n_edges * i64,

@@ -169,6 +169,8 @@ def test_hashnet_and_gumbel_schedules_count_epochs():
 
 def test_an_epoch_schedule_needs_the_steps_per_epoch():
     g = GuidedSTE(p_every=3.25, unit="epoch")
+    assert g.p == 1.0  # before the first step the schedule is at its start, whatever an epoch's length
+    g.step(1)
     with pytest.raises(ConfigError, match="steps_per_epoch"):
         _ = g.p
     assert GuidedSTE(fixed_p=0.3, unit="epoch").p == 0.3  # no schedule, nothing to count

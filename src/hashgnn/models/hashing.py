@@ -119,6 +119,8 @@ class Binarizer(nn.Module):
         self.iteration = iteration
 
     def _epoch_steps(self) -> int:
+        if self.steps_per_epoch is None and self.iteration == 0:
+            return 1  # before the first step every schedule is at its start, whatever an epoch's length
         if self.steps_per_epoch is None or self.steps_per_epoch < 1:
             raise ConfigError(f"{type(self).__name__}: a schedule in epochs needs the run's steps_per_epoch "
                               f"(got {self.steps_per_epoch})")

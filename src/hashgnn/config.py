@@ -340,6 +340,11 @@ class TrainConfig:
         """The batch a run on ``n_train`` train edges trains with: ``batch_size``, or the adapted one."""
         return self.batch_size if self.batch_size is not None else auto_batch_size(n_train)
 
+    def steps_per_epoch(self, n_train: int, world_size: int = 1) -> int:
+        """Optimiser steps in an epoch on ``n_train`` train edges (``world_size`` processes sharing each step):
+        what a schedule in epochs divides the step count by."""
+        return math.ceil(n_train / (self.batch_for(n_train) * world_size))
+
     def extra_terms(self, epoch: int) -> dict[str, float | None]:
         """The beyond-the-paper terms of :func:`hashgnn.losses.batch_objective` in ``epoch`` (1-based), by keyword."""
         quant = self.quant_weight if epoch >= self.quant_start else 0.0

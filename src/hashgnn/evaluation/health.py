@@ -106,7 +106,7 @@ def schedule_end(config: RunConfig, steps: int | None, n_train: int) -> dict[str
     if steps is None:
         return {}
     binarizer = build_binarizer(config.model.method, **config.model.binarizer_kwargs())
-    binarizer.steps_per_epoch = math.ceil(n_train / config.train.batch_for(n_train))
+    binarizer.steps_per_epoch = config.train.steps_per_epoch(n_train)
     binarizer.step(int(steps))
     return {k: float(v) for k, v in binarizer.state().items()}
 
@@ -169,7 +169,7 @@ def _steps_advice(report: dict[str, Any], split: Split, config: RunConfig) -> st
     steps, m = report.get("steps"), config.model
     n_train = len(split.train_idx)
     batch = config.train.batch_for(n_train)
-    per_epoch = math.ceil(n_train / batch)
+    per_epoch = config.train.steps_per_epoch(n_train)
     if m.method != "guided" or m.fixed_p is not None or steps is None:
         return ("Likely cause: too little training. Fix: more --epochs, or a smaller --batch-size "
                 f"(now {batch:,} edges: {per_epoch:,} steps per epoch).")

@@ -147,7 +147,7 @@ class Trainer:
 
     def steps_per_epoch(self) -> int:
         """Optimiser steps in an epoch: what a schedule in epochs divides the step count by."""
-        return math.ceil(len(self.train_users) / (self.config.train.batch_size * self.world_size))
+        return self.config.train.steps_per_epoch(len(self.train_users), self.world_size)
 
     def _held_out_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fixed validation links and as many sampled non-links for the AUC curve (Figure 6)."""

@@ -195,7 +195,7 @@ class HashGNNSeparate(FittedRecommender):
         self.hash_layer = HashLayer(self.frozen_u.shape[1], mcfg.n_bits, mcfg.init_std)
         edges = split.train.users.astype(np.int64), split.train.items.astype(np.int64)
         self._batch = tcfg.batch_for(len(edges[0]))  # the core's batch (None: adapted to the train edges)
-        binarizer = GuidedSTE(**mcfg.binarizer_kwargs(), steps_per_epoch=math.ceil(len(edges[0]) / self._batch))
+        binarizer = GuidedSTE(**mcfg.binarizer_kwargs(), steps_per_epoch=tcfg.steps_per_epoch(len(edges[0])))
         stage = _StageTwo(edges, NegativeSampler(*edges, inter.n_items), binarizer,
                           torch.optim.Adam(self.hash_layer.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay))
         best, best_state, bad, iteration = -math.inf, None, 0, 0

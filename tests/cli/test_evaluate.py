@@ -31,3 +31,23 @@ def test_evaluate_with_every_item_as_candidate_makes_hies_equal_ces(tmp_path: Pa
     assert every["test"]["hierarchical"] == every["test"]["continuous"]
     assert default["test"]["hierarchical"] != every["test"]["hierarchical"]
     assert _cli(["evaluate", str(run), "--no-progress", "--candidates", "0"]) != 0
+
+
+@pytest.mark.dataset("movielens-100k")
+def test_evaluate_with_another_runs_embeddings_reranks_this_runs_hamming_candidates(tmp_path: Path):
+    runs = {}
+    for name, extra in (("codes", []), ("floats", ["--set", "model.method=continuous"]), ("other", [
+            "--set", "model.method=continuous", "--set", "split.seed=7"])):
+        runs[name] = tmp_path / name
+        assert _cli(["train", "--dataset", "movielens-100k", "--epochs", "1", "--out", str(runs[name]),
+                     "--no-progress", "--no-evaluate", "--set", "train.batch_size=4096", "--set", "train.threads=1",
+                     *extra]) == 0
+    assert _cli(["evaluate", str(runs["floats"]), "--no-progress"]) == 0
+    assert _cli(["evaluate", str(runs["codes"]), "--no-progress", "--candidates", "2000", "--rerank-run",
+                 str(runs["floats"])]) == 0
+    cascade = json.loads((runs["codes"] / "results-M2000-rerank.json").read_text())
+    floats = json.loads((runs["floats"] / "results.json").read_text())
+    assert cascade["rerank_run"] == str(runs["floats"])
+    # every item a candidate: re-ranking by the other run's embeddings is that run's own continuous search
+    assert cascade["test"]["hierarchical"] == floats["test"]["continuous"]
+    assert _cli(["evaluate", str(runs["codes"]), "--no-progress", "--rerank-run", str(runs["other"])]) != 0

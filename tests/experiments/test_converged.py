@@ -105,6 +105,56 @@ def test_warm_started_variant_trains_its_source_first_and_refits_from_the_source
                                                    + source["refit_seconds"])
 
 
+def test_cascade_variant_measures_one_runs_codes_reranked_by_anothers_embeddings(tmp_path: Path) -> None:
+    from hashgnn.config import RunConfig
+    from hashgnn.data.loading import load_split_for
+    from hashgnn.evaluation import cascade_embeddings, evaluate_part
+    from hashgnn.models.base import Embeddings
+
+    data = _log(tmp_path / "log.csv")
+    sets = ["train.epochs=4", "train.valid_every=2", "train.patience=2", "train.batch_size=128", "train.lr=0.01",
+            "train.auc_pairs=50", "train.threads=1", "data.use_cache=false", "model.n_bits=16"]
+    name = "HashGNN-LightGCN-2layers+LightGCN-fast-rerank"
+    plan = make_converged_plan([str(data)], [name], 1, tmp_path / "out", sets)
+    assert list(plan.variants) == ["HashGNN-LightGCN-2layers", "LightGCN-fast"] and name not in plan.variants
+    run_converged(plan)
+    runs = tmp_path / "out" / "runs" / "log.csv"
+    record = json.loads((runs / f"{name}-seed0" / "converged.json").read_text())
+    codes = json.loads((runs / "HashGNN-LightGCN-2layers-seed0" / "converged.json").read_text())
+    rerank = json.loads((runs / "LightGCN-fast-seed0" / "converged.json").read_text())
+    assert set(record["test"]) == {"hierarchical"} and record["bits"] == 16
+    assert record["train_seconds"] == pytest.approx(codes["train_seconds"] + rerank["train_seconds"])
+    cfg = RunConfig.from_dict(codes["config"])
+    both = Embeddings.load(runs / "HashGNN-LightGCN-2layers-seed0").rerank_with(
+        Embeddings.load(runs / "LightGCN-fast-seed0"))
+    again = evaluate_part(both, load_split_for(cfg.data, cfg.split), "test", modes=("hierarchical",), ns=cfg.eval.ns,
+                          protocols=("standard",), n_candidates=cfg.eval.n_candidates)
+    assert again["hierarchical"]["standard"] == pytest.approx(record["test"]["hierarchical"])
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert set(summary[summary.method == name].search) == {"HieS"}
+    stamp = (runs / f"{name}-seed0" / "converged.json").stat().st_mtime_ns
+    run_converged(plan)  # sources unchanged: not measured again
+    assert (runs / f"{name}-seed0" / "converged.json").stat().st_mtime_ns == stamp
+    cascade_embeddings(runs / "HashGNN-LightGCN-2layers-seed0", runs / "LightGCN-fast+refit-seed0")  # test unseen
+    other = make_converged_plan([str(data)], ["LightGCN"], 1, tmp_path / "other", [*sets, "split.seed=7"])
+    run_converged(other)
+    with pytest.raises(ConfigError, match="different test parts"):  # trained on another split
+        cascade_embeddings(runs / "HashGNN-LightGCN-2layers-seed0", tmp_path / "other/runs/log.csv/LightGCN-seed0")
+
+
+def test_cascade_of_a_cascade_is_an_error(tmp_path: Path, monkeypatch) -> None:
+    import hashgnn.experiments.converged as converged
+
+    config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
+    config["variants"]["nested"] = {"cascade": {"codes": "HashGNN-LightGCN-2layers+LightGCN-fast-rerank",
+                                                "rerank": "LightGCN-fast"}}
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
+    monkeypatch.setattr(converged, "CONFIG_DIR", tmp_path / "configs")
+    with pytest.raises(ConfigError, match="must name trained variants"):
+        make_converged_plan(["gowalla"], ["nested"], 1, tmp_path / "out", [])
+
+
 def test_time_to_target_is_the_first_test_point_at_or_above_it() -> None:
     from hashgnn.experiments.converged import time_to_target
 

@@ -91,10 +91,12 @@ def _training_steps(rd: RunDir) -> int | None:
     return rd.read_json("training.json").get("iterations")
 
 
-def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None = None) -> dict:
+def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None = None,
+                 rerank_run: Path | None = None) -> dict:
     """Test metrics of a run, the popularity row and the code health report, as written to results.json (or
-    results-M{n}.json for a non-default HieS M): ``{"test": {mode: {protocol: metrics}}, "popularity": ...,
-    "health": ...}``."""
+    results-M{n}.json for a non-default HieS M, ``-rerank`` added when ``rerank_run``'s continuous embeddings
+    replace the run's own, see :mod:`hashgnn.evaluation.cascade`): ``{"test": {mode: {protocol: metrics}},
+    "popularity": ..., "health": ...}``."""
     from hashgnn.evaluation import evaluate_part
     from hashgnn.evaluation.health import POPULARITY, evaluate_popularity, health_report
     from hashgnn.recommender import HashGNN
@@ -105,17 +107,23 @@ def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None 
     m = cfg.eval.n_candidates if n_candidates is None else n_candidates
     if m <= 0:
         raise ConfigError(f"--candidates must be > 0, got {m}")
+    emb = model.embeddings()
+    if rerank_run is not None:
+        from hashgnn.evaluation.cascade import cascade_embeddings
+
+        emb = cascade_embeddings(run_dir, rerank_run)
     t0 = time.perf_counter()
-    results = evaluate_part(model.embeddings(), model.split, "test", ns=cfg.eval.ns, n_candidates=m,
+    results = evaluate_part(emb, model.split, "test", ns=cfg.eval.ns, n_candidates=m,
                             tie_seed=cfg.eval.tie_seed, max_users=cfg.eval.max_test_users, progress=progress)
     seconds = time.perf_counter() - t0
     popularity = evaluate_popularity(model.split, "test", cfg.eval.ns, cfg.eval.tie_seed, cfg.eval.max_test_users)
     rd = RunDir(run_dir)
-    health = health_report(model.embeddings(), model.split, cfg, results, popularity, "test", _training_steps(rd))
+    health = health_report(emb, model.split, cfg, results, popularity, "test", _training_steps(rd))
     payload = {"test": results, POPULARITY: popularity, "health": health, "seconds": seconds,
                "reference_seconds": time.perf_counter() - t0 - seconds, "tie_seed": cfg.eval.tie_seed,
-               "n_candidates": m}
-    rd.write_json("results.json" if m == cfg.eval.n_candidates else f"results-M{m}.json", payload)
+               "n_candidates": m, "rerank_run": None if rerank_run is None else str(rerank_run)}
+    name = "results" + ("" if m == cfg.eval.n_candidates else f"-M{m}") + ("" if rerank_run is None else "-rerank")
+    rd.write_json(f"{name}.json", payload)
     return payload
 
 
@@ -264,12 +272,17 @@ def evaluate_cmd(run_dir: Path = typer.Argument(..., help="a run directory writt
                  progress: bool = typer.Option(True),
                  candidates: int = typer.Option(None, "--candidates", "-M",
                                                 help="HieS's Hamming candidates M (default: the run's "
-                                                     "eval.n_candidates); written to results-M{M}.json")) -> None:
+                                                     "eval.n_candidates); written to results-M{M}.json"),
+                 rerank_run: Path = typer.Option(None, "--rerank-run",
+                                                 help="another run on the same data and test part whose continuous "
+                                                      "embeddings re-rank this run's Hamming candidates (HieS) and "
+                                                      "rank all items (CeS); written to results[-M{M}]-rerank.json"),
+                 ) -> None:
     """Evaluate a run on its test split: HamR / HieS / CeS × Recall, NDCG @50/@100, both protocols, a
     most-popular row and a code health report (distinct codes, constant bits, top-k coverage, warnings)."""
     from hashgnn.training.rundir import RunDir
 
-    results = evaluate_run(run_dir, progress, candidates)
+    results = evaluate_run(run_dir, progress, candidates, rerank_run)
     print_results(run_dir, results, RunDir(run_dir).read_config().data.dataset)
 
 

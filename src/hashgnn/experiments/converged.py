@@ -9,7 +9,9 @@ Writes under the output folder: ``runs/DATASET/VARIANT-seedN/`` (resumable run d
 (dataset, method, search, bits, metric, value, std, seeds, train_seconds, epochs, stopped, commit, dirty, cpu),
 ``curves.csv``, ``time_to_target.csv`` (when the test curve first reached a dataset's ``target_recall@20``),
 ``table.md`` and ``recall_vs_time-DATASET.png``. Variants are named lists of config overrides in
-``configs/converged.json``; ``preset:NAME`` expands to that preset.
+``configs/converged.json``; ``preset:NAME`` expands to that preset. A ``cascade`` variant trains nothing: it
+measures hierarchical search with one variant's codes re-ranked by another's continuous embeddings
+(:mod:`hashgnn.evaluation.cascade`), both selected on validation on their own.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class ConvergedPlan:
     #: variant → the variant whose selected model starts it (``train.init_from``; a refit starts from the
     #: source's refit), trained first when not planned itself
     init_from: dict[str, str] = field(default_factory=dict)
+    #: cascade variant → (the variant giving the codes, the variant whose embeddings re-rank), measured after both
+    cascades: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def folder_name(dataset: str) -> str:
@@ -87,17 +91,34 @@ def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, s
                               f"got {source!r}")
         if known[variant].get("refit") and not known[source].get("refit"):
             raise ConfigError(f"converged variant {variant} is refit, so its source {source} must be too")
-    chosen = [*dict.fromkeys([s for s in sources.values() if s not in chosen])] + list(chosen)
+    cascades = cascade_sources(known, chosen)
+    chosen = [m for m in chosen if m not in cascades]
+    needed = [*sources.values(), *(s for pair in cascades.values() for s in pair)]
+    chosen = [*dict.fromkeys([s for s in needed if s not in chosen])] + list(chosen)
     names = datasets or list(config["datasets"])
     plan = ConvergedPlan({d: config["datasets"].get(d, []) for d in names},
                          {m: expand(known[m]["overrides"]) for m in chosen}, list(range(seeds or config["seeds"])),
                          Path(out or "results/converged"), list(config["common"]), list(sets),
                          config.get("published", {}), progress, {m for m in chosen if known[m].get("refit")},
-                         sources)
+                         sources, cascades)
     for dataset in plan.datasets:  # every configuration fails here, before any training
         for variant in plan.variants:
             run_config(plan, dataset, variant, 0)
     return plan
+
+
+def cascade_sources(known: dict[str, Any], chosen: list[str]) -> dict[str, tuple[str, str]]:
+    """The chosen cascade variants with their (codes, re-rank) variants, which must be trained variants."""
+    cascades = {}
+    for name in chosen:
+        if "cascade" not in known[name]:
+            continue
+        pair = (known[name]["cascade"]["codes"], known[name]["cascade"]["rerank"])
+        if any(p not in known or "cascade" in known[p] for p in pair):
+            raise ConfigError(f"converged variant {name}: a cascade's codes and rerank must name trained variants, "
+                              f"got {pair}")
+        cascades[name] = pair
+    return cascades
 
 
 def run_path(plan: ConvergedPlan, dataset: str, label: str, seed: int) -> Path:
@@ -225,6 +246,40 @@ def count_source(plan: ConvergedPlan, record: dict[str, Any], source: dict[str, 
         record["train_seconds"] = source["train_seconds"] + record["train_seconds"]
         atomic_write_text(run_path(plan, record["dataset"], record["method"], record["seed"]) / "converged.json",
                           json.dumps(record, indent=1, default=float))
+    return record
+
+
+def cascade(plan: ConvergedPlan, name: str, codes: dict[str, Any], rerank: dict[str, Any]) -> dict[str, Any]:
+    """Hierarchical search with ``codes``'s run's codes re-ranked by ``rerank``'s run's embeddings, on test: no
+    training and no choice (both runs were selected on validation, M is ``eval.n_candidates``). Its
+    ``train_seconds`` are both runs'; its ``epochs`` and ``best_epoch`` the codes run's. Measured again only when a
+    source run changed."""
+    from hashgnn.data.loading import load_split_for
+    from hashgnn.evaluation.cascade import cascade_embeddings
+    from hashgnn.evaluation.protocol import evaluate_part
+
+    dataset, seed = codes["dataset"], codes["seed"]
+    done = run_path(plan, dataset, name, seed) / "converged.json"
+    sources = {"codes_from": codes["method"], "rerank_from": rerank["method"],
+               "source_seconds": [codes["train_seconds"], rerank["train_seconds"]]}
+    if done.is_file():
+        stored = json.loads(done.read_text())
+        if all(stored.get(k) == v for k, v in sources.items()):
+            return stored
+    cfg = RunConfig.from_dict(codes["config"])
+    emb = cascade_embeddings(run_path(plan, dataset, codes["method"], seed),
+                             run_path(plan, dataset, rerank["method"], seed))
+    metrics = evaluate_part(emb, load_split_for(cfg.data, cfg.split), "test", modes=("hierarchical",),
+                            ns=cfg.eval.ns, protocols=PROTOCOLS, n_candidates=cfg.eval.n_candidates,
+                            tie_seed=cfg.eval.tie_seed)["hierarchical"]
+    record = {"dataset": dataset, "method": name, "seed": seed, "config": codes["config"], "bits": codes["bits"],
+              "test": {"hierarchical": metrics["standard"]}, "test_paper": {"hierarchical": metrics["paper"]},
+              "best_epoch": codes["best_epoch"], "best_valid": codes["best_valid"], "epochs": codes["epochs"],
+              "train_seconds": codes["train_seconds"] + rerank["train_seconds"],
+              "stopped": f"{codes['stopped']}+{rerank['stopped']}", "history": [], "environment": environment(),
+              **sources}
+    done.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(done, json.dumps(record, indent=1, default=float))
     return record
 
 
@@ -356,6 +411,10 @@ def run_converged(plan: ConvergedPlan, command: str = "") -> str:
                 records.append(record)
                 if variant in plan.refit:
                     records.append(refit(plan, record, found[f"{source}+refit"] if source else None))
+        for name, (codes, rerank) in plan.cascades.items():
+            for seed in plan.seeds:
+                found = {r["method"]: r for r in records if (r["dataset"], r["seed"]) == (dataset, seed)}
+                records.append(cascade(plan, name, found[codes], found[rerank]))
     records += [r for r in stored_records(plan.out) if (r["dataset"], r["method"]) not in
                 {(x["dataset"], x["method"]) for x in records}]
     summary = summary_rows(records)

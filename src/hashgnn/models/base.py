@@ -54,6 +54,22 @@ class Embeddings:
         return cls(user_z.astype(np.float32), item_z.astype(np.float32), pack_codes(user_signs),
                    pack_codes(item_signs), int(user_signs.shape[1]))
 
+    def rerank_with(self, other: Embeddings) -> Embeddings:
+        """These codes with ``other``'s continuous vectors: hierarchical search then takes its Hamming candidates
+        from this model and re-ranks them with ``other`` (a cascade of two models, e.g. a hash model's codes and a
+        float recommender's embeddings; beyond the paper, whose HieS re-ranks with the same model's z).
+
+        Raises:
+            ConfigError: no codes here, or ``other`` embeds another number of users or items.
+        """
+        if not self.has_codes:
+            raise ConfigError("rerank_with: these embeddings have no codes to take the Hamming candidates from")
+        mine, theirs = (len(self.user_z), len(self.item_z)), (len(other.user_z), len(other.item_z))
+        if mine != theirs:
+            raise ConfigError(f"rerank_with: the codes embed {mine[0]} users x {mine[1]} items, the re-ranking "
+                              f"embeddings {theirs[0]} x {theirs[1]}: not the same data")
+        return Embeddings(other.user_z, other.item_z, self.user_codes, self.item_codes, self.n_bits)
+
     FILES = {"user_z": "embeddings_users.npy", "item_z": "embeddings_items.npy",
              "user_codes": "codes_users.npy", "item_codes": "codes_items.npy"}
 

@@ -133,7 +133,11 @@ def test_cascade_variant_measures_one_runs_codes_reranked_by_anothers_embeddings
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert set(summary[summary.method == name].search) == {"HieS"}
     stamp = (runs / f"{name}-seed0" / "converged.json").stat().st_mtime_ns
-    run_converged(plan)  # sources unchanged: not measured again
+    two_seeds = make_converged_plan([str(data)], ["LightGCN-fast"], 2, tmp_path / "out", sets)
+    run_converged(two_seeds)
+    run_converged(plan)  # sources unchanged: not measured again; the second seed stays in the summary
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert set(summary[summary.method == "LightGCN-fast"].seeds) == {2}
     assert (runs / f"{name}-seed0" / "converged.json").stat().st_mtime_ns == stamp
     cascade_embeddings(runs / "HashGNN-LightGCN-2layers-seed0", runs / "LightGCN-fast+refit-seed0")  # test unseen
     other = make_converged_plan([str(data)], ["LightGCN"], 1, tmp_path / "other", [*sets, "split.seed=7"])

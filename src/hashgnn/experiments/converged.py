@@ -415,8 +415,8 @@ def run_converged(plan: ConvergedPlan, command: str = "") -> str:
             for seed in plan.seeds:
                 found = {r["method"]: r for r in records if (r["dataset"], r["seed"]) == (dataset, seed)}
                 records.append(cascade(plan, name, found[codes], found[rerank]))
-    records += [r for r in stored_records(plan.out) if (r["dataset"], r["method"]) not in
-                {(x["dataset"], x["method"]) for x in records}]
+    this_time = {(x["dataset"], x["method"], x["seed"]) for x in records}
+    records += [r for r in stored_records(plan.out) if (r["dataset"], r["method"], r["seed"]) not in this_time]
     summary = summary_rows(records)
     curves = curve_rows(records)
     atomic_write_text(plan.out / "summary.csv", summary.to_csv(index=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ def _run(path: Path, method: str, seed: int, recall: float, **extra: object) -> 
     test = {mode: {p: {"recall@50": recall - i * 0.01, "ndcg@50": recall / 2} for p in ("standard", "paper")}
             for i, mode in enumerate(modes)}
     rd.write_json("results.json", {"test": test})
-    rd.write_json("training.json", {"seconds": 100.0 + 10 * seed})
+    rd.write_json("training.json", {"seconds": 100.0 + 10 * seed, "best_valid_metric": recall + 0.05})
     return path
 
 
@@ -44,6 +45,11 @@ def test_runs_are_grouped_by_the_settings_that_differ_and_averaged_over_seeds(ru
     # HieS's 0.270 against the continuous label's best, 0.310: 87.1 %
     assert "| model.method=guided | HieS | 2 | 0.270 ± 0.014 |" in text and "87.1%" in text
     assert "| 105 |" in text  # mean train seconds of seeds 0 and 1 (100 s and 110 s)
+    # the validation figure each run was selected on, beside the test figures: (0.32 + 0.34) / 2
+    assert "| 0.330 ± 0.014 |" in text and "model.method=guided: HieS Recall@50" in text
+    valid = cmp.validation().set_index("label")
+    assert valid.loc["model.method=continuous", "valid_metric"] == "CeS Recall@50"
+    assert valid.loc["model.method=guided", "mean"] == pytest.approx(0.33)
 
 
 def test_explicit_labels_and_settings_that_do_not_split_groups(tmp_path: Path, runs: list[Path]):
@@ -81,4 +87,7 @@ def test_cli_prints_and_writes_the_table(tmp_path: Path, runs: list[Path], capsy
         main(["compare", *map(str, runs), "--out", str(tmp_path / "cmp"), "--baseline", "model.method=continuous"])
     assert exc.value.code in (0, None)
     assert "model.method=guided" in capsys.readouterr().out
-    assert {p.name for p in (tmp_path / "cmp").iterdir()} >= {"runs.csv", "summary.csv", "table.md"}
+    assert {p.name for p in (tmp_path / "cmp").iterdir()} >= {"runs.csv", "summary.csv", "validation.csv",
+                                                               "table.md", "compare.json"}
+    meta = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert meta["command"].startswith("hashgnn") and meta["cpu"]["model"] and "git_dirty" in meta

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import sys
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -264,7 +266,8 @@ def compare(runs: list[Path] = typer.Argument(..., help="run directories written
     from hashgnn.experiments.compare import compare_runs, parse_labels
 
     comparison = compare_runs(runs, parse_labels(label) or None)
-    text = comparison.write(out, protocol, baseline) if out else comparison.markdown(protocol, baseline)
+    command = shlex.join(["hashgnn", *sys.argv[1:]])
+    text = comparison.write(out, protocol, baseline, command) if out else comparison.markdown(protocol, baseline)
     console.print(text, highlight=False, soft_wrap=True)
 
 

@@ -7,6 +7,11 @@ settings that do not change what is learned: threads, device, data paths) share 
 that tell the groups apart (``model.method=continuous``). ``--baseline LABEL`` adds each row's Recall@50 as a
 share of that label's best search mode (exhaustive continuous search for a continuous model), the comparison the
 paper's Table 2 makes between HashGNN and GraphSage.
+
+Each row also carries the run's best validation metric (``training.json``: the figure early stopping kept the model
+for, ``eval.valid_mode`` Recall@``eval.valid_n`` on the validation part of train), so a choice between labels is
+made on validation and the test figures are reported beside it, never chosen on. ``--out`` also writes
+``compare.json``: the command, the date, the code commit (and whether the tree was dirty) and the CPU.
 """
 
 from __future__ import annotations
@@ -42,13 +47,31 @@ class Comparison:
         g = self.runs.groupby(["label", "mode", "protocol", "metric"], sort=False)["value"]
         return g.agg(mean="mean", std="std", n="count").reset_index()
 
-    def write(self, out: Path, protocol: str = "standard", baseline: str | None = None) -> str:
-        """``runs.csv``, ``summary.csv`` and ``table.md`` into ``out``; returns the table."""
+    def validation(self) -> pd.DataFrame:
+        """Per label: mean, std and number of the runs' best validation metric, and which metric it is."""
+        runs = self.runs.drop_duplicates("run")
+        g = runs.groupby("label", sort=False)
+        return g.agg(valid_metric=("valid_metric", "first"), mean=("best_valid", "mean"), std=("best_valid", "std"),
+                     n=("best_valid", "count")).reset_index()
+
+    def write(self, out: Path, protocol: str = "standard", baseline: str | None = None, command: str = "") -> str:
+        """``runs.csv``, ``summary.csv``, ``validation.csv``, ``table.md`` and ``compare.json`` (provenance) into
+        ``out``; returns the table."""
+        from datetime import datetime, timezone
+
+        from hashgnn.training.rundir import environment
+
         text = self.markdown(protocol, baseline)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "runs.csv", self.runs.to_csv(index=False))
         atomic_write_text(out / "summary.csv", self.summary().to_csv(index=False))
+        atomic_write_text(out / "validation.csv", self.validation().to_csv(index=False))
         atomic_write_text(out / "table.md", text)
+        env = environment()
+        meta = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "git_commit": env["git_commit"], "git_dirty": env["git_dirty"], "cpu": env["cpu"],
+                "labels": self.labels}
+        atomic_write_text(out / "compare.json", json.dumps(meta, indent=1))
         return text
 
     def markdown(self, protocol: str = "standard", baseline: str | None = None) -> str:
@@ -61,10 +84,14 @@ class Comparison:
                               f"{', '.join(sorted(summary['protocol'].unique()))}")
         share = (baseline, self._baseline_recall(part, baseline)) if baseline is not None else None
         seconds = self.runs.drop_duplicates("run").groupby("label", sort=False)["train_seconds"].mean()
-        rows = [_table_row(label, mode, cell.set_index("metric"), share, seconds[label])
+        valid = self.validation().set_index("label")
+        rows = [{**_table_row(label, mode, cell.set_index("metric"), share, seconds[label]),
+                 "best valid": _valid_cell(valid.loc[label])}
                 for (label, mode), cell in self._ordered(part).groupby(["label", "mode"], sort=False)]
         head = (f"Test metrics, `{protocol}` protocol, mean ± std over the runs of each label "
-                f"(HamR: Hamming ranking; HieS: Hamming candidates re-ranked by z; CeS: exhaustive over z).")
+                f"(HamR: Hamming ranking; HieS: Hamming candidates re-ranked by z; CeS: exhaustive over z). "
+                f"`best valid`: the validation metric each run was selected on (per label: "
+                f"{'; '.join(f'{k}: {v}' for k, v in valid['valid_metric'].items())}) — choose on it, not on test.")
         legend = "\n".join(f"- `{label}`: {', '.join(r for r, lab in self.labels.items() if lab == label)}"
                            for label in self._label_order())
         return f"{head}\n\n{md_table(pd.DataFrame(rows), index=False)}\n\nRuns per label:\n{legend}\n"
@@ -99,8 +126,21 @@ def _table_row(label: str, mode: str, by_metric: pd.DataFrame, share: tuple[str,
     return row
 
 
-def read_run(run_dir: Path) -> tuple[RunConfig, dict, float]:
-    """``(config, test results, training seconds)`` of a run directory, with an error naming what is missing."""
+def _valid_cell(row: pd.Series) -> str:
+    return "–" if pd.isna(row["mean"]) else fmt(row["mean"], row["std"], int(row["n"]))
+
+
+def valid_metric_name(cfg: RunConfig) -> str:
+    """What ``best_valid_metric`` of a run is: its validation search mode and cut-off."""
+    mode = cfg.eval.valid_mode
+    if mode == "auto":
+        mode = "continuous" if cfg.model.method == "continuous" else "hierarchical"
+    return f"{MODE_NAMES.get(mode, mode)} Recall@{cfg.eval.valid_n}"
+
+
+def read_run(run_dir: Path) -> tuple[RunConfig, dict, float, float]:
+    """``(config, test results, training seconds, best validation metric)`` of a run directory, with an error
+    naming what is missing (the validation metric is NaN for a run trained without validation)."""
     rd = RunDir(run_dir)
     if not rd.exists():
         raise ConfigError(f"{run_dir}: not a run directory (no config.json)")
@@ -110,7 +150,9 @@ def read_run(run_dir: Path) -> tuple[RunConfig, dict, float]:
     if not isinstance(results, dict) or not isinstance(results.get("test"), dict):
         raise ArtifactError(f"{rd.file('results.json')}: no 'test' metrics in it")
     training = rd.read_json("training.json") if rd.file("training.json").is_file() else {}
-    return rd.read_config(), results["test"], float(training.get("seconds", float("nan")))
+    best = training.get("best_valid_metric")
+    return (rd.read_config(), results["test"], float(training.get("seconds", float("nan"))),
+            float("nan") if best is None else float(best))
 
 
 def auto_labels(configs: dict[str, RunConfig]) -> dict[str, str]:
@@ -153,14 +195,15 @@ def compare_runs(run_dirs: Sequence[str | Path], labels: dict[str, str] | None =
         if missing:
             raise ConfigError(f"--label covers some runs but not {', '.join(missing)}: label every run or none")
     read = {run: read_run(Path(run)) for run in runs}
-    datasets = {cfg.data.dataset for cfg, _, _ in read.values()}
+    datasets = {cfg.data.dataset for cfg, *_ in read.values()}
     if len(datasets) > 1:
         raise ConfigError(f"the runs were trained on different datasets ({', '.join(sorted(datasets))}): "
                           "compare runs of one dataset at a time")
-    labels = labels or auto_labels({run: cfg for run, (cfg, _, _) in read.items()})
+    labels = labels or auto_labels({run: cfg for run, (cfg, *_) in read.items()})
     rows = [{"label": labels[run], "run": run, "dataset": cfg.data.dataset, "seed": cfg.seed, "mode": mode,
-             "protocol": protocol, "metric": metric, "value": float(value), "train_seconds": seconds}
-            for run, (cfg, results, seconds) in read.items()
+             "protocol": protocol, "metric": metric, "value": float(value), "train_seconds": seconds,
+             "best_valid": best_valid, "valid_metric": valid_metric_name(cfg)}
+            for run, (cfg, results, seconds, best_valid) in read.items()
             for mode, by_protocol in results.items() for protocol, metrics in by_protocol.items()
             for metric, value in metrics.items()]
     return Comparison(pd.DataFrame(rows), {run: labels[run] for run in runs})

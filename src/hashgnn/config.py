@@ -297,6 +297,11 @@ class TrainConfig:
     ``init_from`` (default None): a run directory whose selected model's parameters (layer-0 embeddings,
     encoder) start this one, e.g. a converged LightGCN under a new hash layer; its train part must be this run's
     (so validation stays unseen), and its model the same encoder and embedding size.
+    ``teacher`` (beyond the paper, default None): a finished run on exactly this run's train part (e.g. a converged
+    LightGCN) whose ranking is distilled into the codes (:mod:`hashgnn.training.teacher`): ``teacher_weight`` ×
+    the cross-entropy of the codes' softmax against the teacher's (its scores divided by
+    ``teacher_temperature``) over each link, its non-links and the teacher's ``teacher_top_k`` items of the user.
+    Full-graph training of a hashing method only; the three ``teacher_*`` settings need ``teacher``.
     """
 
     epochs: int = 40
@@ -335,6 +340,10 @@ class TrainConfig:
     temperature: float = 1.0
     code_weight: float = 1.0
     init_from: str | None = None
+    teacher: str | None = None
+    teacher_weight: float = 1.0
+    teacher_temperature: float = 1.0
+    teacher_top_k: int = 20
 
     def batch_for(self, n_train: int) -> int:
         """The batch a run on ``n_train`` train edges trains with: ``batch_size``, or the adapted one."""
@@ -438,6 +447,7 @@ class RunConfig:
         _check_objective(self.model, self.train)
         _check_eval(self.eval)
         _check_sampler(self.model, self.train)
+        _check_teacher_objective(self.model, self.train)
         return self
 
 
@@ -529,6 +539,27 @@ def _check_train(t: TrainConfig) -> None:
                   ("train.distill_weight", t.distill_weight))
     if not t.device.startswith(("cpu", "cuda")):
         raise ConfigError(f"train.device must be cpu or cuda[:N], got {t.device!r}")
+    _check_teacher(t)
+
+
+def _check_teacher(t: TrainConfig) -> None:
+    defaults = TrainConfig()
+    if t.teacher is None:
+        given = [k for k in ("teacher_weight", "teacher_temperature", "teacher_top_k")
+                 if getattr(t, k) != getattr(defaults, k)]
+        if given:
+            raise ConfigError(f"train.{given[0]} has no effect without train.teacher (a run directory to learn from)")
+        return
+    _positive(("train.teacher_weight", t.teacher_weight), ("train.teacher_temperature", t.teacher_temperature),
+              ("train.teacher_top_k", t.teacher_top_k))
+    if t.sampler != "full":
+        raise ConfigError("train.teacher needs full-graph training (train.sampler=full)")
+
+
+def _check_teacher_objective(m: ModelConfig, t: TrainConfig) -> None:
+    if t.teacher is not None and t.objective != "hashgnn" and not codes_and_embedding(m, t):
+        raise ConfigError(f"train.teacher is distilled into eq. 7's scores, which train.objective={t.objective} "
+                          "without a hash layer does not train: use train.objective=hashgnn or model.head=hash")
 
 
 def _check_eval(e: EvalConfig) -> None:

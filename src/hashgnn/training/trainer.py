@@ -38,6 +38,7 @@ from hashgnn.resources import check_memory, retain_freed_memory
 from hashgnn.seed import seed_everything
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir
+from hashgnn.training.teacher import Teacher, check_same_train_part
 
 
 @dataclass
@@ -122,12 +123,18 @@ class Trainer:
         check_memory(self.n_users, self.n_items, len(self.train_users), self.config)  # before any big allocation
         self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
         self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
+        tcfg = self.config.train
+        if tcfg.teacher is not None:
+            self.teacher = Teacher.from_run(tcfg.teacher, split, tcfg.teacher_top_k, tcfg.teacher_weight,
+                                            tcfg.teacher_temperature, self.device)
         self._auc_pairs = self._held_out_pairs()
         # what the last fit found in its checkpoint (epochs and training seconds already done; 0 when fresh)
         self.resumed_epoch, self.resumed_seconds = 0, 0.0
 
     #: processes sharing each step (the distributed mini-batch trainer sets its own)
     world_size = 1
+    #: ``train.teacher``'s ranking, distilled into the codes (None: no teacher)
+    teacher: Teacher | None = None
 
     def _setup_split(self, config: RunConfig, split: Split):
         """Sizes, device and train edge arrays — shared with the mini-batch trainer; returns the train part.
@@ -283,6 +290,9 @@ class Trainer:
             loss, cross, rank = batch_objective(h, a, *batch, scale, tcfg.lam, tcfg.margin, tcfg.rank_loss,
                                                 **tcfg.extra_terms(epoch), shared=shared, bias=model.link_bias)
             parts = {"loss_cross": cross, "loss_rank": rank}
+            if self.teacher is not None:
+                parts["loss_teacher"] = self.teacher.loss(h, *batch, scale)
+                loss = loss + parts["loss_teacher"]
             if tcfg.objective == "hashgnn":
                 return loss, parts
             # the encoder's output u learns as a continuous recommender, the codes on top of it by eq. 7
@@ -404,15 +414,7 @@ def warm_start(model: HashGNNModel, source: RunDir, split: Split) -> None:
     encoder (the hash layer, if any, starts fresh). The source must have been trained on exactly this split's
     train part, else its parameters would carry validation or test links into this run's model selection."""
     where = source.path
-    if not source.file("config.json").is_file():
-        raise ConfigError(f"train.init_from: {where} is not a run directory (no config.json)")
-    inter, mine = source.read_arrays("interactions.npz"), split.interactions
-    parts = source.read_arrays("split.npz")
-    same_links = np.array_equal(inter["users"], mine.users) and np.array_equal(inter["items"], mine.items)
-    if not same_links or not np.array_equal(parts["train"], split.train_idx):
-        raise ConfigError(f"train.init_from: {where} was trained on other interactions or another train part "
-                          "than this run (same data, split and split.valid_ratio needed), so its parameters "
-                          "could have seen this run's validation or test links")
+    check_same_train_part(where, split, "train.init_from")
     state = source.load_checkpoint("best")["model"]
     own = model.state_dict()
     taken = {k: v for k, v in state.items() if k.split(".")[0] in ("input", "encoder")}

@@ -146,6 +146,17 @@ def test_cascade_variant_measures_one_runs_codes_reranked_by_anothers_embeddings
         cascade_embeddings(runs / "HashGNN-LightGCN-2layers-seed0", tmp_path / "other/runs/log.csv/LightGCN-seed0")
 
 
+def test_taught_variant_trains_its_teacher_first_and_points_train_teacher_at_its_run(tmp_path: Path) -> None:
+    from hashgnn.experiments.converged import run_config
+
+    plan = make_converged_plan(["gowalla"], ["HashGNN-LightGCN-2layers-taught"], 2, tmp_path / "out", [])
+    assert list(plan.variants) == ["LightGCN-fast", "HashGNN-LightGCN-2layers-taught"]
+    cfg = run_config(plan, "gowalla", "HashGNN-LightGCN-2layers-taught", 1)
+    assert cfg.train.teacher == str(tmp_path / "out/runs/gowalla/LightGCN-fast-seed1") and cfg.train.init_from is None
+    plain = run_config(plan, "gowalla", "LightGCN-fast", 1).train
+    assert plain.teacher is None
+
+
 def test_cascade_of_a_cascade_is_an_error(tmp_path: Path, monkeypatch) -> None:
     import hashgnn.experiments.converged as converged
 

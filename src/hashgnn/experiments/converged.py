@@ -36,6 +36,8 @@ from hashgnn.io_utils import atomic_write_text
 from hashgnn.models.base import Embeddings
 from hashgnn.training.rundir import cpu_info, environment
 
+#: how a variant names the variant it is trained from: its parameters start it, or its ranking teaches it
+SOURCE_SETTINGS = ("init_from", "teacher")
 SEARCH_LABELS = {"hamming": "HamR", "hierarchical": "HieS", "continuous": "CeS"}
 # Records written before the paper protocol was measured carry ``standard`` only (``test``, no ``test_paper``).
 SUMMARY_COLUMNS = ["dataset", "method", "search", "protocol", "bits", "metric", "value", "std", "seeds",
@@ -61,6 +63,9 @@ class ConvergedPlan:
     init_from: dict[str, str] = field(default_factory=dict)
     #: cascade variant → (the variant giving the codes, the variant whose embeddings re-rank), measured after both
     cascades: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: variant of :attr:`init_from` → the setting its source's run directory goes to (``init_from``: start from
+    #: its parameters; ``teacher``: distil its ranking, :mod:`hashgnn.training.teacher`)
+    source_setting: dict[str, str] = field(default_factory=dict)
 
 
 def folder_name(dataset: str) -> str:
@@ -84,11 +89,13 @@ def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, s
     unknown = [m for m in chosen if m not in known]
     if unknown:
         raise ConfigError(f"unknown converged variant(s) {unknown}; choose from {', '.join(known)}")
-    sources = {m: known[m]["init_from"] for m in chosen if "init_from" in known[m]}
+    settings = {m: k for m in chosen for k in SOURCE_SETTINGS if k in known[m]}
+    sources = {m: known[m][k] for m, k in settings.items()}
     for variant, source in sources.items():
-        if source not in known or "init_from" in known[source]:
-            raise ConfigError(f"converged variant {variant}: init_from must name a variant trained from scratch, "
-                              f"got {source!r}")
+        if source not in known or any(k in known[source] for k in SOURCE_SETTINGS) or \
+                sum(k in known[variant] for k in SOURCE_SETTINGS) > 1:
+            raise ConfigError(f"converged variant {variant}: one of {'/'.join(SOURCE_SETTINGS)} naming a variant "
+                              f"trained from scratch, got {source!r}")
         if known[variant].get("refit") and not known[source].get("refit"):
             raise ConfigError(f"converged variant {variant} is refit, so its source {source} must be too")
     cascades = cascade_sources(known, chosen)
@@ -100,7 +107,7 @@ def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, s
                          {m: expand(known[m]["overrides"]) for m in chosen}, list(range(seeds or config["seeds"])),
                          Path(out or "results/converged"), list(config["common"]), list(sets),
                          config.get("published", {}), progress, {m for m in chosen if known[m].get("refit")},
-                         sources, cascades)
+                         sources, cascades, settings)
     for dataset in plan.datasets:  # every configuration fails here, before any training
         for variant in plan.variants:
             run_config(plan, dataset, variant, 0)
@@ -129,7 +136,8 @@ def run_config(plan: ConvergedPlan, dataset: str, variant: str, seed: int, refit
     start = []
     if variant in plan.init_from:
         source = plan.init_from[variant] + ("+refit" if refit else "")
-        start = [f"train.init_from={run_path(plan, dataset, source, seed)}"]
+        setting = plan.source_setting.get(variant, "init_from")
+        start = [f"train.{setting}={run_path(plan, dataset, source, seed)}"]
     return RunConfig().override([f"data.dataset={dataset}", *plan.datasets[dataset], *plan.common,
                                  *plan.variants[variant], *start, *plan.sets, f"seed={seed}"]).validate()
 
@@ -238,8 +246,8 @@ def refit(plan: ConvergedPlan, selected: dict[str, Any], source: dict[str, Any] 
 
 
 def count_source(plan: ConvergedPlan, record: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
-    """A warm-started run's ``train_seconds`` include its source's (the time from the source's first step);
-    its own are ``own_seconds``."""
+    """A warm-started (or taught) run's ``train_seconds`` include its source's (the time from the source's first
+    step); its own are ``own_seconds``."""
     if "source_seconds" not in record:
         record["source"], record["source_seconds"] = source["method"], source["train_seconds"]
         record["own_seconds"] = record["train_seconds"]

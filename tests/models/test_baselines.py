@@ -8,6 +8,7 @@ import torch
 
 from hashgnn.config import PRESETS, RunConfig
 from hashgnn.data import load_split_for
+from hashgnn.data.graph import BipartiteGraph
 from hashgnn.data.interactions import Interactions
 from hashgnn.data.splits import Split
 from hashgnn.errors import ConfigError
@@ -16,6 +17,7 @@ from hashgnn.index import unpack_codes
 from hashgnn.models.baselines import BASELINES, CONTINUOUS, HASHING, get_baseline
 from hashgnn.models.baselines.embedding import bipartite_csr, random_walks, skipgram_pairs
 from hashgnn.models.baselines.twostage import batch_rows, random_hyperplane_codes
+from hashgnn.models.encoders import GraphInputs
 from hashgnn.models.hashing import GumbelBinarizer, HashNetContinuation
 from hashgnn.training.rundir import RunDir
 
@@ -165,6 +167,19 @@ def test_hashgnn_sp_keeps_graphsage_frozen():
         u = gs.result.model.encoder(gs.result.model.input(), gs.trainer.graph)
     assert torch.allclose(u, m.frozen_u)
     assert m.hash_layer.linear.in_features == gs.result.model.encoder.out_dim
+
+
+def test_hashgnn_sp_after_sampled_graphsage_hashes_its_layerwise_u():
+    split = checkerboard()
+    m = BASELINES["HashGNN_sp"](overrides=[*TINY_CORE, "train.sampler=neighbor", "train.epochs=3"])
+    m.fit(split)
+    gs = m.graphsage
+    assert type(gs.trainer).__name__ == "MiniBatchTrainer" and len(m.history) == 3
+    graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(split.train))
+    with torch.no_grad():
+        full = gs.result.model.encoder(gs.result.model.input(), graph)
+    assert torch.allclose(m.frozen_u, full, atol=1e-6)  # the full-graph forward's u
+    assert m.embeddings().has_codes
 
 
 def test_bine_walks_alternate_sides_and_follow_edges():

@@ -8,6 +8,14 @@ advances by iteration, counted in epochs (the default: steps over steps per epoc
 epochs the validation Recall@n (never the test set) selects the checkpoint and drives early stopping; ``last.pt``
 is written every epoch so ``resume`` continues from the last complete epoch with the same random streams (each
 epoch's generators are seeded from (seed, epoch)).
+
+This one loop (:meth:`Trainer.fit`: seeding, resume, validation, early stopping, checkpoints, logs) trains every
+model; a subclass supplies what differs through hooks: :meth:`~Trainer.build_model`, :meth:`~Trainer.make_optimizer`,
+``_run_epoch`` (the batches, each a loss handed to ``_step``), :meth:`~Trainer.advance_schedule`,
+:meth:`~Trainer.validate`, :meth:`~Trainer.embeddings`, :meth:`~Trainer.settings` and
+:meth:`~Trainer.epoch_summary`. Subclasses: the sampled :class:`~hashgnn.training.minibatch.MiniBatchTrainer`
+(and its distributed form), :class:`~hashgnn.models.baselines.embedding.EmbeddingTrainer` (MF, PTE, BiNE) and
+HashGNN_sp's stage two (:mod:`hashgnn.models.baselines.twostage`).
 """
 
 from __future__ import annotations
@@ -410,6 +418,12 @@ class Trainer:
         """Every node's embeddings (and codes) under ``model``: one full-graph forward here; the sampled trainer
         encodes layer-wise instead (same outputs)."""
         return embeddings_from_model(model, self.graph, self.n_users, with_codes=with_codes)
+
+    @torch.no_grad()
+    def encoder_output(self, model: HashGNNModel) -> torch.Tensor:
+        """The encoder's output u of every node (before the hash layer; what a two-stage method hashes): one
+        full-graph forward here; the sampled trainer encodes layer-wise (same values up to float rounding)."""
+        return model.encoder(model.input(), self.graph)
 
     def training_info(self) -> dict[str, Any]:
         """How this trainer trained, for ``training.json`` beside the epochs and the stop reason."""

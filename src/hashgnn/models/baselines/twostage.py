@@ -129,13 +129,15 @@ class LSH(FittedRecommender):
 class HashGNNSeparate(FittedRecommender):
     """HashGNN_sp: GraphSage first, then only a hash layer on its frozen representations.
 
-    Stage 1 fits :class:`GraphSage`. Its encoder output **u** (the 2-layer GraphSAGE representation of eq. 1,
-    before GraphSage's own tanh head) is computed once and frozen (no gradient reaches GraphSAGE). Stage 2 trains
-    a new :class:`~hashgnn.models.hashing.HashLayer` (eq. 2) with the guided binarizer (eq. 8) under the same
-    loss (eq. 5–7, :func:`hashgnn.losses.hashgnn_loss`), train edges, negatives
-    (:class:`~hashgnn.training.negatives.NegativeSampler`'s draws, ``train.triplets`` per edge), batch size, lr,
-    epochs, p schedule and ``train.threads`` as the core. The checkpoint with the best validation hierarchical
-    Recall@``eval.valid_n`` is kept. The continuous z used by hierarchical search is the new layer's tanh(a).
+    Stage 1 fits :class:`GraphSage` (full-graph, or sampled with ``train.sampler=neighbor``). Its encoder output
+    **u** (the 2-layer GraphSAGE representation of eq. 1, before GraphSage's own tanh head) is computed once by the
+    trainer that fitted it and frozen (no gradient reaches GraphSAGE). Stage 2 trains a new
+    :class:`~hashgnn.models.hashing.HashLayer` (eq. 2) with the guided binarizer (eq. 8) on the one
+    :class:`~hashgnn.training.trainer.Trainer` under the same loss (eq. 5–7, :func:`hashgnn.losses.hashgnn_loss`),
+    train edges, negatives (:class:`~hashgnn.training.negatives.NegativeSampler`'s draws, ``train.triplets`` per
+    edge), batch size, lr, epochs, p schedule and ``train.threads`` as the core. The epoch with the best validation
+    hierarchical Recall@``eval.valid_n`` is kept. The continuous z used by hierarchical search is the new layer's
+    tanh(a).
 
     Args: as for :class:`LSH` (without ``lsh_seed``).
     """
@@ -159,12 +161,12 @@ class HashGNNSeparate(FittedRecommender):
         ``self.graphsage``, frozen (eval mode, no gradients; its embeddings are unchanged). ``seconds`` counts
         its training time plus stage 2's either way."""
         self.graphsage = fit_stage_one(self.graphsage, split, graphsage, self.name)
-        gs_model, graph = self.graphsage.result.model, self.graphsage.trainer.graph
+        gs_model = self.graphsage.result.model
         gs_model.eval()
         for param in gs_model.parameters():
             param.requires_grad_(False)
-        with torch.no_grad():
-            self.frozen_u = gs_model.encoder(gs_model.input(), graph).detach().clone()
+        # from the trainer that trained it: a full-graph forward, or layer-wise after sampled training
+        self.frozen_u = self.graphsage.trainer.encoder_output(gs_model).detach().clone()
         t0 = time.perf_counter()
         result = _StageTwoTrainer(self.frozen_u, self.config, split, self.progress).fit()
         self.hash_layer = result.model.hash_layer

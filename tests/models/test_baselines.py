@@ -8,6 +8,7 @@ import torch
 
 from hashgnn.config import PRESETS, RunConfig
 from hashgnn.data import load_split_for
+from hashgnn.data.graph import BipartiteGraph
 from hashgnn.data.interactions import Interactions
 from hashgnn.data.splits import Split
 from hashgnn.errors import ConfigError
@@ -16,7 +17,9 @@ from hashgnn.index import unpack_codes
 from hashgnn.models.baselines import BASELINES, CONTINUOUS, HASHING, get_baseline
 from hashgnn.models.baselines.embedding import bipartite_csr, random_walks, skipgram_pairs
 from hashgnn.models.baselines.twostage import batch_rows, random_hyperplane_codes
+from hashgnn.models.encoders import GraphInputs
 from hashgnn.models.hashing import GumbelBinarizer, HashNetContinuation
+from hashgnn.training.rundir import RunDir
 
 N_GROUP = 8  # users per group = items per group
 
@@ -166,6 +169,19 @@ def test_hashgnn_sp_keeps_graphsage_frozen():
     assert m.hash_layer.linear.in_features == gs.result.model.encoder.out_dim
 
 
+def test_hashgnn_sp_after_sampled_graphsage_hashes_its_layerwise_u():
+    split = checkerboard()
+    m = BASELINES["HashGNN_sp"](overrides=[*TINY_CORE, "train.sampler=neighbor", "train.epochs=3"])
+    m.fit(split)
+    gs = m.graphsage
+    assert type(gs.trainer).__name__ == "MiniBatchTrainer" and len(m.history) == 3
+    graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(split.train))
+    with torch.no_grad():
+        full = gs.result.model.encoder(gs.result.model.input(), graph)
+    assert torch.allclose(m.frozen_u, full, atol=1e-6)  # the full-graph forward's u
+    assert m.embeddings().has_codes
+
+
 def test_bine_walks_alternate_sides_and_follow_edges():
     rng = np.random.default_rng(0)
     n_users, n_items = 30, 20
@@ -259,6 +275,7 @@ def test_embedding_baseline_killed_mid_fit_resumes_from_its_checkpoint_exactly(n
     with pytest.raises(_Killed):
         BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split, checkpoint=tmp_path)
     monkeypatch.setattr(embedding, "valid_recall", original)
+    assert RunDir(tmp_path).load_checkpoint("last")["epoch"] == 3  # the Trainer's checkpoint of its run directory
     resumed = BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split, checkpoint=tmp_path)
     assert resumed.resumed_epoch == 3 and len(resumed.history) == 6
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
@@ -271,3 +288,29 @@ def test_embedding_baseline_killed_mid_fit_resumes_from_its_checkpoint_exactly(n
 
     other = BASELINES[name](overrides=["eval.valid_n=1"], **{**params, "lr": 0.01}).fit(split, checkpoint=tmp_path)
     assert other.resumed_epoch == 0  # a checkpoint of other settings is not continued
+
+
+#: What each method's own training loop gave before MF, PTE, BiNE and HashGNN_sp's stage two moved onto the one
+#: Trainer (commit ea48e14), on the checkerboard with early stopping: (settings, epochs run before patience ran out,
+#: iterations, sum |z| of the users, of the items), the selected epoch's embeddings.
+OWN_LOOP = {
+    "MF": ({**TINY_EMB, "patience": 2, "valid_every": 2}, 10, 60, 232.18083467287943, 225.46443785075098),
+    "PTE": ({**TINY_EMB, "patience": 2, "valid_every": 2}, 12, 72, 205.04946322366595, 201.7378288609907),
+    "BiNE": ({**TINY_EMB, "patience": 2, "valid_every": 2}, 8, 48, 207.564620217192, 209.0753923272714),
+    "HashGNN_sp": ([*TINY_CORE, "train.patience=2", "train.valid_every=3"], 9, 54, 344.0193859934807,
+                   334.13872058689594),
+}
+
+
+@pytest.mark.parametrize("name", list(OWN_LOOP))
+def test_the_one_trainer_reproduces_the_methods_own_loops(name: str):
+    settings, epochs, iterations, user_abs, item_abs = OWN_LOOP[name]
+    if isinstance(settings, dict):
+        model = BASELINES[name](overrides=["train.log_every=5", "eval.valid_n=1"], **settings)
+    else:
+        model = BASELINES[name](overrides=settings)
+    model.fit(checkerboard())
+    assert (len(model.history), model.history[-1]["iteration"]) == (epochs, iterations)
+    emb = model.embeddings()
+    assert np.abs(emb.user_z.astype(np.float64)).sum() == pytest.approx(user_abs, rel=1e-6)
+    assert np.abs(emb.item_z.astype(np.float64)).sum() == pytest.approx(item_abs, rel=1e-6)

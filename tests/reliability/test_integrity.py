@@ -86,12 +86,11 @@ def test_a_pickle_payload_in_last_pt_never_runs_on_resume(run: Path, tmp_path: P
 
 def test_experiment_status_never_unpickles_code(tmp_path: Path):
     from hashgnn.experiments.checkpoints import checkpoint_epochs
-    from hashgnn.models.baselines.embedding import STATE_FILE
 
     marker = tmp_path / "pwned"
     folder = tmp_path / "ckpt"
-    folder.mkdir()
-    (folder / STATE_FILE).write_bytes(_payload_checkpoint(marker, {"epoch": 3}))
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "checkpoints" / "last.pt").write_bytes(_payload_checkpoint(marker, {"epoch": 3}))
     assert checkpoint_epochs(folder) == 0  # unreadable: the run starts over
     assert not marker.exists()
 

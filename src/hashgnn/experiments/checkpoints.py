@@ -21,7 +21,7 @@ from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.experiments.caches import GRAPHSAGE_FAMILY
 from hashgnn.models.base import Recommender
 from hashgnn.models.baselines.core import CoreBaseline
-from hashgnn.models.baselines.embedding import STATE_FILE, EmbeddingBaseline
+from hashgnn.models.baselines.embedding import EmbeddingBaseline
 from hashgnn.training.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -104,16 +104,6 @@ def remove_checkpoints(plan: Plan, store: ResultStore, dataset: str, variant: st
 
 
 def checkpoint_epochs(path: Path) -> int:
-    """Epochs an interrupted run saved in its checkpoint folder (core methods and MF / PTE / BiNE), else 0."""
-    import torch
-
-    if (path / STATE_FILE).is_file():
-        try:
-            # memory-mapped and unverified: only the epoch is read, not the ~80 MB of tensors a BiNE state holds;
-            # the training path verifies the checksum before it continues from the file. weights_only: an
-            # unverified file must never run the code a pickle can carry.
-            state = torch.load(path / STATE_FILE, map_location="cpu", mmap=True, weights_only=True)
-            return int(state["epoch"])
-        except Exception:  # a damaged or foreign file: torch and pickle raise many types; the run starts over
-            return 0
+    """Epochs an interrupted run saved in its checkpoint folder (a run directory of the Trainer, for core methods
+    and MF / PTE / BiNE alike), else 0. Read from ``history.json``: no checkpoint is unpickled."""
     return RunDir(path).epochs_done()

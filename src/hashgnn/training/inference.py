@@ -27,7 +27,7 @@ from hashgnn.models.encoders import SAGEMeanEncoder
 from hashgnn.models.hashing import sign
 from hashgnn.models.propagation import sparse_mm
 
-__all__ = ["layerwise_encode", "mean_operator_rows", "as_csr_graph", "DEFAULT_CHUNK"]
+__all__ = ["layerwise_encode", "layerwise_encoder_output", "mean_operator_rows", "as_csr_graph", "DEFAULT_CHUNK"]
 
 #: Rows per operator slice: at Alibaba's mean degree (~12) a chunk is ~800 K non-zeros (~10 MB as torch CSR).
 DEFAULT_CHUNK = 65_536
@@ -87,18 +87,49 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
         ``z = tanh(a)`` (or the encoder's output with ``model.rerank=encoder``) float32 and ``h = sign(tanh(a))``
         (±1), ``[n_rows, K]``, on the model's device, same as ``model.encode(graph)`` restricted to those rows.
     """
+    csr = as_csr_graph(graph)
+    lo, hi = rows if rows is not None else (0, csr.num_nodes)
+    was_training = model.training
+    model.eval()
+    x = _encoder_rows(model, csr, chunk_size, lo, hi, gather, progress)
+    # x: [hi - lo, d] final encoder output of the requested rows → hash layer, chunked to bound temporaries.
+    k = model.hash.linear.out_features
+    a = torch.empty(hi - lo, k, dtype=x.dtype, device=x.device)
+    for s in range(0, hi - lo, chunk_size):
+        a[s:s + chunk_size] = model.hash(x[s:s + chunk_size], start=lo + s)
+    if was_training:
+        model.train()
+    if model.config.rerank == "encoder":
+        return x, model.codes(a)
+    z = a.tanh_()  # in place: at Alibaba size another [N, K] copy is hundreds of MB
+    return z, sign(z)
+
+
+@torch.no_grad()
+def layerwise_encoder_output(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = DEFAULT_CHUNK) -> Tensor:
+    """The encoder's output u ``[N, d]`` of every node (before any hash layer), layer-wise as
+    :func:`layerwise_encode`: ``model.encoder(model.input(), graph)`` up to float rounding."""
+    csr = as_csr_graph(graph)
+    was_training = model.training
+    model.eval()
+    u = _encoder_rows(model, csr, chunk_size, 0, csr.num_nodes)
+    model.train(was_training)
+    return u
+
+
+def _encoder_rows(model, csr: CSRGraph, chunk_size: int, lo: int, hi: int,
+                  gather: Callable[[Tensor, tuple[int, int]], Tensor] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> Tensor:
+    """The last encoder layer's output of rows ``lo:hi``, one layer and row chunk at a time (arguments as for
+    :func:`layerwise_encode`)."""
     if chunk_size <= 0:
         raise ConfigError(f"chunk_size must be > 0, got {chunk_size}")
     encoder = _sage_encoder(model)
-    csr = as_csr_graph(graph)
     n = csr.num_nodes
     if model.input.embedding.num_embeddings != n:
         raise ConfigError(f"the model has {model.input.embedding.num_embeddings} node embeddings, the graph {n} "
                           "nodes")
-    lo, hi = rows if rows is not None else (0, n)
     device = model.input.embedding.weight.device
-    was_training = model.training
-    model.eval()
     x = model.input()
     n_layers = len(encoder.layers)
     for li, layer in enumerate(encoder.layers):
@@ -115,14 +146,4 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
                 progress(li, e - r0)
         del src
         x = gather(out, (r0, r1)) if (gather is not None and not last) else out
-    # x: [hi - lo, d] final encoder output of the requested rows → hash layer, chunked to bound temporaries.
-    k = model.hash.linear.out_features
-    a = torch.empty(hi - lo, k, dtype=x.dtype, device=device)
-    for s in range(0, hi - lo, chunk_size):
-        a[s:s + chunk_size] = model.hash(x[s:s + chunk_size], start=lo + s)
-    if was_training:
-        model.train()
-    if model.config.rerank == "encoder":
-        return x, model.codes(a)
-    z = a.tanh_()  # in place: at Alibaba size another [N, K] copy is hundreds of MB
-    return z, sign(z)
+    return x

@@ -42,7 +42,7 @@ from hashgnn.errors import ConfigError
 from hashgnn.losses import batch_objective
 from hashgnn.models.base import Embeddings
 from hashgnn.models.hashgnn import HashGNNModel
-from hashgnn.training.inference import DEFAULT_CHUNK, _sage_encoder, layerwise_encode
+from hashgnn.training.inference import DEFAULT_CHUNK, _sage_encoder, layerwise_encode, layerwise_encoder_output
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir
 from hashgnn.training.trainer import Trainer, auc, valid_mode
@@ -315,6 +315,9 @@ class MiniBatchTrainer(Trainer):
     def encode(self, model: HashGNNModel) -> tuple[Tensor, Tensor]:
         """``(z, h)`` of every node by layer-wise full-graph inference (exact, bounded memory)."""
         return layerwise_encode(model, self.csr, self.chunk_size)
+
+    def encoder_output(self, model: HashGNNModel) -> Tensor:
+        return layerwise_encoder_output(model, self.csr, self.chunk_size)
 
     def embeddings(self, model: HashGNNModel, with_codes: bool) -> Embeddings:
         z, h = self.encode(model)

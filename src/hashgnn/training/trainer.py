@@ -8,6 +8,14 @@ advances by iteration, counted in epochs (the default: steps over steps per epoc
 epochs the validation Recall@n (never the test set) selects the checkpoint and drives early stopping; ``last.pt``
 is written every epoch so ``resume`` continues from the last complete epoch with the same random streams (each
 epoch's generators are seeded from (seed, epoch)).
+
+This one loop (:meth:`Trainer.fit`: seeding, resume, validation, early stopping, checkpoints, logs) trains every
+model; a subclass supplies what differs through hooks: :meth:`~Trainer.build_model`, :meth:`~Trainer.make_optimizer`,
+``_run_epoch`` (the batches, each a loss handed to ``_step``), :meth:`~Trainer.advance_schedule`,
+:meth:`~Trainer.validate`, :meth:`~Trainer.embeddings`, :meth:`~Trainer.settings` and
+:meth:`~Trainer.epoch_summary`. Subclasses: the sampled :class:`~hashgnn.training.minibatch.MiniBatchTrainer`
+(and its distributed form), :class:`~hashgnn.models.baselines.embedding.EmbeddingTrainer` (MF, PTE, BiNE) and
+HashGNN_sp's stage two (:mod:`hashgnn.models.baselines.twostage`).
 """
 
 from __future__ import annotations
@@ -119,15 +127,7 @@ class Trainer:
         self.split = split
         self.run_dir = run_dir
         self.progress = progress
-        train = self._setup_split(config, split)
-        check_memory(self.n_users, self.n_items, len(self.train_users), self.config)  # before any big allocation
-        self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
-        self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
-        tcfg = self.config.train
-        if tcfg.teacher is not None:
-            self.teacher = Teacher.from_run(tcfg.teacher, split, tcfg.teacher_top_k, tcfg.teacher_weight,
-                                            tcfg.teacher_temperature, self.device)
-        self._auc_pairs = self._held_out_pairs()
+        self._prepare(self._setup_split(config, split))
         # what the last fit found in its checkpoint (epochs and training seconds already done; 0 when fresh)
         self.resumed_epoch, self.resumed_seconds = 0, 0.0
 
@@ -151,6 +151,19 @@ class Trainer:
             raise ConfigError("the split has no train interactions")
         self.config = self.config.with_batch_for(len(self.train_users))
         return train
+
+    def _prepare(self, train) -> None:
+        """What the steps need beyond the train edges of ``train`` (the split's train part): the full graph's
+        operators, the negative sampler and the held-out AUC pairs. A hook: a trainer whose model has no graph
+        (the embedding baselines) or propagates another way builds its own."""
+        check_memory(self.n_users, self.n_items, len(self.train_users), self.config)  # before any big allocation
+        self.graph = GraphInputs.from_graph(BipartiteGraph.from_interactions(train)).to(self.device)
+        self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
+        tcfg = self.config.train
+        if tcfg.teacher is not None:
+            self.teacher = Teacher.from_run(tcfg.teacher, self.split, tcfg.teacher_top_k, tcfg.teacher_weight,
+                                            tcfg.teacher_temperature, self.device)
+        self._auc_pairs = self._held_out_pairs()
 
     def steps_per_epoch(self) -> int:
         """Optimiser steps in an epoch: what a schedule in epochs divides the step count by."""
@@ -186,6 +199,27 @@ class Trainer:
         tcfg = self.config.train
         return torch.optim.Adam(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
 
+    def build_model(self) -> nn.Module:
+        """The model a fit starts from (called after seeding, so its initialisation is the seed's): a
+        :class:`HashGNNModel` here. A hook: the baselines trained by this loop build theirs."""
+        return HashGNNModel(self.n_users + self.n_items, self.config.model, n_users=self.n_users).to(self.device)
+
+    def advance_schedule(self, model: nn.Module, iteration: int) -> None:
+        """Move what the model schedules by iteration (the binarizer's p, β or τ) to ``iteration``: at the start
+        of a fit (a resumed one continues its schedule) and after every step. A hook: models without a schedule
+        override it with nothing."""
+        model.binarizer.steps_per_epoch = self.steps_per_epoch()
+        model.binarizer.step(iteration)
+
+    def settings(self) -> dict[str, Any]:
+        """What a checkpoint must have been made with, besides the config, to be continued (stored in it). A
+        hook: the embedding baselines' parameters live outside the config."""
+        return {}
+
+    def epoch_summary(self) -> dict[str, Any]:
+        """Fields the epoch just run adds to its row of the history (the embedding baselines: the mean loss)."""
+        return {}
+
     def _new_state(self) -> dict[str, Any]:
         return {"epoch": 0, "iteration": 0, "best_metric": -math.inf, "best_epoch": 0, "bad_rounds": 0,
                 "history": [], "log": [], "seconds": 0.0}
@@ -198,7 +232,7 @@ class Trainer:
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)
         seed_everything(cfg.seed)
-        model = HashGNNModel(self.n_users + self.n_items, cfg.model, n_users=self.n_users).to(self.device)
+        model = self.build_model()
         optimizer = self.make_optimizer(model.parameters())
         state = self._new_state()
         if self.run_dir is not None:  # temp files of a writer killed mid-write (never artifacts themselves)
@@ -216,8 +250,7 @@ class Trainer:
             self.run_dir.path.mkdir(parents=True, exist_ok=True)
             self.run_dir.write_inputs(cfg, self.split)
         self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
-        model.binarizer.steps_per_epoch = self.steps_per_epoch()
-        model.binarizer.step(state["iteration"])
+        self.advance_schedule(model, state["iteration"])
         started = time.perf_counter() - state["seconds"]
         self._excluded_seconds = 0.0
         stopped_early = state["bad_rounds"] >= tcfg.patience  # resumed after early stopping: nothing more to train
@@ -276,7 +309,7 @@ class Trainer:
         set_lr(optimizer, self.config.train, state["iteration"], n_batches)
         optimizer.step()
         state["iteration"] += 1
-        model.binarizer.step(state["iteration"])
+        self.advance_schedule(model, state["iteration"])
         if not torch.isfinite(loss):
             raise ArtifactError(f"training diverged at iteration {state['iteration']} (loss {loss.item()})")
 
@@ -306,7 +339,8 @@ class Trainer:
 
     def _end_of_epoch(self, model: HashGNNModel, optimizer: torch.optim.Optimizer, state: dict, epoch: int) -> bool:
         cfg, tcfg = self.config, self.config.train
-        record: dict[str, Any] = {"epoch": epoch, "iteration": state["iteration"], "seconds": state["seconds"]}
+        record: dict[str, Any] = {"epoch": epoch, "iteration": state["iteration"], "seconds": state["seconds"],
+                                  **self.epoch_summary()}
         improved = False
         measure = epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs
         if len(self.split.valid_idx) == 0:  # nothing to select on (a refit on all of train): keep the last epoch
@@ -332,7 +366,8 @@ class Trainer:
             tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
         if self.run_dir is not None:
             ckpt = {k: v for k, v in state.items() if k != "best_model"}
-            ckpt.update(model=model.state_dict(), optimizer=optimizer.state_dict(), config=cfg.to_dict())
+            ckpt.update(model=model.state_dict(), optimizer=optimizer.state_dict(), config=cfg.to_dict(),
+                        settings=self.settings())
             self.run_dir.save_checkpoint(ckpt | {"best_model": state.get("best_model")}, best=improved)
             self.run_dir.write_metrics_csv(state["log"])
             self.run_dir.write_json("history.json", state["history"])
@@ -355,7 +390,7 @@ class Trainer:
     def _evaluate(self, model: HashGNNModel, part: str) -> dict[str, float]:
         cfg = self.config
         mode = valid_mode(cfg)
-        emb = embeddings_from_model(model, self.graph, self.n_users, with_codes=mode != "continuous")
+        emb = self.embeddings(model, with_codes=mode != "continuous")
         res = evaluate_part(emb, self.split, part, modes=(mode,), ns=(cfg.eval.valid_n,),
                             protocols=("standard",), n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
         return res[mode]["standard"]
@@ -373,7 +408,7 @@ class Trainer:
         if self.run_dir is None:
             raise ConfigError("resume needs a run directory")
         ckpt = self.run_dir.load_checkpoint("last")
-        if _without_budget(ckpt.get("config")) != _without_budget(self.config.to_dict()):
+        if not self.can_continue(ckpt):
             raise ConfigError(f"{self.run_dir.path}: the checkpoint was made with another configuration; "
                               "resume with the run's own config.json")
         model.load_state_dict(ckpt["model"])
@@ -383,10 +418,22 @@ class Trainer:
             state["best_model"] = ckpt["best_model"]
         return state
 
+    def can_continue(self, checkpoint: dict[str, Any]) -> bool:
+        """Whether this trainer may continue ``checkpoint``: made with its config (the budget aside) and
+        :meth:`settings`."""
+        return (_without_budget(checkpoint.get("config")) == _without_budget(self.config.to_dict())
+                and checkpoint.get("settings", {}) == self.settings())
+
     def embeddings(self, model: HashGNNModel, with_codes: bool) -> Embeddings:
         """Every node's embeddings (and codes) under ``model``: one full-graph forward here; the sampled trainer
         encodes layer-wise instead (same outputs)."""
         return embeddings_from_model(model, self.graph, self.n_users, with_codes=with_codes)
+
+    @torch.no_grad()
+    def encoder_output(self, model: HashGNNModel) -> torch.Tensor:
+        """The encoder's output u of every node (before the hash layer; what a two-stage method hashes): one
+        full-graph forward here; the sampled trainer encodes layer-wise (same values up to float rounding)."""
+        return model.encoder(model.input(), self.graph)
 
     def training_info(self) -> dict[str, Any]:
         """How this trainer trained, for ``training.json`` beside the epochs and the stop reason."""

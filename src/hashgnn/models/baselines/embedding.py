@@ -2,10 +2,12 @@
 
 All three learn a user table and an item table (dimension ``dim``, default 32 = the paper's default size) and
 score a pair by the inner product; they have no codes, so they are evaluated with continuous search. Sampling
-is batched with numpy (no Python loop per edge or per walk step over nodes). Every ``valid_every`` epochs the
-validation Recall@``valid_n`` (continuous search) selects the best epoch and drives early stopping. With a
-``checkpoint`` folder, ``fit`` saves its whole training state after every epoch and a later ``fit`` continues from
-there: the walks and batches are drawn from per-epoch seeded streams, so the resumed run equals an uninterrupted one.
+is batched with numpy (no Python loop per edge or per walk step over nodes). They train on the one training loop,
+:class:`~hashgnn.training.trainer.Trainer` (:class:`EmbeddingTrainer` supplies the tables, the batches and the loss):
+every ``valid_every`` epochs the validation Recall@``valid_n`` (continuous search) selects the best epoch and drives
+early stopping, and with a ``checkpoint`` folder (a run directory) the Trainer checkpoints every epoch and a later
+``fit`` continues from there: the walks and batches are drawn from per-epoch seeded streams, so the resumed run
+equals an uninterrupted one.
 
 * :class:`MF` — BPR matrix factorisation (Rendle et al., UAI 2009), **not** the paper's ref [35] (Luo et al.
   2014, non-negative MF on explicit ratings): the data here is implicit feedback, for which BPR is the standard
@@ -31,9 +33,7 @@ there: the walks and batches are drawn from per-epoch seeded streams, so the res
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -45,17 +45,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hashgnn.config import RunConfig
+from hashgnn.data.interactions import Interactions
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
-from hashgnn.io_utils import atomic_torch_save, torch_load_checked
 from hashgnn.models.base import Embeddings
 from hashgnn.models.baselines.common import FittedRecommender, valid_recall
 from hashgnn.models.baselines.core import apply_overrides
-from hashgnn.resources import retain_freed_memory
-from hashgnn.seed import seed_everything
 from hashgnn.training.negatives import NegativeSampler
-
-STATE_FILE = "state.pt"  # in a fit's checkpoint folder
+from hashgnn.training.rundir import RunDir
+from hashgnn.training.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -112,11 +110,11 @@ def sample_cdf(cdf: np.ndarray, size: int | tuple[int, ...], rng: np.random.Gene
 
 
 class EmbeddingBaseline(FittedRecommender):
-    """Shared training loop: Adam over ``steps`` batches per epoch, validation, early stopping.
+    """A user table and an item table trained by :class:`EmbeddingTrainer` (the one training loop).
 
     Args:
-        config: Run configuration (seed, ``eval`` settings, ``train.max_minutes``); its model/train keys for
-            the core are not used.
+        config: Run configuration (seed, ``eval`` settings, ``train.max_minutes``, ``train.log_every``,
+            ``train.threads``); its model/train keys for the core are not used.
         overrides: Dotted overrides of ``config``.
         progress: Print one line per epoch.
         **params: :class:`EmbeddingParams` fields.
@@ -132,6 +130,7 @@ class EmbeddingBaseline(FittedRecommender):
         self.tie_seed, self.n_candidates = self.config.eval.tie_seed, self.config.eval.n_candidates
         self.progress = progress
         self.modules = nn.ModuleDict()
+        self.resumed_epoch, self.resumed_seconds = 0, 0.0
 
     # -- per-method hooks -------------------------------------------------------------------------------------
     def _setup(self, split: Split, rng: np.random.Generator) -> None:
@@ -146,113 +145,44 @@ class EmbeddingBaseline(FittedRecommender):
         nn.init.normal_(emb.weight, 0.0, self.params.init_std)
         return emb
 
-    def _current(self) -> Embeddings:
-        with torch.no_grad():
-            return Embeddings.from_signs(self.modules["user"].weight.numpy().copy(),
-                                         self.modules["item"].weight.numpy().copy(), None, None)
+    def trainer_config(self) -> RunConfig:
+        """The config the Trainer trains this baseline under: the caller's, with the optimisation and validation
+        schedule of :class:`EmbeddingParams` (Adam at ``lr`` without weight decay at a constant rate, on CPU, the
+        best validation by any margin) and validation by continuous search (the tables have no codes)."""
+        p, t = self.params, self.config.train
+        train = replace(t, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, weight_decay=0.0,
+                        lr_schedule="constant", patience=p.patience, valid_every=p.valid_every, min_delta=0.0,
+                        device="cpu", threads=t.threads or 1, init_from=None)
+        return replace(self.config, train=train, eval=replace(self.config.eval, valid_mode="continuous"))
 
-    def fit(self, split: Split, checkpoint: str | Path | None = None, **kwargs) -> EmbeddingBaseline:
-        """Train on ``split``. ``checkpoint``: a folder where the training state is saved after every epoch; when
-        it already holds the state of a run with these settings, training continues after its last epoch (a
-        finished run is only loaded). ``resumed_epoch`` / ``resumed_seconds`` say how far it had come."""
-        # small dense ops: one thread unless train.threads says otherwise (two threads on a busy 2-core machine
-        # made each step ~80x slower when measured)
-        retain_freed_memory()
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.config.train.threads or 1)
-        try:
-            return self._fit(split, None if checkpoint is None else Path(checkpoint) / STATE_FILE)
-        finally:
-            torch.set_num_threads(previous)
-
-    def _settings(self) -> str:
-        """What a checkpoint must have been trained with to be continued (method, run config, parameters)."""
-        return json.dumps({"method": self.name, "config": json.loads(self.config.to_json()),
-                           "params": asdict(self.params)}, sort_keys=True)
-
-    def _resume_state(self, path: Path | None) -> dict | None:
-        if path is None or not path.is_file():
-            return None
-        try:
-            state = torch_load_checked(path)
-        except ArtifactError as exc:
-            print(f"{exc}; starting that run over", flush=True)
-            return None
-        if state.get("settings") != self._settings():
-            print(f"{path}: a checkpoint of other settings; starting that run over", flush=True)
-            return None
-        return state
-
-    def _fit(self, split: Split, checkpoint: Path | None) -> EmbeddingBaseline:
-        cfg, p = self.config, self.params
-        seed_everything(cfg.seed)
-        rng = np.random.default_rng([cfg.seed, 99])
-        train = split.train
-        if len(train) == 0:
-            raise ConfigError("the split has no train interactions")
+    def build(self, split: Split) -> nn.ModuleDict:
+        """Fresh tables (after the trainer seeded torch) and the method's sampling state for ``split``."""
+        rng = np.random.default_rng([self.config.seed, 99])
         self.n_users, self.n_items = split.interactions.n_users, split.interactions.n_items
+        train = split.train
         self.train_users, self.train_items = train.users.astype(np.int64), train.items.astype(np.int64)
         self.modules = nn.ModuleDict({"user": self._table(self.n_users), "item": self._table(self.n_items)})
         self._setup(split, rng)
-        optimizer = torch.optim.Adam(self.modules.parameters(), lr=p.lr)
-        best, best_state, bad, iteration, first, done = -math.inf, None, 0, 0, 1, False
-        self.log, self.history = [], []
-        self.resumed_epoch, self.resumed_seconds = 0, 0.0
-        state = self._resume_state(checkpoint)
-        if state is not None:
-            self.modules.load_state_dict(state["modules"])
-            optimizer.load_state_dict(state["optimizer"])
-            best, best_state, bad, iteration = state["best"], state["best_state"], state["bad"], state["iteration"]
-            self.log, self.history, done = state["log"], state["history"], state["done"]
-            self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
-            first = state["epoch"] + 1
-            if not done:
-                print(f"{self.name}: resuming after epoch {self.resumed_epoch} from {checkpoint.parent}", flush=True)
-        started = time.perf_counter() - self.resumed_seconds
-        for epoch in range(first, 1 if done else p.epochs + 1):
-            rng = np.random.default_rng([cfg.seed, epoch])
-            torch.manual_seed(cfg.seed * 100003 + epoch)
-            losses = []
-            for make_loss in self._batches(rng):
-                loss = make_loss()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                iteration += 1
-                if not torch.isfinite(loss):
-                    raise ArtifactError(f"{self.name} diverged at iteration {iteration}")
-                losses.append(loss.item())
-                if iteration % cfg.train.log_every == 0:
-                    self.log.append({"iteration": iteration, "epoch": epoch, "loss": float(np.mean(losses[-10:]))})
-            record: dict[str, float] = {"epoch": epoch, "iteration": iteration, "loss": float(np.mean(losses)),
-                                        "seconds": time.perf_counter() - started}
-            if epoch % p.valid_every == 0 or epoch == p.epochs:
-                metric = valid_recall(self._current(), split, "continuous", cfg.eval.valid_n,
-                                      cfg.eval.n_candidates, cfg.eval.tie_seed)
-                record[f"valid_recall@{cfg.eval.valid_n}"] = metric
-                if not metric <= best:
-                    best, bad = metric, 0
-                    best_state = {k: v.detach().clone() for k, v in self.modules.state_dict().items()}
-                else:
-                    bad += 1
-            self.history.append(record)
-            if self.progress:
-                print(f"{self.name} " + " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                                 for k, v in record.items()))
-            done = bad >= p.patience or (cfg.train.max_minutes is not None
-                                         and time.perf_counter() - started > 60 * cfg.train.max_minutes)
-            if checkpoint is not None:
-                atomic_torch_save(checkpoint, {
-                    "settings": self._settings(), "epoch": epoch, "seconds": time.perf_counter() - started,
-                    "done": done, "modules": self.modules.state_dict(), "optimizer": optimizer.state_dict(),
-                    "best": best, "best_state": best_state, "bad": bad, "iteration": iteration,
-                    "log": self.log, "history": self.history})
-            if done:
-                break
-        if best_state is not None:
-            self.modules.load_state_dict(best_state)
-        self.seconds = time.perf_counter() - started
-        self._attach(split, self._current())
+        return self.modules
+
+    def fit(self, split: Split, checkpoint: str | Path | None = None, **kwargs) -> EmbeddingBaseline:
+        """Train on ``split``. ``checkpoint``: a run directory the Trainer checkpoints into after every epoch;
+        when it already holds a checkpoint of these settings, training continues after its last epoch (a
+        finished run is only loaded), one of other settings or a damaged one is started over.
+        ``resumed_epoch`` / ``resumed_seconds`` say how far it had come."""
+        # small dense ops: one thread unless train.threads says otherwise (two threads on a busy 2-core machine
+        # made each step ~80x slower when measured); the caller's thread count is restored after
+        previous = torch.get_num_threads()
+        run_dir = None if checkpoint is None else RunDir(checkpoint)
+        try:
+            trainer = EmbeddingTrainer(self, split, run_dir, self.progress)
+            result = trainer.fit(resume=run_dir is not None and _continuable(trainer, run_dir, self.name))
+        finally:
+            torch.set_num_threads(previous)
+        self.resumed_epoch, self.resumed_seconds = trainer.resumed_epoch, trainer.resumed_seconds
+        self.log, self.history, self.seconds = result.log, result.history, result.seconds
+        self.modules = result.model
+        self._attach(split, result.embeddings)
         return self
 
     def _edge_batches(self, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -260,6 +190,79 @@ class EmbeddingBaseline(FittedRecommender):
         bs = self.params.batch_size
         for start in range(0, len(order), bs):
             yield order[start:start + bs]
+
+
+def _continuable(trainer: Trainer, run_dir: RunDir, name: str) -> bool:
+    """Whether ``run_dir`` holds a checkpoint ``trainer`` continues. One of other settings or a damaged one is
+    started over (the experiments re-run a method with changed settings into the same folder)."""
+    if not (run_dir.checkpoints / "last.pt").is_file():
+        return False
+    try:
+        checkpoint = run_dir.load_checkpoint("last")
+    except ArtifactError as exc:
+        print(f"{exc}; starting that run over", flush=True)
+        return False
+    if not trainer.can_continue(checkpoint):
+        print(f"{run_dir.path}: a checkpoint of other settings; starting that run over", flush=True)
+        return False
+    print(f"{name}: continuing after epoch {checkpoint['epoch']} from {run_dir.path}", flush=True)
+    return True
+
+
+class EmbeddingTrainer(Trainer):
+    """The :class:`~hashgnn.training.trainer.Trainer` of a shallow embedding baseline: the model is the
+    baseline's tables and a step one of its batches; seeding, resume, validation, early stopping, checkpoints and
+    logs are the Trainer's.
+
+    Each epoch draws its batches from the Trainer's per-epoch streams (numpy and torch seeded from (seed,
+    epoch)); the log gets a row every ``train.log_every`` steps with the mean loss of the last ten, the history
+    the epoch's mean loss.
+    """
+
+    def __init__(self, baseline: EmbeddingBaseline, split: Split, run_dir: RunDir | None = None,
+                 progress: bool = False) -> None:
+        self.baseline = baseline
+        self._epoch_loss = float("nan")
+        super().__init__(baseline.trainer_config(), split, run_dir, progress)
+
+    def _prepare(self, train: Interactions) -> None:
+        """Nothing: the tables need no graph, and each method builds its samplers in :meth:`build_model`."""
+
+    def build_model(self) -> nn.ModuleDict:
+        return self.baseline.build(self.split)
+
+    def advance_schedule(self, model: nn.Module, iteration: int) -> None:
+        """Nothing: the tables have no schedule."""
+
+    def settings(self) -> dict[str, object]:
+        return {"method": self.baseline.name, "params": asdict(self.baseline.params)}
+
+    def _run_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict, epoch: int) -> None:
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, epoch])
+        torch.manual_seed(cfg.seed * 100003 + epoch)
+        n_batches, losses = self.steps_per_epoch(), []
+        for make_loss in self.baseline._batches(rng):
+            loss = make_loss()
+            self._step(model, optimizer, loss, state, n_batches)
+            losses.append(loss.item())
+            if state["iteration"] % cfg.train.log_every == 0:
+                state["log"].append({"iteration": state["iteration"], "epoch": epoch,
+                                     "loss": float(np.mean(losses[-10:]))})
+        self._epoch_loss = float(np.mean(losses))
+
+    def epoch_summary(self) -> dict[str, float]:
+        return {"loss": self._epoch_loss}
+
+    def validate(self, model: nn.Module) -> float:
+        ecfg = self.config.eval
+        return valid_recall(self.embeddings(model, with_codes=False), self.split, "continuous", ecfg.valid_n,
+                            ecfg.n_candidates, ecfg.tie_seed)
+
+    def embeddings(self, model: nn.Module, with_codes: bool) -> Embeddings:
+        """The user and item tables as continuous embeddings (no codes, whatever ``with_codes``)."""
+        return Embeddings.from_signs(model["user"].weight.detach().numpy().copy(),
+                                     model["item"].weight.detach().numpy().copy(), None, None)
 
 
 class MF(EmbeddingBaseline):

@@ -12,21 +12,23 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import torch
+from torch import nn
 
 from hashgnn.config import RunConfig, config_differences
+from hashgnn.data.interactions import Interactions
 from hashgnn.data.splits import Split
-from hashgnn.errors import ArtifactError, ConfigError
+from hashgnn.errors import ConfigError
 from hashgnn.losses import hashgnn_loss, pair_scores
 from hashgnn.models.base import Embeddings
 from hashgnn.models.baselines.common import FittedRecommender, valid_recall
 from hashgnn.models.baselines.core import GraphSage, apply_overrides
 from hashgnn.models.hashing import GuidedSTE, HashLayer, sign
-from hashgnn.seed import seed_everything
 from hashgnn.training.negatives import NegativeSampler
+from hashgnn.training.trainer import Trainer
 
 
 def random_hyperplane_codes(z: np.ndarray, projection: np.ndarray) -> np.ndarray:
@@ -124,26 +126,18 @@ class LSH(FittedRecommender):
         return self
 
 
-@dataclass
-class _StageTwo:
-    """What stage 2 needs only while it trains (dropped with it, so a fitted model keeps none of it)."""
-
-    edges: tuple[np.ndarray, np.ndarray]
-    sampler: NegativeSampler
-    binarizer: GuidedSTE
-    optimizer: torch.optim.Optimizer
-
-
 class HashGNNSeparate(FittedRecommender):
     """HashGNN_sp: GraphSage first, then only a hash layer on its frozen representations.
 
-    Stage 1 fits :class:`GraphSage`. Its encoder output **u** (the 2-layer GraphSAGE representation of eq. 1,
-    before GraphSage's own tanh head) is computed once and frozen (no gradient reaches GraphSAGE). Stage 2 trains
-    a new :class:`~hashgnn.models.hashing.HashLayer` (eq. 2) with the guided binarizer (eq. 8) under the same
-    loss (eq. 5–7, :func:`hashgnn.losses.hashgnn_loss`), train edges, negatives
-    (:class:`~hashgnn.training.negatives.NegativeSampler`'s draws, ``train.triplets`` per edge), batch size, lr,
-    epochs, p schedule and ``train.threads`` as the core. The checkpoint with the best validation hierarchical
-    Recall@``eval.valid_n`` is kept. The continuous z used by hierarchical search is the new layer's tanh(a).
+    Stage 1 fits :class:`GraphSage` (full-graph, or sampled with ``train.sampler=neighbor``). Its encoder output
+    **u** (the 2-layer GraphSAGE representation of eq. 1, before GraphSage's own tanh head) is computed once by the
+    trainer that fitted it and frozen (no gradient reaches GraphSAGE). Stage 2 trains a new
+    :class:`~hashgnn.models.hashing.HashLayer` (eq. 2) with the guided binarizer (eq. 8) on the one
+    :class:`~hashgnn.training.trainer.Trainer` under the same loss (eq. 5–7, :func:`hashgnn.losses.hashgnn_loss`),
+    train edges, negatives (:class:`~hashgnn.training.negatives.NegativeSampler`'s draws, ``train.triplets`` per
+    edge), batch size, lr, epochs, p schedule and ``train.threads`` as the core. The epoch with the best validation
+    hierarchical Recall@``eval.valid_n`` is kept. The continuous z used by hierarchical search is the new layer's
+    tanh(a).
 
     Args: as for :class:`LSH` (without ``lsh_seed``).
     """
@@ -157,6 +151,7 @@ class HashGNNSeparate(FittedRecommender):
         # stage 2 uses the caller's binarizer settings with the guided method
         self.config = apply_overrides(config, overrides).override(["model.method=guided"]).validate()
         self.tie_seed, self.n_candidates = self.config.eval.tie_seed, self.config.eval.n_candidates
+        self.progress = progress
         self.hash_layer: HashLayer | None = None
         self.frozen_u: torch.Tensor | None = None
 
@@ -166,90 +161,96 @@ class HashGNNSeparate(FittedRecommender):
         ``self.graphsage``, frozen (eval mode, no gradients; its embeddings are unchanged). ``seconds`` counts
         its training time plus stage 2's either way."""
         self.graphsage = fit_stage_one(self.graphsage, split, graphsage, self.name)
-        gs_model, graph = self.graphsage.result.model, self.graphsage.trainer.graph
+        gs_model = self.graphsage.result.model
         gs_model.eval()
         for param in gs_model.parameters():
             param.requires_grad_(False)
-        with torch.no_grad():
-            self.frozen_u = gs_model.encoder(gs_model.input(), graph).detach().clone()
+        # from the trainer that trained it: a full-graph forward, or layer-wise after sampled training
+        self.frozen_u = self.graphsage.trainer.encoder_output(gs_model).detach().clone()
         t0 = time.perf_counter()
-        self._fit_hash_layer(split)
+        result = _StageTwoTrainer(self.frozen_u, self.config, split, self.progress).fit()
+        self.hash_layer = result.model.hash_layer
+        self.log, self.history = result.log, result.history
+        self._attach(split, result.embeddings)
         self.seconds = self.graphsage.seconds + time.perf_counter() - t0
         return self
 
-    def _encode(self) -> Embeddings:
-        n_users = self.split_n_users
-        with torch.no_grad():
-            z = torch.tanh(self.hash_layer(self.frozen_u))
-            h = sign(z)
-        z_np, h_np = z.numpy(), h.numpy()
-        return Embeddings.from_signs(z_np[:n_users], z_np[n_users:], h_np[:n_users], h_np[n_users:])
 
-    def _fit_hash_layer(self, split: Split) -> None:
-        cfg, tcfg, mcfg = self.config, self.config.train, self.config.model
-        if tcfg.threads:  # as the core Trainer: stage 2 may run without a Trainer in this process (reused stage 1)
-            torch.set_num_threads(tcfg.threads)
-        seed_everything(cfg.seed)
-        inter = split.interactions
-        self.split_n_users = inter.n_users
-        self.hash_layer = HashLayer(self.frozen_u.shape[1], mcfg.n_bits, mcfg.init_std)
-        edges = split.train.users.astype(np.int64), split.train.items.astype(np.int64)
-        self._batch = tcfg.batch_for(len(edges[0]))  # the core's batch (None: adapted to the train edges)
-        binarizer = GuidedSTE(**mcfg.binarizer_kwargs(), steps_per_epoch=tcfg.steps_per_epoch(len(edges[0])))
-        stage = _StageTwo(edges, NegativeSampler(*edges, inter.n_items), binarizer,
-                          torch.optim.Adam(self.hash_layer.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay))
-        best, best_state, bad, iteration = -math.inf, None, 0, 0
-        self.log, self.history = [], []
-        for epoch in range(1, tcfg.epochs + 1):
-            iteration = self._train_epoch(stage, epoch, iteration)
-            record: dict[str, float] = {"epoch": epoch, "iteration": iteration}
-            if epoch % tcfg.valid_every == 0 or epoch == tcfg.epochs:
-                metric = valid_recall(self._encode(), split, "hierarchical", cfg.eval.valid_n,
-                                      cfg.eval.n_candidates, cfg.eval.tie_seed)
-                record[f"valid_recall@{cfg.eval.valid_n}"] = metric
-                if not metric <= best:  # NaN (no validation users) keeps the latest weights
-                    best, bad = metric, 0
-                    best_state = {k: v.clone() for k, v in self.hash_layer.state_dict().items()}
-                else:
-                    bad += 1
-            self.history.append(record)
-            if bad >= tcfg.patience:
-                break
-        if best_state is not None:
-            self.hash_layer.load_state_dict(best_state)
-        self._attach(split, self._encode())
+class _HashStage(nn.Module):
+    """Stage two's model: a new hash layer (eq. 2) and the guided binarizer (eq. 8) on the frozen ``u`` of every
+    node (an input, not a parameter: the state dict holds the hash layer only)."""
 
-    def _train_epoch(self, stage: _StageTwo, epoch: int, iteration: int) -> int:
-        """One pass over the shuffled train edges; returns the iteration count after it."""
+    def __init__(self, frozen_u: torch.Tensor, n_bits: int, init_std: float, binarizer: GuidedSTE) -> None:
+        super().__init__()
+        self.frozen_u = frozen_u
+        self.hash_layer = HashLayer(frozen_u.shape[1], n_bits, init_std)
+        self.binarizer = binarizer
+
+    @torch.no_grad()
+    def encode(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, h)`` of every node: z = tanh(a) (what hierarchical search re-ranks by), h = sign(z)."""
+        z = torch.tanh(self.hash_layer(self.frozen_u))
+        return z, sign(z)
+
+
+class _StageTwoTrainer(Trainer):
+    """HashGNN_sp's stage two on the one :class:`~hashgnn.training.trainer.Trainer`: the model is a
+    :class:`_HashStage`, a step is eq. 7 on a batch of train edges with ``train.triplets`` negatives each; the
+    Trainer seeds, validates (hierarchical Recall@``eval.valid_n``), stops early and keeps the best epoch.
+
+    The stage trains at a constant rate, keeps a better validation by any margin and starts from scratch (the
+    caller's ``lr_schedule``, ``min_delta`` and ``init_from`` are GraphSage's), and draws each epoch's batches and
+    negatives from its own (seed, epoch, 17) stream, as it did before it ran on the Trainer. Without per-epoch
+    torch seeding its guided draws are not resumable, so it keeps no run directory.
+    """
+
+    def __init__(self, frozen_u: torch.Tensor, config: RunConfig, split: Split, progress: bool = False) -> None:
+        self.frozen_u = frozen_u
+        train = replace(config.train, lr_schedule="constant", min_delta=0.0, init_from=None)
+        super().__init__(replace(config, train=train), split, None, progress)
+
+    def _prepare(self, train: Interactions) -> None:
+        """Only the negative sampler: the frozen u replaces the graph."""
+        self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
+
+    def build_model(self) -> _HashStage:
+        mcfg = self.config.model
+        binarizer = GuidedSTE(**mcfg.binarizer_kwargs(), steps_per_epoch=self.steps_per_epoch())
+        return _HashStage(self.frozen_u, mcfg.n_bits, mcfg.init_std, binarizer)
+
+    def _run_epoch(self, model: _HashStage, optimizer: torch.optim.Optimizer, state: dict, epoch: int) -> None:
         tcfg = self.config.train
-        users_all, items_all = stage.edges
         rng = np.random.default_rng([self.config.seed, epoch, 17])
-        order = rng.permutation(len(users_all))
-        n_batches = math.ceil(len(order) / self._batch)
+        order = rng.permutation(len(self.train_users))
+        bs = tcfg.batch_size
+        n_batches = math.ceil(len(order) / bs)
         for b in range(n_batches):
-            idx = order[b * self._batch:(b + 1) * self._batch]
-            users, pos = users_all[idx], items_all[idx]
-            loss, cross, rank = self._step(stage, users, pos, stage.sampler.sample(users, tcfg.triplets, rng))
-            iteration += 1
-            stage.binarizer.step(iteration)
-            if not torch.isfinite(loss):
-                raise ArtifactError(f"HashGNN_sp diverged at iteration {iteration}")
-            if iteration % tcfg.log_every == 0 or b == n_batches - 1:
-                self.log.append({"iteration": iteration, "epoch": epoch, "loss": loss.item(),
-                                 "loss_cross": cross.item(), "loss_rank": rank.item(), **stage.binarizer.state()})
-        return iteration
+            idx = order[b * bs:(b + 1) * bs]
+            users, pos = self.train_users[idx], self.train_items[idx]
+            loss, cross, rank = self._loss(model, users, pos, self.sampler.sample(users, tcfg.triplets, rng))
+            self._step(model, optimizer, loss, state, n_batches)
+            if state["iteration"] % tcfg.log_every == 0 or b == n_batches - 1:
+                state["log"].append({"iteration": state["iteration"], "epoch": epoch, "loss": loss.item(),
+                                     "loss_cross": cross.item(), "loss_rank": rank.item(),
+                                     **model.binarizer.state()})
 
-    def _step(self, stage: _StageTwo, users: np.ndarray, pos: np.ndarray,
-              neg: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """One Adam step of eq. 7 on a batch; returns ``(L, L_cross, L_rank)``."""
-        tcfg, n_users = self.config.train, self.split_n_users
-        # only the batch's nodes go through the layer (u is fixed), in np.unique order as before
-        nodes, (pos_u, pos_i, pos_m) = batch_rows(len(self.frozen_u), users, pos + n_users, neg + n_users)
-        h = stage.binarizer(self.hash_layer(self.frozen_u[torch.from_numpy(nodes)]))
+    def _loss(self, model: _HashStage, users: np.ndarray, pos: np.ndarray,
+              neg: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(L, L_cross, L_rank)`` of eq. 7 on a batch."""
+        tcfg, n_users = self.config.train, self.n_users
+        # only the batch's nodes go through the layer (u is fixed), in np.unique order
+        nodes, (pos_u, pos_i, pos_m) = batch_rows(len(model.frozen_u), users, pos + n_users, neg + n_users)
+        h = model.binarizer(model.hash_layer(model.frozen_u[torch.from_numpy(nodes)]))
         scores = pair_scores(h, torch.from_numpy(pos_u), torch.from_numpy(pos_i), torch.from_numpy(pos_m),
                              self.config.model.scale())
-        loss, cross, rank = hashgnn_loss(*scores, tcfg.lam, tcfg.margin, tcfg.rank_loss)
-        stage.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        stage.optimizer.step()
-        return loss, cross, rank
+        return hashgnn_loss(*scores, tcfg.lam, tcfg.margin, tcfg.rank_loss)
+
+    def validate(self, model: _HashStage) -> float:
+        ecfg = self.config.eval
+        return valid_recall(self.embeddings(model, with_codes=True), self.split, "hierarchical", ecfg.valid_n,
+                            ecfg.n_candidates, ecfg.tie_seed)
+
+    def embeddings(self, model: _HashStage, with_codes: bool) -> Embeddings:
+        z, h = (x.numpy() for x in model.encode())
+        u = self.n_users
+        return Embeddings.from_signs(z[:u], z[u:], h[:u], h[u:])

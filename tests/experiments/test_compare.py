@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from hashgnn.config import RunConfig
@@ -89,5 +90,7 @@ def test_cli_prints_and_writes_the_table(tmp_path: Path, runs: list[Path], capsy
     assert "model.method=guided" in capsys.readouterr().out
     assert {p.name for p in (tmp_path / "cmp").iterdir()} >= {"runs.csv", "summary.csv", "validation.csv",
                                                                "table.md", "compare.json"}
+    rows = pd.read_csv(tmp_path / "cmp" / "runs.csv")
+    assert {"best_valid", "valid_metric", "commit", "dirty"} <= set(rows.columns)
     meta = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert meta["command"].startswith("hashgnn") and meta["cpu"]["model"] and "git_dirty" in meta

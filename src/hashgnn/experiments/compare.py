@@ -138,6 +138,12 @@ def valid_metric_name(cfg: RunConfig) -> str:
     return f"{MODE_NAMES.get(mode, mode)} Recall@{cfg.eval.valid_n}"
 
 
+def run_commit(rd: RunDir) -> tuple[str | None, bool | None]:
+    """The code commit a run was trained with and whether the tree was dirty (``env.json``; None if unknown)."""
+    env = rd.read_json("env.json") if rd.file("env.json").is_file() else {}
+    return env.get("git_commit"), env.get("git_dirty")
+
+
 def read_run(run_dir: Path) -> tuple[RunConfig, dict, float, float]:
     """``(config, test results, training seconds, best validation metric)`` of a run directory, with an error
     naming what is missing (the validation metric is NaN for a run trained without validation)."""
@@ -200,9 +206,11 @@ def compare_runs(run_dirs: Sequence[str | Path], labels: dict[str, str] | None =
         raise ConfigError(f"the runs were trained on different datasets ({', '.join(sorted(datasets))}): "
                           "compare runs of one dataset at a time")
     labels = labels or auto_labels({run: cfg for run, (cfg, *_) in read.items()})
+    commits = {run: run_commit(RunDir(Path(run))) for run in runs}
     rows = [{"label": labels[run], "run": run, "dataset": cfg.data.dataset, "seed": cfg.seed, "mode": mode,
              "protocol": protocol, "metric": metric, "value": float(value), "train_seconds": seconds,
-             "best_valid": best_valid, "valid_metric": valid_metric_name(cfg)}
+             "best_valid": best_valid, "valid_metric": valid_metric_name(cfg), "commit": commits[run][0],
+             "dirty": commits[run][1]}
             for run, (cfg, results, seconds, best_valid) in read.items()
             for mode, by_protocol in results.items() for protocol, metrics in by_protocol.items()
             for metric, value in metrics.items()]

@@ -900,6 +900,26 @@ def test_results_readme_states_how_each_default_was_chosen():
     assert f"({run['valid']['best']:.4f} at epoch {run['best_epoch']})" in section
 
 
+def test_make_run_preset_is_the_validation_choice_of_its_selection_runs():
+    """`make run`'s preset is the label with the higher mean best validation metric of `make-run-selection/`, and
+    the README row quotes those means; the folder records how it was made."""
+    import pandas as pd
+
+    folder = RESULTS / "make-run-selection"
+    valid = pd.read_csv(folder / "validation.csv").set_index("label")
+    preset = re.search(r"--preset (\S+)", (ROOT / "Makefile").read_text()).group(1)
+    assert valid["mean"].idxmax() == preset and set(valid.n) == {3}
+    rows = md_table(RESULTS_README.read_text(), "## How each default was chosen")
+    row = next(r for r in rows[1:] if r[0] == f"`make run` preset (`{preset}`)")
+    assert row[1] == "validation"
+    for label, r in valid.iterrows():
+        assert f"`{label}` {r['mean']:.4f} ± {r['std']:.4f}" in row[2]
+    meta = json.loads((folder / "compare.json").read_text())
+    assert meta["command"].startswith("hashgnn compare") and meta["cpu"]["model"] and meta["git_commit"]
+    runs = pd.read_csv(folder / "runs.csv")
+    assert set(runs.label) == set(valid.index) and runs.commit.notna().all() and not runs.dirty.any()
+
+
 def test_number_helpers():
     assert same("0.2839", 0.28393) and not same("0.2839", 0.2845)
     assert same("**0.315**", 0.31468) and num("1,405 (39)") == 1405.0 and math.isclose(num("5.17 %"), 5.17)

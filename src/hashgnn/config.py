@@ -362,10 +362,10 @@ class EvalConfig:
 
     ``max_valid_users`` (default None: every validation user): validate on a seeded random sample of that many
     validation users (the same sample at every validation; :func:`hashgnn.evaluation.protocol.evaluate_part`'s
-    ``max_users``). At the paper's Alibaba size an all-user validation scores hundreds of thousands of users against 4.2 M items
-    after every ``valid_every`` epochs; even a sample of 10,000 users took 684 s there after one epoch of
-    full-graph training (benchmarks/README.md, "Full-graph training at Alibaba size"). The distributed trainer
-    shards all users instead and rejects it."""
+    ``max_users``). At the paper's Alibaba size an all-user validation scores hundreds of thousands of users
+    against 4.2 M items after every ``valid_every`` epochs; even a sample of 10,000 users took 684 s there after
+    one epoch of full-graph training (benchmarks/README.md, "Full-graph training at Alibaba size"). The
+    distributed trainer shards all users instead and rejects it."""
 
     ns: tuple[int, ...] = (20, 50, 100)
     n_candidates: int = DEFAULT_CANDIDATES

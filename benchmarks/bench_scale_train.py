@@ -11,10 +11,19 @@ from ``hashgnn data-synth``), all interactions as train edges:
 * the time to encode all 4.77 M nodes with exact layer-wise full-graph inference;
 * peak RSS of the process (ru_maxrss) — the acceptance bound is 20 GiB.
 
+``epoch`` (issue 32): one whole epoch of full-graph training (:class:`Trainer`, chosen by ``make_trainer`` from the
+config) on the synthetic Alibaba-size graph, split as the paper splits Alibaba (temporal: last day test, last 10 %
+of train validation), end to end: epoch seconds, validation Recall@50 after it on a seeded sample of validation
+users (``eval.max_valid_users``) against the most-popular ranking on the same users, peak RSS, load average at
+start and end, host and git state. Writes ``benchmarks/results/scale_train_<cpu>_<simd>.json`` (``--quick``: a
+small graph, ``..._quick.json``).
+
 ``gowalla``: validation Recall@50 of full-graph training (:class:`Trainer`) vs mini-batch training
 (:class:`MiniBatchTrainer`, fan-outs ``--fanouts``) after the same number of epochs, same config and seed.
 
 Usage::
+
+    /usr/bin/time -v python benchmarks/bench_scale_train.py --part epoch --data /tmp/scale/alibaba_cli.npz
 
     python benchmarks/bench_scale_train.py --data /tmp/scale/alibaba_cli.npz --json /tmp/scale/train.json
     python benchmarks/bench_scale_train.py --quick                       # small synthetic graph, seconds
@@ -25,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import resource
 import sys
 import time
@@ -120,6 +131,93 @@ def bench_alibaba(args: argparse.Namespace) -> dict:
     return out
 
 
+def memory_watchdog(limit_gib: float, reserve_gib: float = 1.0, every: float = 0.5) -> None:
+    """End the process (exit 3) when its RSS passes ``limit_gib`` or the machine's available memory falls below
+    ``reserve_gib``: the acceptance bound is 20 GiB, and the machine (no swap) is shared with other jobs that an
+    out-of-memory kill could hit instead of this one."""
+    import threading
+
+    def status() -> tuple[float, float]:
+        with open("/proc/self/status", encoding="utf-8") as f:
+            rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            avail = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+        return rss / 2**20, avail / 2**20
+
+    def watch() -> None:
+        while True:
+            rss, avail = status()
+            if rss > limit_gib or avail < reserve_gib:
+                print(f"memory watchdog: RSS {rss:.2f} GiB, available {avail:.2f} GiB: stopping", file=sys.stderr,
+                      flush=True)
+                os._exit(3)
+            time.sleep(every)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def epoch_settings(args: argparse.Namespace) -> list[str]:
+    """The recipe of the epoch part: the default model, one epoch at ``--batch-size`` and ``--lr``."""
+    return ["train.epochs=1", f"train.batch_size={args.batch_size}", f"train.lr={args.lr}",
+            f"eval.max_valid_users={args.valid_users}", f"train.threads={args.threads}", "train.log_every=5",
+            "train.auc_pairs=20000", *args.set]
+
+
+def bench_epoch(args: argparse.Namespace) -> dict:
+    """Issue 32 point 1: one whole full-graph epoch at Alibaba size, its validation and popularity's."""
+    from bench_index import host_info
+    from hashgnn.data.splits import SplitConfig, make_split
+    from hashgnn.data.synth import SynthConfig, generate, load_synth
+    from hashgnn.evaluation.health import evaluate_popularity
+    from hashgnn.training.trainer import make_trainer
+
+    memory_watchdog(args.rss_limit_gib)
+    out: dict = {"command": " ".join(sys.argv), "host": host_info(), "load_average_start": os.getloadavg()}
+    t0 = time.perf_counter()
+    inter = (generate(SynthConfig(n_users=12_000, n_items=83_000, n_interactions=570_000, seed=0)).interactions
+             if args.quick else load_synth(args.data))
+    split = make_split(inter, SplitConfig(kind="temporal"))  # the paper's Alibaba protocol: last day is test
+    out.update(users=inter.n_users, items=inter.n_items, interactions=len(inter), split=split.summary(),
+               load_and_split_seconds=time.perf_counter() - t0)
+    settings = epoch_settings(args)
+    cfg = RunConfig().override(settings)
+    t0 = time.perf_counter()
+    trainer = make_trainer(cfg, split, progress=not args.no_progress)
+    out.update(settings=settings, trainer=type(trainer).__name__, setup_seconds=time.perf_counter() - t0,
+               steps_per_epoch=trainer.steps_per_epoch(), rss_after_setup_gib=peak_rss_gib())
+    validate, timed = trainer.validate, {}
+
+    def timed_validate(model):  # noqa: ANN001, ANN202 - the trainer's own validation, timed
+        start = time.perf_counter()
+        value = validate(model)
+        timed["seconds"] = time.perf_counter() - start
+        return value
+
+    trainer.validate = timed_validate  # type: ignore[method-assign]
+    t0 = time.perf_counter()
+    result = trainer.fit()
+    n = cfg.eval.valid_n
+    record = result.history[0]
+    out.update(fit_seconds=time.perf_counter() - t0, epoch_seconds=record["seconds"],
+               validation_seconds=timed.get("seconds"), validation_users=cfg.eval.max_valid_users,
+               valid_mode=cfg.eval.valid_mode, loss_log=result.log, peak_rss_gib_after_fit=peak_rss_gib())
+    out[f"valid_recall@{n}"] = record[f"valid_recall@{n}"]
+    t0 = time.perf_counter()  # the same seeded sample of validation users (evaluate_part's max_users)
+    pop = evaluate_popularity(split, "valid", (n,), cfg.eval.tie_seed, cfg.eval.max_valid_users)["standard"]
+    out.update({f"popularity_valid_recall@{n}": pop[f"recall@{n}"], "popularity_users": pop["users"],
+                "popularity_seconds": time.perf_counter() - t0})
+    out["recall_over_popularity"] = out[f"valid_recall@{n}"] / max(pop[f"recall@{n}"], 1e-12)
+    out.update(peak_rss_gib=peak_rss_gib(), load_average_end=os.getloadavg())
+    return out
+
+
+def epoch_result_path(out: dict, quick: bool) -> Path:
+    """``benchmarks/results/scale_train_<cpu>_<simd>[_quick].json``: one file per host, as the scan table's."""
+    slug = re.sub(r"[^a-z0-9]+", "-", out["host"]["model"].lower()).strip("-")
+    name = f"scale_train_{slug}_{out['host']['simd']}{'_quick' if quick else ''}.json"
+    return Path(__file__).resolve().parent / "results" / name
+
+
 def bench_gowalla(args: argparse.Namespace) -> dict:
     from hashgnn.data import load_split_for
     from hashgnn.training import Trainer
@@ -151,10 +249,14 @@ def bench_gowalla(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--part", choices=("alibaba", "gowalla"), default="alibaba")
+    p.add_argument("--part", choices=("alibaba", "epoch", "gowalla"), default="alibaba")
     p.add_argument("--data", default="/tmp/scale/alibaba_cli.npz", help="hashgnn data-synth output")
     p.add_argument("--quick", action="store_true", help="small synthetic graph instead of --data")
-    p.add_argument("--batch-size", type=int, default=4096)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 4096 (alibaba, gowalla), 2^20 (epoch)")
+    p.add_argument("--lr", type=float, default=0.01, help="epoch: Adam's learning rate")
+    p.add_argument("--valid-users", type=int, default=10_000, help="epoch: eval.max_valid_users")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--rss-limit-gib", type=float, default=20.0, help="epoch: stop past this RSS (the bound)")
     p.add_argument("--fanouts", type=int, nargs="+", default=[10, 5])
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=50)
@@ -171,11 +273,16 @@ def main() -> None:
     args = p.parse_args()
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     torch.set_num_threads(args.threads)
-    out = bench_alibaba(args) if args.part == "alibaba" else bench_gowalla(args)
+    if args.batch_size is None:
+        args.batch_size = 2**20 if args.part == "epoch" else 4096
+    parts = {"alibaba": bench_alibaba, "epoch": bench_epoch, "gowalla": bench_gowalla}
+    out = parts[args.part](args)
     text = json.dumps(out, indent=2)
     print(text)
     if args.json:
         args.json.write_text(text)
+    if args.part == "epoch":
+        epoch_result_path(out, args.quick).write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -367,7 +367,14 @@ class EvalConfig:
 
     ``test_curve`` (default off): at every validation also measure the test part (Recall and NDCG at ``valid_n``,
     same search mode) into ``history.json``, for learning curves against wall time. It is never read by model
-    selection or early stopping, and its evaluation time is left out of the run's training seconds."""
+    selection or early stopping, and its evaluation time is left out of the run's training seconds.
+
+    ``max_valid_users`` (default None: every validation user): validate on a seeded random sample of that many
+    validation users (the same sample at every validation; :func:`hashgnn.evaluation.protocol.evaluate_part`'s
+    ``max_users``). At the paper's Alibaba size an all-user validation scores hundreds of thousands of users
+    against 4.2 M items after every ``valid_every`` epochs; even a sample of 10,000 users took 684 s there after
+    one epoch of full-graph training (benchmarks/README.md, "Full-graph training at Alibaba size"). The
+    distributed trainer shards all users instead and rejects it."""
 
     ns: tuple[int, ...] = (20, 50, 100)
     n_candidates: int = DEFAULT_CANDIDATES
@@ -376,6 +383,7 @@ class EvalConfig:
     valid_mode: str = "auto"
     max_test_users: int | None = None
     test_curve: bool = False
+    max_valid_users: int | None = None
 
 
 @dataclass(frozen=True)
@@ -566,7 +574,7 @@ def _check_eval(e: EvalConfig) -> None:
     if any(n <= 0 for n in e.ns) or e.valid_n <= 0 or e.n_candidates <= 0:
         raise ConfigError(f"eval cut-offs must be > 0 (ns={e.ns}, valid_n={e.valid_n}, "
                           f"n_candidates={e.n_candidates})")
-    _positive(("eval.max_test_users", e.max_test_users))
+    _positive(("eval.max_test_users", e.max_test_users), ("eval.max_valid_users", e.max_valid_users))
     if e.valid_mode not in ("auto", "hamming", "hierarchical", "continuous"):
         raise ConfigError(f"eval.valid_mode must be auto|hamming|hierarchical|continuous, got {e.valid_mode!r}")
 

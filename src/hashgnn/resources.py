@@ -64,8 +64,14 @@ def estimate_training_memory(n_users: int, n_items: int, n_edges: int, config) -
     edges, from the model and train settings of ``config`` (a :class:`~hashgnn.config.RunConfig`).
 
     Every propagation step keeps all nodes' activations of every layer for backpropagation, so the dominant
-    terms are nodes × (embedding + layer widths + K) and the two-way edge list of the graph.
+    terms are nodes × (embedding + layer widths + K) and the two-way edge list of the graph. The activation and
+    evaluation terms are calibrated on measured peaks (issue 32: 2.71 GiB at 1/8 of the Alibaba size, batch
+    131,072): autograd keeps about one copy of every layer's width (a layer's output is the next one's saved
+    input) and the backward pass about one more in gradients; evaluation scores items in blocks of at most
+    :data:`~hashgnn.index.float_index.SCORE_BLOCK_BYTES`, after the training activations are freed.
     """
+    from hashgnn.index.float_index import SCORE_BLOCK_BYTES
+
     m, t = config.model, config.train
     n_nodes = n_users + n_items
     f32, i64 = 4, 8
@@ -78,12 +84,12 @@ def estimate_training_memory(n_users: int, n_items: int, n_edges: int, config) -
         "graph": 2 * n_edges * (2 * i64 + i64 + f32) * 2,
         # embedding table with its gradient and two Adam moments
         "parameters + Adam": 4 * n_nodes * m.embedding_dim * f32,
-        # activations kept for backward (input, aggregate, linear output, nonlinearity) per layer, + gradients
-        "activations": 2 * 4 * n_nodes * widths * f32,
+        # activations kept for backward (about one copy of every width), + their gradients
+        "activations": 2 * n_nodes * widths * f32,
         # hashed batch: users, positives, triplets × K, and their gradients
         "batch": 2 * batch * (2 + t.triplets) * m.n_bits * f32,
-        # validation: a block of users × all items scores, ranks and masks
-        "evaluation": 3 * min(n_users, 8192) * n_items * f32 + 2 * n_nodes * widths * f32,
+        # validation: score blocks (ranks and masks beside them) and every node's z and codes
+        "evaluation": 3 * min(min(n_users, 8192) * n_items * f32, SCORE_BLOCK_BYTES) + 2 * n_nodes * m.n_bits * f32,
     }
     return MemoryEstimate({k: int(v) for k, v in parts.items()})
 

@@ -190,6 +190,9 @@ class DistributedMiniBatchTrainer(MiniBatchTrainer):
         if not dist.is_initialized():
             raise ConfigError("DistributedMiniBatchTrainer needs an initialised process group "
                               "(init_distributed / torchrun)")
+        if config.eval.max_valid_users is not None:  # its validation shards every user over the ranks
+            raise ConfigError("eval.max_valid_users is not supported by distributed training (it validates on "
+                              "all users, sharded over the ranks)")
         rank, world = dist.get_rank(), dist.get_world_size()
         self.read_dir = run_dir
         super().__init__(config, split, run_dir if rank == 0 else None, progress and rank == 0, fanouts,

@@ -334,7 +334,8 @@ class MiniBatchTrainer(Trainer):
         mode = valid_mode(cfg)
         emb = self.embeddings(model, with_codes=mode != "continuous")
         res = evaluate_part(emb, self.split, "valid", modes=(mode,), ns=(cfg.eval.valid_n,),
-                            protocols=("standard",), n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed)
+                            protocols=("standard",), n_candidates=cfg.eval.n_candidates, tie_seed=cfg.eval.tie_seed,
+                            max_users=cfg.eval.max_valid_users)
         return res[mode]["standard"][f"recall@{cfg.eval.valid_n}"]
 
     def training_info(self) -> dict[str, Any]:

@@ -110,10 +110,12 @@ def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None 
     if m <= 0:
         raise ConfigError(f"--candidates must be > 0, got {m}")
     emb = model.embeddings()
-    if rerank_run is not None:
-        from hashgnn.evaluation.cascade import cascade_embeddings
+    if rerank_run is not None:  # the codes are the loaded model's: only the re-ranking run is read from disk
+        from hashgnn.evaluation.cascade import check_cascade_runs
+        from hashgnn.models.base import Embeddings
 
-        emb = cascade_embeddings(run_dir, rerank_run)
+        check_cascade_runs(run_dir, rerank_run)
+        emb = emb.rerank_with(Embeddings.load(rerank_run))
     t0 = time.perf_counter()
     results = evaluate_part(emb, model.split, "test", ns=cfg.eval.ns, n_candidates=m,
                             tie_seed=cfg.eval.tie_seed, max_users=cfg.eval.max_test_users, progress=progress)
@@ -260,8 +262,8 @@ def compare(runs: list[Path] = typer.Argument(..., help="run directories written
             baseline: str = typer.Option(None, "--baseline", help="a label: add Recall@50 as a share of "
                                          "its best search mode"),
             protocol: str = typer.Option("standard", "--protocol", help="standard | paper"),
-            out: Path = typer.Option(None, "--out", "-o", help="also write runs.csv, summary.csv and "
-                                     "table.md here")) -> None:
+            out: Path = typer.Option(None, "--out", "-o", help="also write runs.csv, summary.csv, "
+                                     "validation.csv, table.md and compare.json (provenance) here")) -> None:
     """One table of several runs: mean ± std over the runs of each label, by search mode."""
     from hashgnn.experiments.compare import compare_runs, parse_labels
 

@@ -66,6 +66,9 @@ class ConvergedPlan:
     #: variant of :attr:`init_from` → the setting its source's run directory goes to (``init_from``: start from
     #: its parameters; ``teacher``: distil its ranking, :mod:`hashgnn.training.teacher`)
     source_setting: dict[str, str] = field(default_factory=dict)
+    #: cascade variant → the numbers of Hamming candidates M to choose from on validation (``candidates`` in its
+    #: spec); a cascade without one searches with ``eval.n_candidates``
+    cascade_candidates: dict[str, list[int]] = field(default_factory=dict)
 
 
 def folder_name(dataset: str) -> str:
@@ -107,7 +110,9 @@ def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, s
                          {m: expand(known[m]["overrides"]) for m in chosen}, list(range(seeds or config["seeds"])),
                          Path(out or "results/converged"), list(config["common"]), list(sets),
                          config.get("published", {}), progress, {m for m in chosen if known[m].get("refit")},
-                         sources, cascades, settings)
+                         sources, cascades, settings,
+                         {m: list(known[m]["cascade"]["candidates"]) for m in cascades
+                          if "candidates" in known[m]["cascade"]})
     for dataset in plan.datasets:  # every configuration fails here, before any training
         for variant in plan.variants:
             run_config(plan, dataset, variant, 0)
@@ -124,6 +129,10 @@ def cascade_sources(known: dict[str, Any], chosen: list[str]) -> dict[str, tuple
         if any(p not in known or "cascade" in known[p] for p in pair):
             raise ConfigError(f"converged variant {name}: a cascade's codes and rerank must name trained variants, "
                               f"got {pair}")
+        choices = known[name]["cascade"].get("candidates", [1])
+        if not choices or not all(isinstance(m, int) and m > 0 for m in choices):
+            raise ConfigError(f"converged variant {name}: a cascade's candidates must be a list of numbers of Hamming "
+                              f"candidates > 0, got {choices!r}")
         cascades[name] = pair
     return cascades
 
@@ -259,9 +268,10 @@ def count_source(plan: ConvergedPlan, record: dict[str, Any], source: dict[str, 
 
 def cascade(plan: ConvergedPlan, name: str, codes: dict[str, Any], rerank: dict[str, Any]) -> dict[str, Any]:
     """Hierarchical search with ``codes``'s run's codes re-ranked by ``rerank``'s run's embeddings, on test: no
-    training and no choice (both runs were selected on validation, M is ``eval.n_candidates``). Its
+    training (both runs were selected on validation); M is ``eval.n_candidates``, or the one of the variant's
+    ``candidates`` with the best validation Recall@``eval.valid_n`` (:func:`choose_candidates`). Its
     ``train_seconds`` are both runs'; its ``epochs`` and ``best_epoch`` the codes run's. Measured again only when a
-    source run changed."""
+    source run or the candidate choices changed."""
     from hashgnn.data.loading import load_split_for
     from hashgnn.evaluation.cascade import cascade_embeddings
     from hashgnn.evaluation.protocol import evaluate_part
@@ -270,6 +280,8 @@ def cascade(plan: ConvergedPlan, name: str, codes: dict[str, Any], rerank: dict[
     done = run_path(plan, dataset, name, seed) / "converged.json"
     sources = {"codes_from": codes["method"], "rerank_from": rerank["method"],
                "source_seconds": [codes["train_seconds"], rerank["train_seconds"]]}
+    if name in plan.cascade_candidates:
+        sources["candidates"] = plan.cascade_candidates[name]
     if done.is_file():
         stored = json.loads(done.read_text())
         if all(stored.get(k) == v for k, v in sources.items()):
@@ -277,18 +289,35 @@ def cascade(plan: ConvergedPlan, name: str, codes: dict[str, Any], rerank: dict[
     cfg = RunConfig.from_dict(codes["config"])
     emb = cascade_embeddings(run_path(plan, dataset, codes["method"], seed),
                              run_path(plan, dataset, rerank["method"], seed))
-    metrics = evaluate_part(emb, load_split_for(cfg.data, cfg.split), "test", modes=("hierarchical",),
-                            ns=cfg.eval.ns, protocols=PROTOCOLS, n_candidates=cfg.eval.n_candidates,
-                            tie_seed=cfg.eval.tie_seed)["hierarchical"]
+    split = load_split_for(cfg.data, cfg.split)
+    n_candidates, by_candidates = cfg.eval.n_candidates, {}
+    if name in plan.cascade_candidates:
+        n_candidates, by_candidates = choose_candidates(emb, split, cfg, plan.cascade_candidates[name])
+    metrics = evaluate_part(emb, split, "test", modes=("hierarchical",), ns=cfg.eval.ns, protocols=PROTOCOLS,
+                            n_candidates=n_candidates, tie_seed=cfg.eval.tie_seed)["hierarchical"]
     record = {"dataset": dataset, "method": name, "seed": seed, "config": codes["config"], "bits": codes["bits"],
               "test": {"hierarchical": metrics["standard"]}, "test_paper": {"hierarchical": metrics["paper"]},
               "best_epoch": codes["best_epoch"], "best_valid": codes["best_valid"], "epochs": codes["epochs"],
               "train_seconds": codes["train_seconds"] + rerank["train_seconds"],
               "stopped": f"{codes['stopped']}+{rerank['stopped']}", "history": [], "environment": environment(),
-              **sources}
+              "n_candidates": n_candidates, "valid_by_candidates": by_candidates, **sources}
     done.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(done, json.dumps(record, indent=1, default=float))
     return record
+
+
+def choose_candidates(emb: Embeddings, split: Split, cfg: RunConfig,
+                      choices: list[int]) -> tuple[int, dict[int, float]]:
+    """The number of Hamming candidates M, among ``choices``, whose hierarchical search has the best validation
+    Recall@``eval.valid_n`` (a tie goes to the smaller M, the cheaper search), with every choice's figure."""
+    from hashgnn.evaluation.protocol import evaluate_part
+
+    metric = f"recall@{cfg.eval.valid_n}"
+    by_candidates = {m: evaluate_part(emb, split, "valid", modes=("hierarchical",), ns=(cfg.eval.valid_n,),
+                                      protocols=("standard",), n_candidates=m, tie_seed=cfg.eval.tie_seed)
+                     ["hierarchical"]["standard"][metric] for m in sorted(choices)}
+    best = max(by_candidates.values())
+    return min(m for m, v in by_candidates.items() if v == best), by_candidates
 
 
 def summary_rows(records: list[dict[str, Any]]) -> pd.DataFrame:

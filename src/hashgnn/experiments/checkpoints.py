@@ -13,22 +13,17 @@ import hashlib
 import shutil
 from functools import singledispatch
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hashgnn.config import RunConfig
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.experiments.caches import GRAPHSAGE_FAMILY
+from hashgnn.experiments.plan import Plan
+from hashgnn.experiments.store import CHECKPOINTS, ResultStore
 from hashgnn.models.base import Recommender
 from hashgnn.models.baselines.core import CoreBaseline
 from hashgnn.models.baselines.embedding import EmbeddingBaseline
 from hashgnn.training.rundir import RunDir
-
-if TYPE_CHECKING:
-    from hashgnn.experiments.plan import Plan
-    from hashgnn.experiments.store import ResultStore
-
-CHECKPOINTS = ".checkpoints"  # in the output folder; git-ignored, emptied as runs are stored
 
 
 def checkpoint_dir(plan: Plan, dataset: str, variant: str, seed: int) -> Path:

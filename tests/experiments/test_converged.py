@@ -148,6 +148,43 @@ def test_cascade_variant_measures_one_runs_codes_reranked_by_anothers_embeddings
         cascade_embeddings(runs / "HashGNN-LightGCN-2layers-seed0", tmp_path / "other/runs/log.csv/LightGCN-seed0")
 
 
+def test_cascade_with_candidates_chooses_m_on_validation_and_measures_test_at_it(tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    import hashgnn.experiments.converged.plan as converged
+    from hashgnn.config import RunConfig
+    from hashgnn.data.loading import load_split_for
+    from hashgnn.evaluation import cascade_embeddings, evaluate_part
+
+    config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
+    config["variants"]["chosen-m"] = {"cascade": {"codes": "HashGNN-LightGCN-2layers", "rerank": "LightGCN-fast",
+                                                  "candidates": [30, 1, 4]}}
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
+    monkeypatch.setattr(converged, "CONFIG_DIR", tmp_path / "configs")
+    data = _log(tmp_path / "log.csv")
+    sets = ["train.epochs=4", "train.valid_every=2", "train.patience=2", "train.batch_size=128", "train.lr=0.01",
+            "train.auc_pairs=50", "train.threads=1", "data.use_cache=false", "model.n_bits=16"]
+    run_converged(make_converged_plan([str(data)], ["chosen-m"], 1, tmp_path / "out", sets))
+    runs = tmp_path / "out" / "runs" / "log.csv"
+    record = json.loads((runs / "chosen-m-seed0" / "converged.json").read_text())
+    cfg = RunConfig.from_dict(record["config"])
+    split = load_split_for(cfg.data, cfg.split)
+    emb = cascade_embeddings(runs / "HashGNN-LightGCN-2layers-seed0", runs / "LightGCN-fast-seed0")
+    valid = {m: evaluate_part(emb, split, "valid", modes=("hierarchical",), ns=(20,), protocols=("standard",),
+                              n_candidates=m)["hierarchical"]["standard"]["recall@20"] for m in (1, 4, 30)}
+    assert {int(m): v for m, v in record["valid_by_candidates"].items()} == pytest.approx(valid)
+    best = max(valid.values())
+    assert record["n_candidates"] == min(m for m, v in valid.items() if v == best)
+    assert valid[1] < best  # one candidate per user cannot be the best, so a choice was made
+    test = evaluate_part(emb, split, "test", modes=("hierarchical",), ns=cfg.eval.ns, protocols=("standard",),
+                         n_candidates=record["n_candidates"])
+    assert test["hierarchical"]["standard"] == pytest.approx(record["test"]["hierarchical"])
+    config["variants"]["chosen-m"]["cascade"]["candidates"] = [0, 5]
+    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="candidates must be"):
+        make_converged_plan([str(data)], ["chosen-m"], 1, tmp_path / "out", sets)
+
+
 def test_taught_variant_trains_its_teacher_first_and_points_train_teacher_at_its_run(tmp_path: Path) -> None:
     from hashgnn.experiments.converged.plan import run_config
 

@@ -43,6 +43,9 @@ class ConvergedPlan:
     #: variant of :attr:`init_from` → the setting its source's run directory goes to (``init_from``: start from
     #: its parameters; ``teacher``: distil its ranking, :mod:`hashgnn.training.teacher`)
     source_setting: dict[str, str] = field(default_factory=dict)
+    #: cascade variant → the numbers of Hamming candidates M to choose from on validation (``candidates`` in its
+    #: spec); a cascade without one searches with ``eval.n_candidates``
+    cascade_candidates: dict[str, list[int]] = field(default_factory=dict)
 
 
 def folder_name(dataset: str) -> str:
@@ -84,7 +87,9 @@ def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, s
                          {m: expand(known[m]["overrides"]) for m in chosen}, list(range(seeds or config["seeds"])),
                          Path(out or "results/converged"), list(config["common"]), list(sets),
                          config.get("published", {}), progress, {m for m in chosen if known[m].get("refit")},
-                         sources, cascades, settings)
+                         sources, cascades, settings,
+                         {m: list(known[m]["cascade"]["candidates"]) for m in cascades
+                          if "candidates" in known[m]["cascade"]})
     for dataset in plan.datasets:  # every configuration fails here, before any training
         for variant in plan.variants:
             run_config(plan, dataset, variant, 0)
@@ -101,6 +106,10 @@ def cascade_sources(known: dict[str, Any], chosen: list[str]) -> dict[str, tuple
         if any(p not in known or "cascade" in known[p] for p in pair):
             raise ConfigError(f"converged variant {name}: a cascade's codes and rerank must name trained variants, "
                               f"got {pair}")
+        choices = known[name]["cascade"].get("candidates", [1])
+        if not choices or not all(isinstance(m, int) and m > 0 for m in choices):
+            raise ConfigError(f"converged variant {name}: a cascade's candidates must be a list of numbers of Hamming "
+                              f"candidates > 0, got {choices!r}")
         cascades[name] = pair
     return cascades
 

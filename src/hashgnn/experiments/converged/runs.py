@@ -155,9 +155,10 @@ def count_source(plan: ConvergedPlan, record: dict[str, Any], source: dict[str, 
 
 def cascade(plan: ConvergedPlan, name: str, codes: dict[str, Any], rerank: dict[str, Any]) -> dict[str, Any]:
     """Hierarchical search with ``codes``'s run's codes re-ranked by ``rerank``'s run's embeddings, on test: no
-    training and no choice (both runs were selected on validation, M is ``eval.n_candidates``). Its
+    training (both runs were selected on validation); M is ``eval.n_candidates``, or the one of the variant's
+    ``candidates`` with the best validation Recall@``eval.valid_n`` (:func:`choose_candidates`). Its
     ``train_seconds`` are both runs'; its ``epochs`` and ``best_epoch`` the codes run's. Measured again only when a
-    source run changed."""
+    source run or the candidate choices changed."""
     from hashgnn.data.loading import load_split_for
     from hashgnn.evaluation.cascade import cascade_embeddings
     from hashgnn.evaluation.protocol import evaluate_part
@@ -166,6 +167,8 @@ def cascade(plan: ConvergedPlan, name: str, codes: dict[str, Any], rerank: dict[
     done = run_path(plan, dataset, name, seed) / "converged.json"
     sources = {"codes_from": codes["method"], "rerank_from": rerank["method"],
                "source_seconds": [codes["train_seconds"], rerank["train_seconds"]]}
+    if name in plan.cascade_candidates:
+        sources["candidates"] = plan.cascade_candidates[name]
     if done.is_file():
         stored = json.loads(done.read_text())
         if all(stored.get(k) == v for k, v in sources.items()):
@@ -173,18 +176,35 @@ def cascade(plan: ConvergedPlan, name: str, codes: dict[str, Any], rerank: dict[
     cfg = RunConfig.from_dict(codes["config"])
     emb = cascade_embeddings(run_path(plan, dataset, codes["method"], seed),
                              run_path(plan, dataset, rerank["method"], seed))
-    metrics = evaluate_part(emb, load_split_for(cfg.data, cfg.split), "test", modes=("hierarchical",),
-                            ns=cfg.eval.ns, protocols=PROTOCOLS, n_candidates=cfg.eval.n_candidates,
-                            tie_seed=cfg.eval.tie_seed)["hierarchical"]
+    split = load_split_for(cfg.data, cfg.split)
+    n_candidates, by_candidates = cfg.eval.n_candidates, {}
+    if name in plan.cascade_candidates:
+        n_candidates, by_candidates = choose_candidates(emb, split, cfg, plan.cascade_candidates[name])
+    metrics = evaluate_part(emb, split, "test", modes=("hierarchical",), ns=cfg.eval.ns, protocols=PROTOCOLS,
+                            n_candidates=n_candidates, tie_seed=cfg.eval.tie_seed)["hierarchical"]
     record = {"dataset": dataset, "method": name, "seed": seed, "config": codes["config"], "bits": codes["bits"],
               "test": {"hierarchical": metrics["standard"]}, "test_paper": {"hierarchical": metrics["paper"]},
               "best_epoch": codes["best_epoch"], "best_valid": codes["best_valid"], "epochs": codes["epochs"],
               "train_seconds": codes["train_seconds"] + rerank["train_seconds"],
               "stopped": f"{codes['stopped']}+{rerank['stopped']}", "history": [], "environment": environment(),
-              **sources}
+              "n_candidates": n_candidates, "valid_by_candidates": by_candidates, **sources}
     done.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(done, json.dumps(record, indent=1, default=float))
     return record
+
+
+def choose_candidates(emb: Embeddings, split: Split, cfg: RunConfig,
+                      choices: list[int]) -> tuple[int, dict[int, float]]:
+    """The number of Hamming candidates M, among ``choices``, whose hierarchical search has the best validation
+    Recall@``eval.valid_n`` (a tie goes to the smaller M, the cheaper search), with every choice's figure."""
+    from hashgnn.evaluation.protocol import evaluate_part
+
+    metric = f"recall@{cfg.eval.valid_n}"
+    by_candidates = {m: evaluate_part(emb, split, "valid", modes=("hierarchical",), ns=(cfg.eval.valid_n,),
+                                      protocols=("standard",), n_candidates=m, tie_seed=cfg.eval.tie_seed)
+                     ["hierarchical"]["standard"][metric] for m in sorted(choices)}
+    best = max(by_candidates.values())
+    return min(m for m, v in by_candidates.items() if v == best), by_candidates
 
 
 def stored_records(out: Path) -> list[dict[str, Any]]:

@@ -296,7 +296,8 @@ def test_hashgnn_sp_killed_mid_stage_two_resumes_from_its_checkpoint_exactly(tmp
     from hashgnn.models.baselines import twostage
 
     split = checkerboard()
-    overrides = [*TINY_CORE, "train.epochs=6", "train.valid_every=1", "eval.valid_n=1"]
+    # p < 1 from step 2 on: the guided draws (torch.bernoulli) happen in every epoch, before the kill too
+    overrides = [*TINY_CORE, "train.epochs=6", "train.valid_every=1", "eval.valid_n=1", "model.p_every=2"]
     gs = BASELINES["GraphSage"](overrides=overrides).fit(split)  # stage one, shared as the experiments do
     straight = BASELINES["HashGNN_sp"](overrides=overrides).fit(split, graphsage=gs)
 

@@ -1,10 +1,10 @@
 """Checkpoints of the runs an experiment is training, in ``OUT/.checkpoints/``: a run killed mid-way continues
 from its last epoch when the experiment is started again, and its checkpoints are removed once it is stored.
 
-A core method (one :class:`~hashgnn.training.trainer.Trainer` run) or a shallow embedding baseline (MF, PTE, BiNE)
-checkpoints every epoch. The GraphSage stage shared by GraphSage, LSH and HashGNN_sp has its own folder, kept until
-every GraphSage-family row of the plan for that (dataset, seed) is stored, so a process started again loads the
-finished stage instead of training it twice.
+A core method (one :class:`~hashgnn.training.trainer.Trainer` run), a shallow embedding baseline (MF, PTE, BiNE)
+and HashGNN_sp's hash stage checkpoint every epoch. The GraphSage stage shared by GraphSage, LSH and HashGNN_sp has
+its own folder, kept until every GraphSage-family row of the plan for that (dataset, seed) is stored, so a process
+started again loads the finished stage instead of training it twice.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def fit_resumable(plan: Plan, model: Recommender, split: Split, path: Path) -> t
 
 @singledispatch
 def _fit(model: Recommender, split: Split, path: Path, experiment: str) -> tuple[float, bool]:
-    """A model with no checkpoints of its own starts over: HashGNN_sp's hash stage (minutes), LSH's projection."""
+    """A model with no checkpoints of its own starts over: LSH's projection (HashGNN_sp's hash stage is given its
+    folder where its shared GraphSage is, :func:`hashgnn.experiments.runs.fit_method`)."""
     model.fit(split)
     return 0.0, True
 

@@ -30,6 +30,7 @@ from hashgnn.experiments.reuse import params_json, resolved_json, store_same_run
 from hashgnn.experiments.store import ResultStore
 from hashgnn.models.base import Recommender
 from hashgnn.models.baselines import GraphSage
+from hashgnn.models.baselines.twostage import HashGNNSeparate
 from hashgnn.training.rundir import code_version, cpu_info, describe_cpu
 
 
@@ -50,6 +51,9 @@ def fit_method(plan: Plan, model: Recommender, split: Split, dataset: str, seed:
     graphsage, shared, before = _shared_graphsage(plan, model, split, (dataset, seed, stage.to_json()))
     if type(model) is GraphSage:
         model = graphsage
+    elif isinstance(model, HashGNNSeparate):  # its hash stage checkpoints, and resumes, like a core method
+        model.fit(split, graphsage=graphsage, checkpoint=checkpoint_dir(plan, dataset, variant, seed))
+        before += model.resumed_seconds
     else:
         model.fit(split, graphsage=graphsage)
     return model, time.perf_counter() - t0 + before, shared

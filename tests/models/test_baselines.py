@@ -255,6 +255,20 @@ class _Killed(Exception):
     pass
 
 
+def _dies_at_call(original, n: int):
+    """``original`` whose ``n``-th call raises :class:`_Killed`: for the validation, the kill of a run after the
+    updates of epoch ``n``, before its checkpoint."""
+    calls = []
+
+    def dies(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise _Killed
+        return original(*args, **kwargs)
+
+    return dies
+
+
 @pytest.mark.parametrize("name", ["MF", "PTE", "BiNE"])
 def test_embedding_baseline_killed_mid_fit_resumes_from_its_checkpoint_exactly(name: str, tmp_path, monkeypatch):
     from hashgnn.models.baselines import embedding
@@ -263,15 +277,8 @@ def test_embedding_baseline_killed_mid_fit_resumes_from_its_checkpoint_exactly(n
     params = {**TINY_EMB, "epochs": 6}
     straight = BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split)
 
-    original, calls = embedding.valid_recall, []
-
-    def dies_at_epoch_4(*args, **kwargs):  # validation of epoch 4 runs after its updates, before its checkpoint
-        calls.append(1)
-        if len(calls) == 4:
-            raise _Killed
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(embedding, "valid_recall", dies_at_epoch_4)
+    original = embedding.valid_recall
+    monkeypatch.setattr(embedding, "valid_recall", _dies_at_call(original, 4))
     with pytest.raises(_Killed):
         BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split, checkpoint=tmp_path)
     monkeypatch.setattr(embedding, "valid_recall", original)
@@ -301,15 +308,8 @@ def test_hashgnn_sp_killed_mid_stage_two_resumes_from_its_checkpoint_exactly(tmp
     gs = BASELINES["GraphSage"](overrides=overrides).fit(split)  # stage one, shared as the experiments do
     straight = BASELINES["HashGNN_sp"](overrides=overrides).fit(split, graphsage=gs)
 
-    original, calls = twostage.valid_recall, []
-
-    def dies_at_epoch_4(*args, **kwargs):  # validation of epoch 4 runs after its updates, before its checkpoint
-        calls.append(1)
-        if len(calls) == 4:
-            raise _Killed
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(twostage, "valid_recall", dies_at_epoch_4)
+    original = twostage.valid_recall
+    monkeypatch.setattr(twostage, "valid_recall", _dies_at_call(original, 4))
     with pytest.raises(_Killed):
         BASELINES["HashGNN_sp"](overrides=overrides).fit(split, graphsage=gs, checkpoint=tmp_path)
     monkeypatch.setattr(twostage, "valid_recall", original)

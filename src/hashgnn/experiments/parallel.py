@@ -82,7 +82,7 @@ def _run_unit(unit: list[RunSpec], kw: dict) -> int:
     before = store.added
     for spec in unit:
         train(plan, store, spec.dataset, spec.label, spec.seed, spec.method, variant=spec.variant,
-                           extra=list(spec.extra), **kw)
+              extra=list(spec.extra), **kw)
     return store.added - before
 
 

@@ -970,8 +970,8 @@ def test_number_helpers():
 
 def test_experiment_folders_record_command_commit_and_cpu(tmp_path: Path):
     from hashgnn.experiments import Options, make_plan
+    from hashgnn.experiments.plan import write_meta
     from hashgnn.experiments.runs import provenance
-    from hashgnn.experiments.store import write_meta
 
     plan = make_plan(Options("table2", quick=True, out=tmp_path / "t2", command="hashgnn experiment table2 --quick"))
     write_meta(plan)

@@ -1,4 +1,5 @@
-"""Experiments checkpoint their core runs: a killed experiment continues the run it was training."""
+"""Experiments checkpoint their runs (core methods, HashGNN_sp's hash stage): a killed experiment continues the run
+it was training."""
 
 from __future__ import annotations
 
@@ -67,6 +68,33 @@ def test_the_shared_graphsage_stage_resumes_and_is_removed_once_its_rows_are_sto
     run_experiment(_options(out, ["LSH", "GraphSage"]))
     runs = pd.read_csv(out / "runs.csv").set_index("variant")
     assert runs.loc["LSH", "shared_seconds"] == 0 and runs.loc["GraphSage", "shared_seconds"] > 0
+    assert not any((out / CHECKPOINTS).iterdir())
+
+
+def test_a_killed_hashgnn_sp_resumes_its_hash_stage_and_equals_an_uninterrupted_one(tmp_path: Path, monkeypatch):
+    from hashgnn.models.baselines import twostage
+
+    original, fired = twostage._StageTwoTrainer._end_of_epoch, []
+
+    def dies(self, model, optimizer, state, epoch):  # the hash stage, not the GraphSage stage before it
+        stop = original(self, model, optimizer, state, epoch)
+        if epoch == 2 and not fired:
+            fired.append(epoch)
+            raise _Killed
+        return stop
+
+    monkeypatch.setattr(twostage._StageTwoTrainer, "_end_of_epoch", dies)
+    out = tmp_path / "killed"
+    with pytest.raises(_Killed):
+        run_experiment(_options(out, ["HashGNN_sp"]))
+    own = out / CHECKPOINTS / "movielens-100k-HashGNN_sp-seed0"
+    assert (own / "checkpoints" / "last.pt").is_file()
+    run_experiment(_options(out, ["HashGNN_sp"]))  # GraphSage loaded from its stage folder, the hash stage resumed
+    run_experiment(_options(tmp_path / "straight", ["HashGNN_sp"]))
+    resumed, straight = (pd.read_csv(tmp_path / d / "results.csv") for d in ("killed", "straight"))
+    pd.testing.assert_frame_equal(resumed, straight)
+    runs = pd.read_csv(out / "runs.csv")
+    assert runs["resumed_after_epoch"].tolist() == [2] and runs["epochs_run"].tolist() == [3]
     assert not any((out / CHECKPOINTS).iterdir())
 
 

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from hashgnn.errors import ConfigError
-from hashgnn.experiments.converged import SUMMARY_COLUMNS, make_converged_plan, run_converged, stored_records
+from hashgnn.experiments.converged import make_converged_plan, run_converged
+from hashgnn.experiments.converged.report import SUMMARY_COLUMNS
+from hashgnn.experiments.converged.runs import stored_records
 
 
 def _log(path: Path) -> Path:
@@ -62,7 +64,7 @@ def test_unknown_variant_is_an_error_naming_the_choices(tmp_path: Path) -> None:
 
 
 def test_refit_replays_the_selected_epochs_and_learning_rate_steps_on_all_of_train() -> None:
-    from hashgnn.experiments.converged import refit_overrides
+    from hashgnn.experiments.converged.plan import refit_overrides
 
     record = {"config": {"train": {"lr": 0.01}}, "best_epoch": 60,
               "history": [{"epoch": 10, "lr": 0.01}, {"epoch": 20, "lr": 0.005}, {"epoch": 30, "lr": 0.005},
@@ -80,7 +82,7 @@ def test_every_planned_converged_run_is_a_valid_config(tmp_path: Path) -> None:
 
 def test_warm_started_variant_trains_its_source_first_and_refits_from_the_sources_refit(tmp_path: Path,
                                                                                         monkeypatch) -> None:
-    import hashgnn.experiments.converged as converged
+    import hashgnn.experiments.converged.plan as converged
 
     config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
     config["variants"]["HashGNN-LightGCN-warm"]["refit"] = True  # a warm-started variant that is refit too
@@ -148,7 +150,7 @@ def test_cascade_variant_measures_one_runs_codes_reranked_by_anothers_embeddings
 
 def test_cascade_with_candidates_chooses_m_on_validation_and_measures_test_at_it(tmp_path: Path,
                                                                                  monkeypatch) -> None:
-    import hashgnn.experiments.converged as converged
+    import hashgnn.experiments.converged.plan as converged
     from hashgnn.config import RunConfig
     from hashgnn.data.loading import load_split_for
     from hashgnn.evaluation import cascade_embeddings, evaluate_part
@@ -184,7 +186,7 @@ def test_cascade_with_candidates_chooses_m_on_validation_and_measures_test_at_it
 
 
 def test_taught_variant_trains_its_teacher_first_and_points_train_teacher_at_its_run(tmp_path: Path) -> None:
-    from hashgnn.experiments.converged import run_config
+    from hashgnn.experiments.converged.plan import run_config
 
     plan = make_converged_plan(["gowalla"], ["HashGNN-LightGCN-2layers-taught"], 2, tmp_path / "out", [])
     assert list(plan.variants) == ["LightGCN-fast", "HashGNN-LightGCN-2layers-taught"]
@@ -195,7 +197,7 @@ def test_taught_variant_trains_its_teacher_first_and_points_train_teacher_at_its
 
 
 def test_cascade_of_a_cascade_is_an_error(tmp_path: Path, monkeypatch) -> None:
-    import hashgnn.experiments.converged as converged
+    import hashgnn.experiments.converged.plan as converged
 
     config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
     config["variants"]["nested"] = {"cascade": {"codes": "HashGNN-LightGCN-2layers+LightGCN-fast-rerank",
@@ -208,7 +210,7 @@ def test_cascade_of_a_cascade_is_an_error(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_time_to_target_is_the_first_test_point_at_or_above_it() -> None:
-    from hashgnn.experiments.converged import time_to_target
+    from hashgnn.experiments.converged.report import time_to_target
 
     curves = pd.DataFrame({"dataset": ["d"] * 4 + ["e"], "method": ["A", "A", "A", "B", "A"], "seed": 0,
                            "epoch": [10, 20, 30, 10, 10], "seconds": [5.0, 9.0, 14.0, 3.0, 1.0],

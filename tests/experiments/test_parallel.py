@@ -12,6 +12,7 @@ from hashgnn.errors import ConfigError
 from hashgnn.experiments import Options, make_plan, run_experiment
 from hashgnn.experiments.parallel import run_parallel, threads_per_job, units
 from hashgnn.experiments.plan import RunSpec, planned_runs
+from hashgnn.experiments.runs import train_and_evaluate
 
 
 def test_graphsage_family_of_a_seed_is_one_unit_and_other_methods_run_alone():
@@ -64,5 +65,5 @@ def test_a_failing_run_stops_the_workers_and_its_error_reaches_the_caller(tmp_pa
     good = planned_runs(plan)
     bad = RunSpec(good[0].dataset, good[0].label, 0, "GraphSage", "GraphSage", extra=("train.epochs=0",))
     with pytest.raises(ConfigError, match="train.epochs"):
-        run_parallel(plan, [bad, *good], jobs=2)
+        run_parallel(plan, [bad, *good], 2, train_and_evaluate)
     assert multiprocessing.active_children() == []

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from hashgnn.experiments import Options, make_plan
-from hashgnn.experiments.store import ResultStore, write_meta
+from hashgnn.experiments.plan import write_meta
+from hashgnn.experiments.store import ResultStore
 
 ADDS = 25
 

@@ -255,6 +255,20 @@ class _Killed(Exception):
     pass
 
 
+def _dies_at_call(original, n: int):
+    """``original`` whose ``n``-th call raises :class:`_Killed`: for the validation, the kill of a run after the
+    updates of epoch ``n``, before its checkpoint."""
+    calls = []
+
+    def dies(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise _Killed
+        return original(*args, **kwargs)
+
+    return dies
+
+
 @pytest.mark.parametrize("name", ["MF", "PTE", "BiNE"])
 def test_embedding_baseline_killed_mid_fit_resumes_from_its_checkpoint_exactly(name: str, tmp_path, monkeypatch):
     from hashgnn.models.baselines import embedding
@@ -263,15 +277,8 @@ def test_embedding_baseline_killed_mid_fit_resumes_from_its_checkpoint_exactly(n
     params = {**TINY_EMB, "epochs": 6}
     straight = BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split)
 
-    original, calls = embedding.valid_recall, []
-
-    def dies_at_epoch_4(*args, **kwargs):  # validation of epoch 4 runs after its updates, before its checkpoint
-        calls.append(1)
-        if len(calls) == 4:
-            raise _Killed
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(embedding, "valid_recall", dies_at_epoch_4)
+    original = embedding.valid_recall
+    monkeypatch.setattr(embedding, "valid_recall", _dies_at_call(original, 4))
     with pytest.raises(_Killed):
         BASELINES[name](overrides=["eval.valid_n=1"], **params).fit(split, checkpoint=tmp_path)
     monkeypatch.setattr(embedding, "valid_recall", original)
@@ -288,6 +295,42 @@ def test_embedding_baseline_killed_mid_fit_resumes_from_its_checkpoint_exactly(n
 
     other = BASELINES[name](overrides=["eval.valid_n=1"], **{**params, "lr": 0.01}).fit(split, checkpoint=tmp_path)
     assert other.resumed_epoch == 0  # a checkpoint of other settings is not continued
+
+
+def test_hashgnn_sp_killed_mid_stage_two_resumes_from_its_checkpoint_exactly(tmp_path, monkeypatch):
+    """Stage two's guided draws come from one torch stream across epochs: its checkpoint carries the stream's state,
+    so a run killed after epoch 3 and continued equals one never interrupted, bit for bit."""
+    from hashgnn.models.baselines import twostage
+
+    split = checkerboard()
+    # p < 1 from step 2 on: the guided draws (torch.bernoulli) happen in every epoch, before the kill too
+    overrides = [*TINY_CORE, "train.epochs=6", "train.valid_every=1", "eval.valid_n=1", "model.p_every=2"]
+    gs = BASELINES["GraphSage"](overrides=overrides).fit(split)  # stage one, shared as the experiments do
+    straight = BASELINES["HashGNN_sp"](overrides=overrides).fit(split, graphsage=gs)
+
+    original = twostage.valid_recall
+    monkeypatch.setattr(twostage, "valid_recall", _dies_at_call(original, 4))
+    with pytest.raises(_Killed):
+        BASELINES["HashGNN_sp"](overrides=overrides).fit(split, graphsage=gs, checkpoint=tmp_path)
+    monkeypatch.setattr(twostage, "valid_recall", original)
+    assert RunDir(tmp_path).load_checkpoint("last")["epoch"] == 3
+    resumed = BASELINES["HashGNN_sp"](overrides=overrides).fit(split, graphsage=gs, checkpoint=tmp_path)
+    assert resumed.resumed_epoch == 3 and len(resumed.history) == 6
+    assert [r["loss"] for r in resumed.log] == [r["loss"] for r in straight.log]
+    a, b = resumed.embeddings(), straight.embeddings()
+    assert np.array_equal(a.user_z, b.user_z) and np.array_equal(a.item_z, b.item_z)
+    assert np.array_equal(a.user_codes, b.user_codes) and np.array_equal(a.item_codes, b.item_codes)
+
+    again = BASELINES["HashGNN_sp"](overrides=overrides).fit(split, graphsage=gs, checkpoint=tmp_path)
+    assert again.resumed_epoch == 6 and np.array_equal(again.embeddings().user_z, b.user_z)  # finished: loaded
+    checkpoint = RunDir(tmp_path).load_checkpoint("last")
+    stage_two = twostage._StageTwoTrainer(straight.frozen_u, straight.config, split)
+    assert stage_two.can_continue(checkpoint)
+    another_u = twostage._StageTwoTrainer(straight.frozen_u + 1e-6, straight.config, split)
+    assert not another_u.can_continue(checkpoint)  # another GraphSage's u: started over, not continued
+    other = BASELINES["HashGNN_sp"](overrides=[*overrides, "train.lr=0.01"])
+    other.graphsage = BASELINES["GraphSage"](overrides=[*overrides, "train.lr=0.01"]).fit(split)
+    assert other.fit(split, graphsage=other.graphsage, checkpoint=tmp_path).resumed_epoch == 0  # other settings
 
 
 #: What each method's own training loop gave before MF, PTE, BiNE and HashGNN_sp's stage two moved onto the one

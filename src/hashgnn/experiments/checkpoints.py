@@ -1,10 +1,10 @@
 """Checkpoints of the runs an experiment is training, in ``OUT/.checkpoints/``: a run killed mid-way continues
 from its last epoch when the experiment is started again, and its checkpoints are removed once it is stored.
 
-A core method (one :class:`~hashgnn.training.trainer.Trainer` run) or a shallow embedding baseline (MF, PTE, BiNE)
-checkpoints every epoch. The GraphSage stage shared by GraphSage, LSH and HashGNN_sp has its own folder, kept until
-every GraphSage-family row of the plan for that (dataset, seed) is stored, so a process started again loads the
-finished stage instead of training it twice.
+A core method (one :class:`~hashgnn.training.trainer.Trainer` run), a shallow embedding baseline (MF, PTE, BiNE)
+and HashGNN_sp's hash stage checkpoint every epoch. The GraphSage stage shared by GraphSage, LSH and HashGNN_sp has
+its own folder, kept until every GraphSage-family row of the plan for that (dataset, seed) is stored, so a process
+started again loads the finished stage instead of training it twice.
 """
 
 from __future__ import annotations
@@ -13,22 +13,17 @@ import hashlib
 import shutil
 from functools import singledispatch
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hashgnn.config import RunConfig
 from hashgnn.data.splits import Split
 from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.experiments.caches import GRAPHSAGE_FAMILY
+from hashgnn.experiments.plan import Plan
+from hashgnn.experiments.store import CHECKPOINTS, ResultStore
 from hashgnn.models.base import Recommender
 from hashgnn.models.baselines.core import CoreBaseline
 from hashgnn.models.baselines.embedding import EmbeddingBaseline
 from hashgnn.training.rundir import RunDir
-
-if TYPE_CHECKING:
-    from hashgnn.experiments.plan import Plan
-    from hashgnn.experiments.store import ResultStore
-
-CHECKPOINTS = ".checkpoints"  # in the output folder; git-ignored, emptied as runs are stored
 
 
 def checkpoint_dir(plan: Plan, dataset: str, variant: str, seed: int) -> Path:
@@ -56,7 +51,8 @@ def fit_resumable(plan: Plan, model: Recommender, split: Split, path: Path) -> t
 
 @singledispatch
 def _fit(model: Recommender, split: Split, path: Path, experiment: str) -> tuple[float, bool]:
-    """A model with no checkpoints of its own starts over: HashGNN_sp's hash stage (minutes), LSH's projection."""
+    """A model with no checkpoints of its own starts over: LSH's projection (HashGNN_sp's hash stage is given its
+    folder where its shared GraphSage is, :func:`hashgnn.experiments.runs.fit_method`)."""
     model.fit(split)
     return 0.0, True
 

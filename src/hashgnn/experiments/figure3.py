@@ -13,10 +13,10 @@ import pandas as pd
 
 from hashgnn.config import RunConfig, config_differences
 from hashgnn.errors import ConfigError
-from hashgnn.experiments.plan import Experiment, Plan, RunSpec, method_grid, run_config
+from hashgnn.experiments.plan import Experiment, Plan, RunSpec, method_grid, run_config, write_meta
 from hashgnn.experiments.report import fmt, heading, md_table, recall_curves, summarize
 from hashgnn.experiments.runs import train_planned
-from hashgnn.experiments.store import ResultStore, write_meta
+from hashgnn.experiments.store import ResultStore
 from hashgnn.io_utils import atomic_write_text
 
 

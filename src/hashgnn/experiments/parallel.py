@@ -16,6 +16,9 @@ Units are handed to a ``spawn`` pool as workers free up (greedy, in plan order).
 the shared :class:`~hashgnn.experiments.store.ResultStore` (file-locked), so an interrupted parallel experiment
 resumes exactly as a serial one does (stored runs skipped, checkpointed runs continued). Each worker gets
 ``cores // jobs`` torch threads unless the runs set ``train.threads`` themselves.
+
+What trains one run is handed in (:func:`hashgnn.experiments.runs.train_and_evaluate`, pickled by reference like the
+experiment): :mod:`.runs` starts the pool, so this module does not import it back.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ import functools
 import multiprocessing
 import os
 from collections.abc import Callable
+from typing import Any
 
 from hashgnn.experiments.caches import GRAPHSAGE_FAMILY
 from hashgnn.experiments.plan import Experiment, Options, Plan, RunSpec, build_method, make_plan, run_config
 from hashgnn.experiments.reuse import params_json, resolved_json
-from hashgnn.experiments.runs import train_and_evaluate
 from hashgnn.experiments.store import ResultStore
 
 
@@ -56,41 +59,45 @@ def threads_per_job(jobs: int) -> int:
     return max(1, cores // jobs)
 
 
+#: trains one run: ``(plan, store, dataset, label, seed, method, variant=, extra=, **kw)``, as
+#: :func:`hashgnn.experiments.runs.train_and_evaluate`
+TrainRun = Callable[..., Any]
+
 _WORKER: dict[str, object] = {}
 
 
-def _start_worker(options: Options, experiment: Experiment, threads: int) -> None:
+def _start_worker(options: Options, experiment: Experiment, train: TrainRun, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
     # the parent has already emptied the folder if --fresh was given; progress bars of parallel runs would interleave
     options = dataclasses.replace(options, fresh=False, progress=False)
     plan = make_plan(options, experiment)
-    _WORKER["plan"], _WORKER["store"] = plan, ResultStore(plan.out, fresh=False)
+    _WORKER["plan"], _WORKER["store"], _WORKER["train"] = plan, ResultStore(plan.out, fresh=False), train
 
 
 def _run_unit(unit: list[RunSpec], kw: dict) -> int:
-    plan, store = _WORKER["plan"], _WORKER["store"]
-    assert isinstance(plan, Plan) and isinstance(store, ResultStore)
+    plan, store, train = _WORKER["plan"], _WORKER["store"], _WORKER["train"]
+    assert isinstance(plan, Plan) and isinstance(store, ResultStore) and callable(train)
     before = store.added
     for spec in unit:
-        train_and_evaluate(plan, store, spec.dataset, spec.label, spec.seed, spec.method, variant=spec.variant,
-                           extra=list(spec.extra), **kw)
+        train(plan, store, spec.dataset, spec.label, spec.seed, spec.method, variant=spec.variant,
+              extra=list(spec.extra), **kw)
     return store.added - before
 
 
-def run_parallel(plan: Plan, specs: list[RunSpec], jobs: int, after_run: Callable[[], object] | None = None,
-                 **kw) -> int:
-    """Train ``specs`` in ``jobs`` worker processes; ``after_run`` is called in this process whenever a unit that
-    trained something finishes. Returns the number of runs stored. The first failing run stops the others (their
-    checkpoints stay, so the experiment run again continues them) and its error is raised here."""
+def run_parallel(plan: Plan, specs: list[RunSpec], jobs: int, train: TrainRun,
+                 after_run: Callable[[], object] | None = None, **kw) -> int:
+    """Train ``specs`` with ``train`` in ``jobs`` worker processes; ``after_run`` is called in this process whenever
+    a unit that trained something finishes. Returns the number of runs stored. The first failing run stops the
+    others (their checkpoints stay, so the experiment run again continues them) and its error is raised here."""
     todo = units(plan, specs)
     if not todo:
         return 0
     stored = 0
     context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
     pool = context.Pool(min(jobs, len(todo)), initializer=_start_worker,
-                        initargs=(plan.options, plan.experiment, threads_per_job(jobs)))
+                        initargs=(plan.options, plan.experiment, train, threads_per_job(jobs)))
     try:
         for added in pool.imap_unordered(functools.partial(_run_unit, kw=kw), todo):
             stored += added

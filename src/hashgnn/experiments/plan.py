@@ -1,5 +1,6 @@
 """The plan of an experiment: what the command line asked for (:class:`Options`) merged with the experiment's JSON
-config (:class:`Plan`), and the runs that follow from it (:class:`RunSpec`, :func:`planned_runs`).
+config (:class:`Plan`), the runs that follow from it (:class:`RunSpec`, :func:`planned_runs`), and the plan as the
+output folder records it (:func:`write_meta`: ``command.txt``, ``experiment.json``).
 
 Generic: this module knows no experiment. Each experiment module describes itself with an :class:`Experiment` (how
 it runs, which runs it plans, what it checks before any work), which :mod:`hashgnn.experiments` looks up by name
@@ -9,21 +10,23 @@ and hands to :func:`make_plan`, so that nothing here imports an experiment.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hashgnn.config import RunConfig
 from hashgnn.data.datasets import get_dataset
 from hashgnn.errors import ConfigError
 from hashgnn.experiments.caches import SharedGraphSage, SplitCache
 from hashgnn.experiments.paper import DATASET_LABELS, SUBSTITUTES
+from hashgnn.experiments.store import ResultStore
+from hashgnn.io_utils import atomic_write_text
 from hashgnn.models.baselines import BASELINES, canonical_name
 from hashgnn.models.baselines.embedding import EmbeddingBaseline
-
-if TYPE_CHECKING:
-    from hashgnn.experiments.store import ResultStore
+from hashgnn.training.rundir import describe_cpu, environment
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 #: the experiments of ``configs/NAME.json``; ``converged`` has its own plan (:mod:`hashgnn.experiments.converged`)
@@ -178,7 +181,7 @@ def make_plan(options: Options, experiment: Experiment) -> Plan:
 
 def check_source_folder(options: Options, out: Path) -> None:
     """Reject ``--from-results`` into the source folder itself (whose ``command.txt`` and ``experiment.json``
-    :func:`~hashgnn.experiments.store.write_meta` would overwrite); the source's contents are checked by the
+    :func:`write_meta` would overwrite); the source's contents are checked by the
     experiment's own ``check_source``."""
     if options.source is not None and out.resolve() == options.source.resolve():
         raise ConfigError(f"--from-results {options.source}: --out must be another folder, {options.name} would "
@@ -199,3 +202,29 @@ def build_method(plan: Plan, method: str, cfg: RunConfig, extra_params: dict | N
         params = {**plan.params, **settings.get("params", {}), **(extra_params or {})}
         return factory(config=cfg, progress=plan.options.progress, **params)
     return factory(config=cfg, progress=plan.options.progress)
+
+
+def _command_history(plan: Plan, command: str) -> str:
+    """Every distinct command that wrote into the folder, one per line, oldest first: a resumed experiment, or
+    several processes sharing the folder with their own ``--methods``, keep all; a fresh folder starts over."""
+    path = plan.out / "command.txt"
+    # not "has runs.csv": a second process may start before the first has stored a run
+    resuming = not plan.options.fresh and path.is_file()
+    lines = path.read_text().splitlines() if resuming else []
+    return "\n".join([*lines, *([command] if command not in lines else [])]) + "\n"
+
+
+def write_meta(plan: Plan, extra: dict | None = None) -> None:
+    """``command.txt`` (the exact command), ``experiment.json`` (the resolved plan) in the output folder."""
+    plan.out.mkdir(parents=True, exist_ok=True)
+    command = plan.options.command or " ".join(sys.argv)
+    atomic_write_text(plan.out / "command.txt", _command_history(plan, command))
+    # the command, commit, dirty flag, date and CPU at the top level: what a README figure's provenance needs
+    env = environment()
+    meta = {"experiment": plan.name, "command": command, "git_commit": env["git_commit"],
+            "git_dirty": env["git_dirty"], "cpu": describe_cpu(env["cpu"]),
+            "quick": plan.quick, "datasets": plan.datasets, "seeds": plan.seeds,
+            "methods": plan.methods, "overrides": plan.overrides, "params": plan.params,
+            "config": plan.config, "environment": env, "started": datetime.now().isoformat(),
+            **(extra or {})}
+    atomic_write_text(plan.out / "experiment.json", json.dumps(meta, indent=2, default=str) + "\n")

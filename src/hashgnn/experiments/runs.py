@@ -24,11 +24,13 @@ from hashgnn.errors import ConfigError
 from hashgnn.evaluation.protocol import evaluate_part
 from hashgnn.experiments.caches import shared_stage_config
 from hashgnn.experiments.checkpoints import checkpoint_dir, fit_resumable, remove_checkpoints, stage_dir
+from hashgnn.experiments.parallel import run_parallel
 from hashgnn.experiments.plan import Plan, build_method, planned_runs, run_config
 from hashgnn.experiments.reuse import params_json, resolved_json, store_same_run
 from hashgnn.experiments.store import ResultStore
 from hashgnn.models.base import Recommender
 from hashgnn.models.baselines import GraphSage
+from hashgnn.models.baselines.twostage import HashGNNSeparate
 from hashgnn.training.rundir import code_version, cpu_info, describe_cpu
 
 
@@ -49,6 +51,9 @@ def fit_method(plan: Plan, model: Recommender, split: Split, dataset: str, seed:
     graphsage, shared, before = _shared_graphsage(plan, model, split, (dataset, seed, stage.to_json()))
     if type(model) is GraphSage:
         model = graphsage
+    elif isinstance(model, HashGNNSeparate):  # its hash stage checkpoints, and resumes, like a core method
+        model.fit(split, graphsage=graphsage, checkpoint=checkpoint_dir(plan, dataset, variant, seed))
+        before += model.resumed_seconds
     else:
         model.fit(split, graphsage=graphsage)
     return model, time.perf_counter() - t0 + before, shared
@@ -194,11 +199,8 @@ def train_planned(plan: Plan, store: ResultStore, after_run: Callable[[], object
     long experiment's tables show the runs finished so far. With ``--jobs N`` > 1 the runs not yet stored are
     trained by N worker processes (:mod:`hashgnn.experiments.parallel`)."""
     if plan.options.jobs > 1:
-        # lazy: the worker pool (which itself trains through this module) is only needed with --jobs
-        from hashgnn.experiments.parallel import run_parallel
-
         todo = [s for s in planned_runs(plan) if not store.done(s.dataset, s.variant, s.seed)]
-        run_parallel(plan, todo, plan.options.jobs, after_run, **kw)
+        run_parallel(plan, todo, plan.options.jobs, train_and_evaluate, after_run, **kw)
         return
     for spec in planned_runs(plan):
         before = store.added

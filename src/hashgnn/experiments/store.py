@@ -1,6 +1,7 @@
 """An experiment's output folder: the stored runs (:class:`ResultStore`: ``results.csv``, long metrics
-``dataset, label, variant, method, seed, mode, protocol, metric, value``; ``runs.csv``, one row per run) and the
-folder's provenance (:func:`write_meta`: ``command.txt``, ``experiment.json``).
+``dataset, label, variant, method, seed, mode, protocol, metric, value``; ``runs.csv``, one row per run) and where
+the runs in training keep their checkpoints (:data:`CHECKPOINTS`). The folder's provenance (``command.txt``,
+``experiment.json``) is written from the plan, by :func:`hashgnn.experiments.plan.write_meta`.
 
 Every run is appended to the store as soon as it is evaluated, so an interrupted experiment continues where it
 stopped (``fresh=False``): stored runs are skipped.
@@ -8,22 +9,17 @@ stopped (``fresh=False``): stored runs are skipped.
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 from filelock import FileLock
 
-from hashgnn.experiments.checkpoints import CHECKPOINTS
 from hashgnn.io_utils import atomic_write_text
-from hashgnn.training.rundir import describe_cpu, environment
 
-if TYPE_CHECKING:
-    from hashgnn.experiments.plan import Plan
+#: the folder of the runs in training, in the output folder (:mod:`hashgnn.experiments.checkpoints`); git-ignored,
+#: emptied as runs are stored
+CHECKPOINTS = ".checkpoints"
 
 #: Registry names that changed meaning: runs stored under the old name are read under the new one. Until
 #: 2026-12-07 "LightGCN" was LightGCN propagation under HashGNN's tanh head and eq. 7 (now "LightGCN_eq7");
@@ -116,29 +112,3 @@ class ResultStore:
             atomic_write_text(self.results_path, results.to_csv(index=False))
             atomic_write_text(self.runs_path, runs.to_csv(index=False))
         self.added += 1
-
-
-def _command_history(plan: Plan, command: str) -> str:
-    """Every distinct command that wrote into the folder, one per line, oldest first: a resumed experiment, or
-    several processes sharing the folder with their own ``--methods``, keep all; a fresh folder starts over."""
-    path = plan.out / "command.txt"
-    # not "has runs.csv": a second process may start before the first has stored a run
-    resuming = not plan.options.fresh and path.is_file()
-    lines = path.read_text().splitlines() if resuming else []
-    return "\n".join([*lines, *([command] if command not in lines else [])]) + "\n"
-
-
-def write_meta(plan: Plan, extra: dict | None = None) -> None:
-    """``command.txt`` (the exact command), ``experiment.json`` (the resolved plan) in the output folder."""
-    plan.out.mkdir(parents=True, exist_ok=True)
-    command = plan.options.command or " ".join(sys.argv)
-    atomic_write_text(plan.out / "command.txt", _command_history(plan, command))
-    # the command, commit, dirty flag, date and CPU at the top level: what a README figure's provenance needs
-    env = environment()
-    meta = {"experiment": plan.name, "command": command, "git_commit": env["git_commit"],
-            "git_dirty": env["git_dirty"], "cpu": describe_cpu(env["cpu"]),
-            "quick": plan.quick, "datasets": plan.datasets, "seeds": plan.seeds,
-            "methods": plan.methods, "overrides": plan.overrides, "params": plan.params,
-            "config": plan.config, "environment": env, "started": datetime.now().isoformat(),
-            **(extra or {})}
-    atomic_write_text(plan.out / "experiment.json", json.dumps(meta, indent=2, default=str) + "\n")

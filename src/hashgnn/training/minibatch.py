@@ -161,8 +161,6 @@ class MiniBatchTrainer(Trainer):
                  fanouts: Sequence[int] | None = None, chunk_size: int = DEFAULT_CHUNK,
                  sparse_embedding: bool = False, rank: int = 0, world_size: int = 1,
                  debias: bool | None = None) -> None:
-        # Deliberately not Trainer.__init__: it builds the full-graph operators (GiBs at scale) we never use.
-        self.config = config.validate()
         if config.model.encoder != "sage":
             raise ConfigError(f"mini-batch training needs model.encoder='sage', got {config.model.encoder!r}")
         if sparse_embedding and config.train.weight_decay:
@@ -170,25 +168,28 @@ class MiniBatchTrainer(Trainer):
                               "train.weight_decay=0")
         if not 0 <= rank < world_size:
             raise ConfigError(f"rank {rank} is outside world size {world_size}")
-        self.split, self.run_dir, self.progress = split, run_dir, progress
         self.rank, self.world_size = rank, world_size
         self.fanouts = tuple(int(f) for f in fanouts) if fanouts is not None else fanouts_from_config(config)
         if len(self.fanouts) != len(config.model.dims):
             raise ConfigError(f"{len(self.fanouts)} fan-outs for {len(config.model.dims)} encoder layers")
         self.chunk_size = chunk_size
         self.sparse_embedding = sparse_embedding
-        train = self._setup_split(config, split)
-        self.bipartite = BipartiteGraph.from_interactions(train)
-        self.csr = CSRGraph.from_bipartite(self.bipartite)
-        self.neighbors = NeighborSampler(self.bipartite, list(self.fanouts), seed=config.seed, csr=self.csr)
         self.debias = config.train.debias if debias is None else debias
-        self._degrees = self.csr.degrees()
-        self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
-        self._auc_pairs = self._held_out_pairs()
         self.on_step: list[Callable[[MiniBatchTrainer, HashGNNModel, int], None]] = []
         #: Stop each epoch after this many steps (benchmarks measuring throughput); None = whole epoch.
         self.max_steps_per_epoch: int | None = None
         self._forward: nn.Module | None = None
+        super().__init__(config, split, run_dir, progress)  # validates, then the split and :meth:`_prepare`
+
+    def _prepare(self, train) -> None:
+        """The sampled steps' inputs instead of the full-graph operators (GiBs at scale, never used here): the
+        train graph's CSR and neighbour sampler, the negative sampler and the held-out AUC pairs."""
+        self.bipartite = BipartiteGraph.from_interactions(train)
+        self.csr = CSRGraph.from_bipartite(self.bipartite)
+        self.neighbors = NeighborSampler(self.bipartite, list(self.fanouts), seed=self.config.seed, csr=self.csr)
+        self._degrees = self.csr.degrees()
+        self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
+        self._auc_pairs = self._held_out_pairs()
 
     # --- hooks the distributed trainer overrides -----------------------------------------------------------
     def wrap_forward(self, forward: SampledForward) -> nn.Module:

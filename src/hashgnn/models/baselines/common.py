@@ -1,18 +1,23 @@
-"""Pieces every baseline shares: the "seen items" matrix, validation on the valid part, and the fitted-state
-attributes the experiments read (``log``, ``history``, ``seconds``)."""
+"""Pieces every baseline shares: the "seen items" matrix, validation on the valid part, the fitted-state
+attributes the experiments read (``log``, ``history``, ``seconds``), and whether a trainer continues a run
+directory's checkpoint (:func:`continuable`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from hashgnn.data.splits import Split
 from hashgnn.defaults import DEFAULT_CANDIDATES
-from hashgnn.errors import ConfigError
+from hashgnn.errors import ArtifactError, ConfigError
 from hashgnn.evaluation.protocol import evaluate_part
 from hashgnn.models.base import Embeddings, Recommender
+from hashgnn.training.rundir import RunDir
+
+if TYPE_CHECKING:  # the trainer imports the models
+    from hashgnn.training.trainer import Trainer
 
 
 def seen_matrix(split: Split) -> sp.csr_matrix:
@@ -61,3 +66,20 @@ class FittedRecommender(Recommender):
     def __repr__(self) -> str:
         state = "fitted" if self._embeddings is not None else "not fitted"
         return f"{type(self).__name__}({state})"
+
+
+def continuable(trainer: Trainer, run_dir: RunDir, name: str) -> bool:
+    """Whether ``run_dir`` holds a checkpoint ``trainer`` continues. One of other settings or a damaged one is
+    started over (the experiments re-run a method with changed settings into the same folder)."""
+    if not (run_dir.checkpoints / "last.pt").is_file():
+        return False
+    try:
+        checkpoint = run_dir.load_checkpoint("last")
+    except ArtifactError as exc:
+        print(f"{exc}; starting that run over", flush=True)
+        return False
+    if not trainer.can_continue(checkpoint):
+        print(f"{run_dir.path}: a checkpoint of other settings; starting that run over", flush=True)
+        return False
+    print(f"{name}: continuing after epoch {checkpoint['epoch']} from {run_dir.path}", flush=True)
+    return True

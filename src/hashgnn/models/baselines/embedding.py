@@ -47,9 +47,9 @@ from torch import Tensor, nn
 from hashgnn.config import RunConfig
 from hashgnn.data.interactions import Interactions
 from hashgnn.data.splits import Split
-from hashgnn.errors import ArtifactError, ConfigError
+from hashgnn.errors import ConfigError
 from hashgnn.models.base import Embeddings
-from hashgnn.models.baselines.common import FittedRecommender, valid_recall
+from hashgnn.models.baselines.common import FittedRecommender, continuable, valid_recall
 from hashgnn.models.baselines.core import apply_overrides
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir
@@ -176,7 +176,7 @@ class EmbeddingBaseline(FittedRecommender):
         run_dir = None if checkpoint is None else RunDir(checkpoint)
         try:
             trainer = EmbeddingTrainer(self, split, run_dir, self.progress)
-            result = trainer.fit(resume=run_dir is not None and _continuable(trainer, run_dir, self.name))
+            result = trainer.fit(resume=run_dir is not None and continuable(trainer, run_dir, self.name))
         finally:
             torch.set_num_threads(previous)
         self.resumed_epoch, self.resumed_seconds = trainer.resumed_epoch, trainer.resumed_seconds
@@ -190,23 +190,6 @@ class EmbeddingBaseline(FittedRecommender):
         bs = self.params.batch_size
         for start in range(0, len(order), bs):
             yield order[start:start + bs]
-
-
-def _continuable(trainer: Trainer, run_dir: RunDir, name: str) -> bool:
-    """Whether ``run_dir`` holds a checkpoint ``trainer`` continues. One of other settings or a damaged one is
-    started over (the experiments re-run a method with changed settings into the same folder)."""
-    if not (run_dir.checkpoints / "last.pt").is_file():
-        return False
-    try:
-        checkpoint = run_dir.load_checkpoint("last")
-    except ArtifactError as exc:
-        print(f"{exc}; starting that run over", flush=True)
-        return False
-    if not trainer.can_continue(checkpoint):
-        print(f"{run_dir.path}: a checkpoint of other settings; starting that run over", flush=True)
-        return False
-    print(f"{name}: continuing after epoch {checkpoint['epoch']} from {run_dir.path}", flush=True)
-    return True
 
 
 class EmbeddingTrainer(Trainer):

@@ -9,10 +9,13 @@ the same split with exactly the config the method would have trained, else :clas
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,10 +27,11 @@ from hashgnn.data.splits import Split
 from hashgnn.errors import ConfigError
 from hashgnn.losses import hashgnn_loss, pair_scores
 from hashgnn.models.base import Embeddings
-from hashgnn.models.baselines.common import FittedRecommender, valid_recall
+from hashgnn.models.baselines.common import FittedRecommender, continuable, valid_recall
 from hashgnn.models.baselines.core import GraphSage, apply_overrides
 from hashgnn.models.hashing import GuidedSTE, HashLayer, sign
 from hashgnn.training.negatives import NegativeSampler
+from hashgnn.training.rundir import RunDir
 from hashgnn.training.trainer import Trainer
 
 
@@ -137,7 +141,8 @@ class HashGNNSeparate(FittedRecommender):
     train edges, negatives (:class:`~hashgnn.training.negatives.NegativeSampler`'s draws, ``train.triplets`` per
     edge), batch size, lr, epochs, p schedule and ``train.threads`` as the core. The epoch with the best validation
     hierarchical Recall@``eval.valid_n`` is kept. The continuous z used by hierarchical search is the new layer's
-    tanh(a).
+    tanh(a). With a ``checkpoint`` folder stage 2 checkpoints every epoch, as the core methods do, and a later
+    ``fit`` continues it (stage 1 is given or fitted again: the experiments keep it in its own folder).
 
     Args: as for :class:`LSH` (without ``lsh_seed``).
     """
@@ -154,12 +159,17 @@ class HashGNNSeparate(FittedRecommender):
         self.progress = progress
         self.hash_layer: HashLayer | None = None
         self.frozen_u: torch.Tensor | None = None
+        self.resumed_epoch, self.resumed_seconds = 0, 0.0
 
-    def fit(self, split: Split, graphsage: GraphSage | None = None, **kwargs) -> HashGNNSeparate:
+    def fit(self, split: Split, graphsage: GraphSage | None = None, checkpoint: str | Path | None = None,
+            **kwargs) -> HashGNNSeparate:
         """Fit on ``split``. ``graphsage``: an already fitted GraphSage to build on instead of training one; it
         must have been fitted on ``split`` with ``self.graphsage.config`` (else ConfigError) and becomes
-        ``self.graphsage``, frozen (eval mode, no gradients; its embeddings are unchanged). ``seconds`` counts
-        its training time plus stage 2's either way."""
+        ``self.graphsage``, frozen (eval mode, no gradients; its embeddings are unchanged). ``checkpoint``: a run
+        directory stage 2 checkpoints into after every epoch; when it holds a checkpoint of these settings and
+        this GraphSage, stage 2 continues after its last epoch (``resumed_epoch`` / ``resumed_seconds`` say how
+        far it had come), else starts over. ``seconds`` counts GraphSage's training time plus stage 2's, an
+        earlier process's part included."""
         self.graphsage = fit_stage_one(self.graphsage, split, graphsage, self.name)
         gs_model = self.graphsage.result.model
         gs_model.eval()
@@ -168,11 +178,14 @@ class HashGNNSeparate(FittedRecommender):
         # from the trainer that trained it: a full-graph forward, or layer-wise after sampled training
         self.frozen_u = self.graphsage.trainer.encoder_output(gs_model).detach().clone()
         t0 = time.perf_counter()
-        result = _StageTwoTrainer(self.frozen_u, self.config, split, self.progress).fit()
+        run_dir = None if checkpoint is None else RunDir(checkpoint)
+        trainer = _StageTwoTrainer(self.frozen_u, self.config, split, run_dir, self.progress)
+        result = trainer.fit(resume=run_dir is not None and continuable(trainer, run_dir, self.name))
+        self.resumed_epoch, self.resumed_seconds = trainer.resumed_epoch, trainer.resumed_seconds
         self.hash_layer = result.model.hash_layer
         self.log, self.history = result.log, result.history
         self._attach(split, result.embeddings)
-        self.seconds = self.graphsage.seconds + time.perf_counter() - t0
+        self.seconds = self.graphsage.seconds + time.perf_counter() - t0 + self.resumed_seconds
         return self
 
 
@@ -200,18 +213,38 @@ class _StageTwoTrainer(Trainer):
 
     The stage trains at a constant rate, keeps a better validation by any margin and starts from scratch (the
     caller's ``lr_schedule``, ``min_delta`` and ``init_from`` are GraphSage's), and draws each epoch's batches and
-    negatives from its own (seed, epoch, 17) stream, as it did before it ran on the Trainer. Without per-epoch
-    torch seeding its guided draws are not resumable, so it keeps no run directory.
+    negatives from its own (seed, epoch, 17) stream, as it did before it ran on the Trainer. Its guided draws
+    come from one torch stream across epochs (not re-seeded per epoch, which would change every result recorded
+    so far), so each checkpoint carries that stream's state and a resumed run continues it (:meth:`_restore`).
     """
 
-    def __init__(self, frozen_u: torch.Tensor, config: RunConfig, split: Split, progress: bool = False) -> None:
+    def __init__(self, frozen_u: torch.Tensor, config: RunConfig, split: Split, run_dir: RunDir | None = None,
+                 progress: bool = False) -> None:
         self.frozen_u = frozen_u
         train = replace(config.train, lr_schedule="constant", min_delta=0.0, init_from=None)
-        super().__init__(replace(config, train=train), split, None, progress)
+        super().__init__(replace(config, train=train), split, run_dir, progress)
 
     def _prepare(self, train: Interactions) -> None:
         """Only the negative sampler: the frozen u replaces the graph."""
         self.sampler = NegativeSampler(self.train_users, self.train_items, self.n_items)
+
+    def settings(self) -> dict[str, Any]:
+        """The frozen u a checkpoint was trained on (a digest): another GraphSage's must not be continued."""
+        digest = hashlib.sha256(self.frozen_u.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+        return {"frozen_u": digest}
+
+    def _new_state(self) -> dict[str, Any]:
+        return {**super()._new_state(), "torch_rng": None}
+
+    def _end_of_epoch(self, model: _HashStage, optimizer: torch.optim.Optimizer, state: dict, epoch: int) -> bool:
+        # where the guided draws' stream stands after this epoch's steps, saved with the epoch's checkpoint
+        state["torch_rng"] = torch.get_rng_state()
+        return super()._end_of_epoch(model, optimizer, state, epoch)
+
+    def _restore(self, model: _HashStage, optimizer: torch.optim.Optimizer) -> dict:
+        state = super()._restore(model, optimizer)
+        torch.set_rng_state(state["torch_rng"])  # the next epoch draws what it would have drawn uninterrupted
+        return state
 
     def build_model(self) -> _HashStage:
         mcfg = self.config.model

@@ -1054,6 +1054,25 @@ def test_own_data_table_is_its_summary():
     for cells, run in zip(rows[1:], summary["runs"], strict=True):
         assert cells[:3] == [f"{run['communities']} communities", run["setting"], str(run["batch_size"])]
         assert cells[3:5] == [str(run["distinct_item_codes"]), str(run["distinct_user_codes"])]
-        for cell, key in zip(cells[5:], ("hamr_recall@50", "hies_recall@50", "popularity_recall@50", "best_valid"),
-                             strict=True):
+        keys = ("hamr_recall@50", "hies_recall@50", "popularity_recall@50", "best_valid", "valid_hamr_recall@50")
+        for cell, key in zip(cells[5:], keys, strict=True):
             assert cell == f"{run[key]:.4f}", (run["communities"], run["setting"], key)
+
+
+def test_the_end_of_schedule_figures_are_the_own_data_summary():
+    """README's "end of the p schedule" row and TrainConfig's docstring quote validation HamR Recall@50 and
+    distinct item codes of issue 33's three logs (20 / 6 / 2 communities) from results/own-data/summary.json."""
+    from hashgnn.config import TrainConfig
+
+    runs = {(r["communities"], r["setting"]): r for r in
+            json.loads((RESULTS / "own-data" / "summary.json").read_text())["runs"]}
+
+    def figures(setting: str, key: str, fmt: str) -> str:
+        return " / ".join(format(runs[(c, setting)][key], fmt) for c in (20, 6, 2))
+
+    row = next(line for line in README.read_text().splitlines() if line.startswith("| end of the p schedule |"))
+    docstring = " ".join(TrainConfig.__doc__.split())
+    for setting in ("plateau ends the p schedule", "default"):
+        for text in (row, docstring):
+            assert figures(setting, "valid_hamr_recall@50", ".3f") in text, setting
+            assert figures(setting, "distinct_item_codes", "d") in text, setting

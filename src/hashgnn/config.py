@@ -271,6 +271,18 @@ class TrainConfig:
     0): a validation counts as better only when it beats the best by more than this (early stopping and the
     plateau schedule both), so a curve creeping up by
     noise-sized steps still stops.
+    ``end_schedule_on_plateau`` (default false: the run stops): when ``patience`` runs out while the binarizer's
+    schedule is above its floor (guided STE's p > ``model.p_min``, Gumbel's τ > ``model.gumbel_tau_min``), end
+    the schedule there (p = ``p_min`` from the next step) and train on, patience counted afresh and the model
+    selected among the epochs from then on. The paper's continuation ends at plain STE (at its batch p is near 0
+    after a few epochs); a small log stops by validation at p 0.6–0.8, with codes never trained as codes (issue
+    33). Measured on issue 33's three generated 50,000-row logs (20 / 6 / 2 planted communities,
+    ``results/own-data/summary.json``) it lowered validation HamR Recall@50 on two: 0.217 / 0.380 / 0.330 against
+    0.362 / 0.460 / 0.325, with fewer distinct item codes on all three (175 / 197 / 10 against 325 / 516 / 286),
+    so it is off: plain STE at lr 1e-2 undid what the relaxed training had learned (validation HieS 0.475 → 0.105
+    the epoch after the switch on the 20-community log). Neither p halved every epoch from the plateau (validation
+    HamR 0.320) nor the lr cut tenfold with the switch (0.317) did better there (not from a committed file
+    (measured by hand)).
     ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
     ``quant_weight`` (beyond the paper, default 0): add that multiple of the quantisation gap mean (1 − |z|)²
@@ -326,6 +338,7 @@ class TrainConfig:
     z_scale: float | None = None
     distill_weight: float = 0.0
     patience: int = 10
+    end_schedule_on_plateau: bool = False
     valid_every: int = 1
     log_every: int = 10
     auc_pairs: int = 20000

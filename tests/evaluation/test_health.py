@@ -156,3 +156,15 @@ def test_continuous_models_report_coverage_only(split):
     report = health_report(emb, split, cfg, {}, {"standard": {"recall@50": 0.3}}, steps=10)
     assert "items" not in report and report["items_in_top_k"]["mode"] == "continuous"
     assert report["warnings"] == [] and report["schedule_end"] == {}
+
+
+def test_a_schedule_ended_by_a_plateau_is_reported_at_its_floor_and_not_blamed(split):
+    """A run whose validation plateau ended guided STE's schedule trained its last steps at p = p_min: the
+    report says so, and a collapse warning names too little binary training, not a slow p schedule."""
+    cfg = RunConfig()
+    report = health_report(_collapsed(split), split, cfg, {}, {}, steps=50, schedule_ended_at=30)
+    assert report["schedule_end"] == {"p": 0.0} and report["schedule_ended_at"] == 30
+    (warning,) = report["warnings"]
+    assert "iteration 30 of 50" in warning and "p_every" not in warning
+    running = health_report(_collapsed(split), split, cfg, {}, {}, steps=50)
+    assert running["schedule_end"]["p"] > 0.9 and "model.p_every" in running["warnings"][0]

@@ -264,3 +264,27 @@ def test_typed_hash_layer_sends_each_rows_gradient_to_its_own_projection_only():
 def test_unknown_method_lists_choices():
     with pytest.raises(ConfigError, match="guided"):
         build_binarizer("nope")
+
+
+def test_an_ended_schedule_is_at_its_floor_from_that_step_on():
+    """``ended_at`` (set by a validation plateau, train.end_schedule_on_plateau): guided's p is p_min and
+    Gumbel's τ is τ_min from that iteration, whatever the schedule says; before it the schedule is untouched."""
+    g = GuidedSTE(p_every=10, p_min=0.05)
+    g.step(25)
+    assert g.p == pytest.approx(0.95 ** 2) and g.schedule_running()
+    g.ended_at = 30
+    assert g.p == pytest.approx(0.95 ** 2)  # not yet
+    g.step(30)
+    assert g.p == 0.05 and not g.schedule_running()
+    gumbel = GumbelBinarizer(rate=0.01, tau_min=0.2, tau_every=1)
+    gumbel.step(5)
+    assert gumbel.schedule_running()
+    gumbel.ended_at = 5
+    assert gumbel.tau == 0.2 and not gumbel.schedule_running()
+
+
+def test_only_schedules_with_a_floor_left_to_reach_are_running():
+    assert not GuidedSTE(fixed_p=0.7).schedule_running()  # Figure 7's fixed p has no schedule
+    assert not STE().schedule_running() and not Continuous().schedule_running()
+    assert not HashNetContinuation().schedule_running()  # β grows without a floor to end at
+    assert not GuidedSTE(p0=0.1, p_min=0.1).schedule_running()  # already at its floor

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from hashgnn.config import RunConfig
 from hashgnn.data import DataConfig, SplitConfig, load_split_for
@@ -254,3 +255,75 @@ def test_the_run_records_the_batch_it_adapted_to_the_data(tmp_path: Path):
     assert recorded == cfg.with_batch_for(len(split.train_idx))
     resumed = Trainer(recorded, split, RunDir(tmp_path / "run"), progress=False).fit(resume=True)
     assert [h["epoch"] for h in resumed.history] == [1]  # the recorded config is the run's own
+
+
+#: validation scores by epoch: a plateau after epoch 1 (patience 2 runs out at epoch 3), then a peak at epoch 6
+#: below epoch 1's score, so selecting among the epochs after the plateau differs from selecting among all
+PLATEAU = [0.9, 0.4, 0.4, 0.45, 0.6, 0.7, 0.3, 0.3, 0.3, 0.3]
+
+
+class _Scripted(Trainer):
+    """Validation reads :data:`PLATEAU` at the epoch (so a resumed run sees the same scores); ``interrupt_after``
+    raises after that epoch's checkpoint."""
+
+    interrupt_after: int | None = None
+
+    def _end_of_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict,
+                      epoch: int) -> bool:
+        self._epoch = epoch
+        stop = super()._end_of_epoch(model, optimizer, state, epoch)
+        if epoch == self.interrupt_after:
+            raise _Interrupt
+        return stop
+
+    def validate(self, model: torch.nn.Module) -> float:
+        return PLATEAU[self._epoch - 1]
+
+
+ON = "train.end_schedule_on_plateau=true"
+
+
+def _plateau_config(*extra: str) -> RunConfig:
+    return RunConfig().override([*TINY, "train.epochs=10", "train.patience=2", "train.batch_size=64",
+                                 "model.p_every=1", *extra])
+
+
+def test_a_plateau_with_p_above_its_floor_ends_the_schedule_and_training_goes_on(tmp_path: Path):
+    """``train.end_schedule_on_plateau``: patience running out at p 0.8³ ends guided STE's schedule instead of
+    the run: p is 0 from that step on, patience counts afresh, and the model is selected among the epochs with
+    binary codes (epoch 6), not from before them. The default stops at epoch 3 with epoch 1's model."""
+    split = _tiny_split()
+    result = _Scripted(_plateau_config(ON), split, RunDir(tmp_path / "run"), progress=False).fit()
+    assert [h["epoch"] for h in result.history] == list(range(1, 9))  # the phase's own plateau stops it at 8
+    assert [h.get("schedule_ended", False) for h in result.history] == [False, False, True, *[False] * 5]
+    ended_at = 3 * 4  # 234 train edges at batch 64: 4 steps an epoch
+    # a row's p is the one after its step: epoch 3's last row is logged before validation ends the schedule
+    assert all(row["p"] == (0.0 if row["iteration"] > ended_at else pytest.approx(0.8 ** (row["iteration"] // 4)))
+               for row in result.log)
+    assert result.model.binarizer.p == 0.0 and result.best_epoch == 6 and result.stopped == "patience"
+    training = RunDir(tmp_path / "run").read_json("training.json")
+    assert training["schedule_ended_at"] == ended_at and training["best_epoch"] == 6
+
+
+@pytest.mark.parametrize("sets", [[], ["model.schedule_unit=step", "model.p_every=4"]])
+def test_by_default_a_plateau_stops_the_run_wherever_p_is(sets):
+    """The default (every stored run, ``make run``, both schedule units) stops where patience runs out."""
+    assert not RunConfig().train.end_schedule_on_plateau
+    result = _Scripted(_plateau_config(*sets), _tiny_split(), progress=False).fit()
+    assert [h["epoch"] for h in result.history] == [1, 2, 3] and result.best_epoch == 1
+    assert result.model.binarizer.p == pytest.approx(0.8 ** 3) and result.stopped == "patience"
+
+
+def test_a_run_resumed_after_its_schedule_ended_continues_with_it_ended(tmp_path: Path):
+    cfg, split = _plateau_config(ON), _tiny_split()
+    interrupted = _Scripted(cfg, split, RunDir(tmp_path / "run"), progress=False)
+    interrupted.interrupt_after = 5
+    with pytest.raises(_Interrupt):
+        interrupted.fit()
+    resumed = _Scripted(cfg, split, RunDir(tmp_path / "run"), progress=False).fit(resume=True)
+    straight = _Scripted(cfg, split, progress=False).fit()
+    assert [h["epoch"] for h in resumed.history] == [h["epoch"] for h in straight.history]
+    assert [row["p"] for row in resumed.log] == [row["p"] for row in straight.log]
+    assert resumed.best_epoch == straight.best_epoch == 6
+    assert np.array_equal(resumed.embeddings.item_codes, straight.embeddings.item_codes)
+

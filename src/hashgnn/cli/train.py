@@ -86,11 +86,13 @@ def results_table(results: dict, title: str, ns: tuple[int, ...] = (50, 100),
     return table
 
 
-def _training_steps(rd: RunDir) -> int | None:
-    """Optimiser steps of a finished run (``training.json``), for the health report's schedule check."""
+def _training_steps(rd: RunDir) -> tuple[int | None, int | None]:
+    """Optimiser steps of a finished run and the step a validation plateau ended its binarizer's schedule at
+    (``training.json``; None when unknown or not ended), for the health report's schedule check."""
     if not rd.file("training.json").is_file():
-        return None
-    return rd.read_json("training.json").get("iterations")
+        return None, None
+    training = rd.read_json("training.json")
+    return training.get("iterations"), training.get("schedule_ended_at")
 
 
 def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None = None,
@@ -122,7 +124,8 @@ def evaluate_run(run_dir: Path, progress: bool = True, n_candidates: int | None 
     seconds = time.perf_counter() - t0
     popularity = evaluate_popularity(model.split, "test", cfg.eval.ns, cfg.eval.tie_seed, cfg.eval.max_test_users)
     rd = RunDir(run_dir)
-    health = health_report(emb, model.split, cfg, results, popularity, "test", _training_steps(rd))
+    steps, ended_at = _training_steps(rd)
+    health = health_report(emb, model.split, cfg, results, popularity, "test", steps, schedule_ended_at=ended_at)
     payload = {"test": results, POPULARITY: popularity, "health": health, "seconds": seconds,
                "reference_seconds": time.perf_counter() - t0 - seconds, "tie_seed": cfg.eval.tie_seed,
                "n_candidates": m, "rerank_run": None if rerank_run is None else str(rerank_run)}

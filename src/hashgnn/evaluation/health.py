@@ -98,21 +98,25 @@ def items_in_top_k(emb: Embeddings, split: Split, part: str = "test", k: int = 5
     return float(hit.mean()) if inter.n_items else 0.0
 
 
-def schedule_end(config: RunConfig, steps: int | None, n_train: int) -> dict[str, float]:
+def schedule_end(config: RunConfig, steps: int | None, n_train: int,
+                 ended_at: int | None = None) -> dict[str, float]:
     """The binarizer's schedule values (p, β or τ) after ``steps`` optimiser steps on ``n_train`` train edges
-    (which, with the batch, give the steps per epoch of a schedule in epochs)."""
+    (which, with the batch, give the steps per epoch of a schedule in epochs); ``ended_at``: the iteration a
+    validation plateau ended the schedule at (``train.end_schedule_on_plateau``), if it did."""
     from hashgnn.models.hashing import build_binarizer
 
     if steps is None:
         return {}
     binarizer = build_binarizer(config.model.method, **config.model.binarizer_kwargs())
     binarizer.steps_per_epoch = config.train.steps_per_epoch(n_train)
+    binarizer.ended_at = ended_at
     binarizer.step(int(steps))
     return {k: float(v) for k, v in binarizer.state().items()}
 
 
 def health_report(emb: Embeddings, split: Split, config: RunConfig, results: dict, popularity: dict,
-                  part: str = "test", steps: int | None = None, k: int | None = None) -> dict[str, Any]:
+                  part: str = "test", steps: int | None = None, k: int | None = None,
+                  schedule_ended_at: int | None = None) -> dict[str, Any]:
     """Code statistics, top-k coverage, the schedule's end state and the warnings they call for.
 
     Args:
@@ -123,11 +127,13 @@ def health_report(emb: Embeddings, split: Split, config: RunConfig, results: dic
         popularity: :func:`evaluate_popularity` on the same part.
         steps: Optimiser steps the model trained for (``training.json``'s ``iterations``), if known.
         k: Cut-off of the coverage and of the popularity comparison (default ``eval.valid_n``).
+        schedule_ended_at: The iteration a validation plateau ended the binarizer's schedule at
+            (``training.json``; ``train.end_schedule_on_plateau``), None if the schedule ran on.
     """
     k = k or config.eval.valid_n
     mode = "hamming" if emb.has_codes else "continuous"
-    report: dict[str, Any] = {"n_bits": emb.n_bits, "steps": steps,
-                              "schedule_end": schedule_end(config, steps, len(split.train_idx))}
+    report: dict[str, Any] = {"n_bits": emb.n_bits, "steps": steps, "schedule_ended_at": schedule_ended_at,
+                              "schedule_end": schedule_end(config, steps, len(split.train_idx), schedule_ended_at)}
     if emb.has_codes:
         report["users"] = code_stats(emb.user_codes, emb.n_bits)
         report["items"] = code_stats(emb.item_codes, emb.n_bits)
@@ -174,6 +180,10 @@ def _steps_advice(report: dict[str, Any], split: Split, config: RunConfig) -> st
         return ("Likely cause: too little training. Fix: more --epochs, or a smaller --batch-size "
                 f"(now {batch:,} edges: {per_epoch:,} steps per epoch).")
     p_end = report["schedule_end"].get("p", 0.0)
+    if report.get("schedule_ended_at") is not None:  # the codes did train binary: the schedule is not the cause
+        return (f"Likely cause: too little training with binary codes (guided STE's p set to {p_end:.2f} at "
+                f"iteration {report['schedule_ended_at']:,} of {steps:,}, when validation stopped improving). "
+                "Fix: more --epochs, a smaller --batch-size or another train.lr.")
     decays = math.ceil(math.log(TARGET_P / m.p0) / math.log(m.p_decay)) if m.p0 > TARGET_P and m.p_decay < 1 else 0
     every, unit = m.schedule("p_every"), m.schedule_unit
     ran = steps if unit == "step" else steps / per_epoch  # the run's length in the schedule's unit

@@ -114,6 +114,8 @@ class Binarizer(nn.Module):
         self.iteration = 0
         self.unit = unit
         self.steps_per_epoch = steps_per_epoch
+        #: the iteration from which the schedule is at its end whatever it says (None: the schedule decides)
+        self.ended_at: int | None = None
 
     def step(self, iteration: int) -> None:
         self.iteration = iteration
@@ -142,6 +144,14 @@ class Binarizer(nn.Module):
     def state(self) -> dict[str, float]:
         """Schedule values to log (p, β, τ)."""
         return {}
+
+    def _ended(self) -> bool:
+        return self.ended_at is not None and self.iteration >= self.ended_at
+
+    def schedule_running(self) -> bool:
+        """Whether the schedule has a floor it has not reached yet (guided's p above ``p_min``, Gumbel's τ above
+        ``tau_min``): what ending it (``ended_at``) would change. False for a schedule without a floor."""
+        return False
 
 
 class Continuous(Binarizer):
@@ -196,6 +206,8 @@ class GuidedSTE(Binarizer):
     def p(self) -> float:
         if self.fixed_p is not None:
             return self.fixed_p
+        if self._ended():
+            return self.p_min
         return max(self.p_min, self.p0 * self.p_decay ** (self.iteration // self.interval(self.p_every)))
 
     def forward(self, a: Tensor) -> Tensor:
@@ -212,6 +224,9 @@ class GuidedSTE(Binarizer):
 
     def state(self) -> dict[str, float]:
         return {"p": self.p}
+
+    def schedule_running(self) -> bool:
+        return self.fixed_p is None and self.p > self.p_min
 
 
 class STE(GuidedSTE):
@@ -269,6 +284,8 @@ class GumbelBinarizer(Binarizer):
 
     @property
     def tau(self) -> float:
+        if self._ended():
+            return self.tau_min
         every = self.interval(self.tau_every)
         t = self.elapsed((self.iteration // every) * every)
         return max(self.tau_min, self.tau0 * math.exp(-self.rate * t))
@@ -283,6 +300,9 @@ class GumbelBinarizer(Binarizer):
 
     def state(self) -> dict[str, float]:
         return {"tau": self.tau}
+
+    def schedule_running(self) -> bool:
+        return self.tau > self.tau_min
 
 
 def build_binarizer(method: str, **kwargs: float | str | None) -> Binarizer:

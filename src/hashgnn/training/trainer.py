@@ -140,6 +140,9 @@ class Trainer:
     world_size = 1
     #: ``train.teacher``'s ranking, distilled into the codes (None: no teacher)
     teacher: Teacher | None = None
+    #: the iteration from which the binarizer's schedule is at its end, set by a validation plateau
+    #: (``train.end_schedule_on_plateau``); None while the schedule runs
+    _schedule_ended_at: int | None = None
 
     def _setup_split(self, config: RunConfig, split: Split):
         """Sizes, device and train edge arrays — shared with the mini-batch trainer; returns the train part.
@@ -220,6 +223,7 @@ class Trainer:
         of a fit (a resumed one continues its schedule) and after every step. A hook: models without a schedule
         override it with nothing."""
         model.binarizer.steps_per_epoch = self.steps_per_epoch()
+        model.binarizer.ended_at = self._schedule_ended_at
         model.binarizer.step(iteration)
 
     def settings(self) -> dict[str, Any]:
@@ -233,7 +237,7 @@ class Trainer:
 
     def _new_state(self) -> dict[str, Any]:
         return {"epoch": 0, "iteration": 0, "best_metric": -math.inf, "best_epoch": 0, "bad_rounds": 0,
-                "history": [], "log": [], "seconds": 0.0}
+                "history": [], "log": [], "seconds": 0.0, "schedule_ended_at": None}
 
     def fit(self, resume: bool = False) -> TrainResult:
         cfg, tcfg = self.config, self.config.train
@@ -262,6 +266,7 @@ class Trainer:
             self.run_dir.path.mkdir(parents=True, exist_ok=True)
             self.run_dir.write_inputs(cfg, self.split)
         self.resumed_epoch, self.resumed_seconds = state["epoch"], state["seconds"]
+        self._schedule_ended_at = state["schedule_ended_at"]
         self.advance_schedule(model, state["iteration"])
         started = time.perf_counter() - state["seconds"]
         self._excluded_seconds = 0.0
@@ -373,6 +378,9 @@ class Trainer:
             state["best_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if measure or len(self.split.valid_idx) == 0:
             record["lr"] = optimizer.param_groups[0]["lr"]
+        stop = state["bad_rounds"] >= tcfg.patience
+        if stop and self._end_schedule(model, state):
+            stop, record["schedule_ended"] = False, True
         state["history"].append(record)
         if self.progress:
             tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
@@ -383,7 +391,24 @@ class Trainer:
             self.run_dir.save_checkpoint(ckpt | {"best_model": state.get("best_model")}, best=improved)
             self.run_dir.write_metrics_csv(state["log"])
             self.run_dir.write_json("history.json", state["history"])
-        return state["bad_rounds"] >= tcfg.patience
+        return stop
+
+    def _end_schedule(self, model: nn.Module, state: dict) -> bool:
+        """At a validation plateau (patience run out): if ``train.end_schedule_on_plateau`` and the binarizer's
+        schedule has not reached its floor, end it (guided's p to ``p_min``) and train on instead of stopping,
+        patience counted afresh and the model selected among the epochs from here (the earlier ones' codes were
+        not trained as codes); returns whether it did. Off by default: measured worse on issue 33's logs
+        (:class:`hashgnn.config.TrainConfig`)."""
+        cfg = self.config
+        binarizer = getattr(model, "binarizer", None)
+        if (not cfg.train.end_schedule_on_plateau or binarizer is None
+                or not binarizer.schedule_running() or state["epoch"] >= cfg.train.epochs):
+            return False
+        state["schedule_ended_at"] = self._schedule_ended_at = state["iteration"]
+        self.advance_schedule(model, state["iteration"])
+        state["bad_rounds"] = 0
+        state["best_metric"] = -math.inf
+        return True
 
     def _lower_lr_on_plateau(self, optimizer: torch.optim.Optimizer, state: dict) -> None:
         """``lr_schedule="plateau"``: every ``lr_patience`` validations without a better one, the learning rate
@@ -426,7 +451,8 @@ class Trainer:
                               "resume with the run's own config.json")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        state = {k: ckpt[k] for k in self._new_state()}
+        # a checkpoint older than a state key started with that key's initial value
+        state = {k: ckpt.get(k, initial) for k, initial in self._new_state().items()}
         if ckpt.get("best_model") is not None:
             state["best_model"] = ckpt["best_model"]
         return state
@@ -464,6 +490,7 @@ class Trainer:
                                                       "epochs_run": state["epoch"],
                                                       "iterations": state["iteration"],
                                                       "seconds": state["seconds"], "stopped": stopped,
+                                                      "schedule_ended_at": state.get("schedule_ended_at"),
                                                       **self.training_info()})
         return TrainResult(model, emb, state["history"], state["log"], state["best_epoch"], state["best_metric"],
                            state["seconds"], stopped)

@@ -192,6 +192,25 @@ def test_readme_budget_plus_and_table2_sentences_are_the_files():
         assert phrase in text, f"README.md, \"What `make run` does and prints\": {phrase!r} not found ({source})"
 
 
+def test_readme_deviation_table_figures_are_the_files():
+    """The figures of README.md's "Where we follow the paper" rows that cite result folders (issue 29: the
+    hand-measured ones were replaced by these)."""
+    text = " ".join(README.read_text().split())
+    node_bpr, element = metric("core-ml1m-official-variant", "HashGNN"), metric("core-ml1m-leaky", "HashGNN")
+    popularity = json.loads((RESULTS / "make-run" / "results.json").read_text())["popularity"]["standard"]
+    official_z = metric("core-ml1m-official-variant", "HashGNN", mode="continuous")
+    q01 = pd.read_csv(RESULTS / "ablation-plus-ml1m" / "runs.csv").set_index("run").loc["q01"]
+    assert (q01["z_weight"], q01["quant_weight"], q01["score_scale"], q01["guide"], q01["rank_loss"]) == (
+        1, 0.1, 1, "node", "bpr")
+    for phrase, source in (
+            (f"(HieS Recall@50 {node_bpr:.4f} vs {element:.4f}, seed 0,",
+             "results/core-ml1m-official-variant/, results/core-ml1m-leaky/"),
+            (f"popularity alone scores {popularity['recall@50']:.3f} test Recall@50", "results/make-run/results.json"),
+            (f"CeS on own z {official_z:.4f} → {q01['continuous_standard_recall@50']:.4f} with μ = 1 and the "
+             f"quantisation term {q01['quant_weight']:g}", "core-ml1m-official-variant/, ablation-plus-ml1m/ q01")):
+        assert phrase in text, f"README.md: {phrase!r} not found ({source})"
+
+
 # --- results/README.md --------------------------------------------------------------------------------------------
 
 
@@ -505,8 +524,7 @@ def _claims_expected() -> dict[str, list[list[float | str]]]:
             ["4"], [speedup("movielens-1m", "hierarchical"), speedup("movielens-1m", "hamming")],
             [speedup("gowalla", "hierarchical"), speedup("gowalla", "hamming")],
             [speedup("amazon-cds", "hierarchical"), speedup("amazon-cds", "hamming")],
-            # ×15 / ×27: the 2026-12-01 measurement, from run directories not kept (flagged in the cell)
-            ["2026", "2026", "15", "27", "200", kept("movielens-1m"), kept("gowalla"), kept("amazon-cds")]],
+            ["2026", "200", kept("movielens-1m"), kept("gowalla"), kept("amazon-cds")]],
         "sensitivity to λ, triplets, K": [
             ["5"], ["0", "1", "0.5"],
             ["0", "1", f5("gowalla", "train.lam=0.0"), f5("gowalla", "train.triplets=1"),
@@ -684,7 +702,7 @@ def _ablation() -> pd.DataFrame:
 
 
 def test_ablation_plus_table_is_the_file():
-    """HamR, HieS (M = 100), CeS and median |z| of each row's run; the first row (previous session) has no run."""
+    """HamR, HieS (M = 100), CeS and median |z| of each row's run."""
     rows, ab = md_table(RESULTS_README.read_text(), ABLATION_TABLE), _ablation()
     head = rows[0]
     col = {name: head.index(name) for name in ("HamR", "HieS", "CeS on own z", "median \\|z\\|")}
@@ -692,10 +710,7 @@ def test_ablation_plus_table_is_the_file():
               "CeS on own z": "continuous_standard_recall@50", "median \\|z\\|": "median_abs_z"}
     for row in rows[1:]:
         name = ABLATION_RUN.get(row[0], row[0].split(" (")[0])
-        if name not in ab.index:
-            assert row[0].startswith("z only (previous session; not from a committed file"), \
-                f"results/README.md {ABLATION_TABLE}: {row[0]} not in {ABLATION}"
-            continue
+        assert name in ab.index, f"results/README.md {ABLATION_TABLE}: {row[0]} not in {ABLATION}"
         for header, column in stored.items():
             cell, value = row[col[header]], ab.loc[name, column]
             if pd.isna(value):
@@ -851,6 +866,21 @@ def test_core_ml1m_leaky_table_is_the_file():
             assert same(paper, TABLE2["movielens-1m"][row[0]][0]), where.format(row[4]) + " / experiments.paper"
         if row[5]:
             assert row[5].split(" ")[0] == str(epochs[row[0]]), where.format(row[5]) + "/runs.csv"
+
+
+def test_guide_per_node_table_is_the_files():
+    """Item 6 of the `core-ml1m-literal/` section: each row names the folder its seed-0 numbers come from."""
+    rows = md_table(RESULTS_README.read_text(), "| run (leaky ReLU, seed 0) | HieS | HamR | CeS on own z |")
+    assert len(rows) == 5
+    for row in rows[1:]:
+        folder = re.search(r"`(core-ml1m-[a-z-]+)/`", row[0]).group(1)
+        variant = row[0].split(",")[0]
+        for cell, mode in zip(row[1:], ("hierarchical", "hamming", "continuous"), strict=True):
+            if cell:
+                assert same(cell, metric(folder, variant, mode=mode)), f"results/README.md item 6, {row[0]}: {cell}"
+    popularity = json.loads((RESULTS / "make-run" / "results.json").read_text())["popularity"]["standard"]
+    assert f"popularity alone scores {popularity['recall@50']:.3f} here, `make-run/results.json`" in " ".join(
+        RESULTS_README.read_text().split())
 
 
 def test_core_ml1m_official_variant_table_is_the_file():

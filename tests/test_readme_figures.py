@@ -651,6 +651,53 @@ def test_benchmarks_rerank_table_is_the_result_file():
     assert f"load average {run['load_average_end'][0]:.1f} at the end" in text
 
 
+def test_benchmarks_serve_table_is_the_result_file():
+    run, text = host_file(SERVE_SECTION, "serve")
+    section = bench_sections()[next(h for h in bench_sections() if h.startswith(SERVE_SECTION))]
+    rows = md_table(section, "| phase | requests | req/s | p50 ms | p99 ms | 5xx | invalid → 404/422 |")
+    assert len(rows) - 1 == len(run["phases"]) == 2
+    for row, ph in zip(rows[1:], run["phases"], strict=True):
+        assert row[0].startswith(ph["phase"]) and row[1] == f"{ph['requests']:,}", row
+        assert row[2:6] == [f"{ph['throughput_rps']:.0f}", f"{ph['p50_ms']:.1f}", f"{ph['p99_ms']:.1f}",
+                            str(ph["n_5xx"])], (row, ph)
+    mixed = run["phases"][1]
+    assert f"mixed ({100 * mixed['n_invalid'] / mixed['requests']:.1f} % invalid)" == rows[2][0]
+    counts = mixed["status_counts"]
+    assert rows[2][6] == (f"{mixed['n_invalid']} / {mixed['n_invalid']} ({counts.get('404', 0)} × 404, "
+                          f"{counts.get('422', 0)} × 422)")
+    for kind, label in (("user", "user"), ("similar", "similar items"), ("new_user", "inductive new user"),
+                        ("invalid", "invalid")):
+        v = mixed["per_endpoint"][kind]
+        assert f"{label} {v['p50_ms']:.1f} / {v['p99_ms']:.1f}" in text, (kind, v)
+    assert f"p99 mixed / clean = {run['p99_mixed_over_clean']:.2f}" in text
+    assert run["ok"] and "Every valid request 200, every invalid one 404 / 422, no 5xx." in text
+    health = run["health"]
+    assert f"({health['n_users']:,} users, {health['n_items']:,} items, K = {health['n_bits']})" in text
+    assert f"load average {run['load_average_end'][0]:.1f} at the end" in text
+
+
+def test_benchmarks_propagation_tables_are_the_result_files():
+    run, text = host_file(PROPAGATION_SECTION, "propagation")
+    section = bench_sections()[next(h for h in bench_sections() if h.startswith(PROPAGATION_SECTION))]
+    variants = run["variants"]
+    rows = md_table(section, "| dataset | nnz(Â) | width | " + " | ".join(variants) + " |")
+    assert len(rows) - 1 == len(run["rows"])
+    for row, r in zip(rows[1:], run["rows"], strict=True):
+        base = r["ms"]["sparse.mm"]
+        name = r["dataset"] + ("" if r["threads"] == 1 else f", {r['threads']} threads")
+        assert row == [name, f"{r['nnz']:,}", str(r["width"]),
+                       *(f"{r['ms'][v]:.1f} ({base / r['ms'][v]:.2f}x)" for v in variants)], (row, r)
+    kernel = [r["ms"]["sparse.mm"] / r["ms"]["embedding_bag"] for r in run["rows"]]
+    assert min(kernel) > 1 and f"The embedding bag is {min(kernel):.2f}–{max(kernel):.2f}x faster" in text
+    blocks = [(r, r["ms"]["embedding_bag"] / r["ms"]["embedding_bag, blocks ≤ 32"]) for r in run["rows"]]
+    helps = [f"{r['dataset']} at {r['width']} columns with {r['threads']} thread{'s' if r['threads'] > 1 else ''} "
+             f"({x:.2f}x)" for r, x in blocks if x > 1]
+    assert f"sped the embedding bag up only for {', '.join(helps)}, and slowed it down in the other rows" in text
+    worst, x = min(blocks, key=lambda b: b[1])
+    assert f"(down to {x:.2f}x: {worst['dataset']} at {worst['width']} columns with {worst['threads']} thread" in text
+    assert f"load average {run['load_average_end'][0]:.1f} at the end" in text
+
+
 def test_benchmarks_alibaba_epoch_table_is_the_result_file():
     """The full-graph Alibaba-size epoch table is the per-host result file of ``bench_scale_train.py --part
     epoch``."""

@@ -698,6 +698,41 @@ def test_benchmarks_propagation_tables_are_the_result_files():
     assert f"load average {run['load_average_end'][0]:.1f} at the end" in text
 
 
+def test_benchmarks_propagation_training_table_is_the_result_file():
+    path = next((ROOT / "benchmarks" / "results").glob("propagation_training_*.json"))
+    section = bench_sections()[next(h for h in bench_sections() if h.startswith(PROPAGATION_SECTION))]
+    text = " ".join(section.split())
+    assert f"[`results/{path.name}`](results/{path.name})" in text
+    run = json.loads(path.read_text())
+    assert run["host"]["dirty"] is False and f"{run['host']['date']}, commit {run['host']['commit'][:7]}" in text
+    rows = md_table(section, "| dataset | epochs | sparse.mm s | embedding_bag s | speed-up |")
+    assert len(rows) - 1 == len(run["rows"])
+    speedup = {}
+    for row, r in zip(rows[1:], run["rows"], strict=True):
+        speedup[r["dataset"]] = r["sparse_mm_seconds"] / r["embedding_bag_seconds"]
+        assert row == [r["dataset"], str(r["epochs"]), f"{r['sparse_mm_seconds']:.1f}",
+                       f"{r['embedding_bag_seconds']:.1f}", f"{speedup[r['dataset']]:.2f}x",
+                       f"{r['sparse_mm_valid']:.4f}", f"{r['embedding_bag_valid']:.4f}"], (row, r)
+    assert (f"Training was {speedup['movielens-1m']:.2f}x faster on MovieLens-1M and {speedup['gowalla']:.2f}x on "
+            f"Gowalla") in text
+    # README.md's deviation table cites the MovieLens-1M figure
+    assert (f"as a weighted `embedding_bag`: {speedup['movielens-1m']:.1f}x faster training on MovieLens-1M"
+            in README.read_text())
+
+
+def test_benchmarks_malloc_table_is_the_result_file():
+    run, text = host_file(MALLOC_SECTION, "malloc")
+    section = bench_sections()[next(h for h in bench_sections() if h.startswith(MALLOC_SECTION))]
+    rows = md_table(section, "| dataset | malloc as glibc sets it (s) |")
+    assert len(rows) - 1 == len(run["rows"])
+    for row, r in zip(rows[1:], run["rows"], strict=True):
+        assert row == [r["dataset"], f"{r['glibc_seconds']:.1f}", f"{r['retained_seconds']:.1f}",
+                       f"{r['speedup']:.2f}x", f"{r['glibc_peak_rss_mb']:,.0f} / {r['retained_peak_rss_mb']:,.0f}"], \
+            (row, r)
+        assert f"medians of {r['repeats']} processes each" in text
+    assert f"load average {run['load_average_end'][0]:.1f} at the end" in text
+
+
 def test_benchmarks_alibaba_epoch_table_is_the_result_file():
     """The full-graph Alibaba-size epoch table is the per-host result file of ``bench_scale_train.py --part
     epoch``."""

@@ -731,6 +731,12 @@ def test_benchmarks_malloc_table_is_the_result_file():
             (row, r)
         assert f"medians of {r['repeats']} processes each" in text
     assert f"load average {run['load_average_end'][0]:.1f} at the end" in text
+    by = {r["dataset"]: r for r in run["rows"]}
+    spread = max(max(x["seconds"] for x in r["runs"] if x["tuned"] is t)
+                 / min(x["seconds"] for x in r["runs"] if x["tuned"] is t) for r in run["rows"] for t in (False, True))
+    assert (f"`retain_freed_memory` was {by['movielens-1m']['speedup']:.2f}x faster on MovieLens-1M and "
+            f"{by['gowalla']['speedup']:.2f}x on Gowalla") in text
+    assert f"single processes of one variant differed by up to {spread:.1f}x" in text
 
 
 def test_benchmarks_alibaba_epoch_table_is_the_result_file():

@@ -187,7 +187,8 @@ def summarise(name: str, outcomes: list[Outcome], wall: float) -> dict:
         "n_invalid": len(invalid),
         "invalid_all_404_or_422": all(o.status in (404, 422) for o in invalid),
         "n_unexpected_status": len(wrong),
-        "unexpected_examples": [(o.req.method, o.req.url, o.status) for o in wrong[:5]],
+        "unexpected_examples": [(o.req.method, o.req.url, o.status, o.extra.get("error", ""))
+                                for o in wrong[:5]],
     }
 
 

@@ -824,14 +824,20 @@ def test_benchmarks_reliability_table_is_the_result_file():
     flat = " ".join(text.split())
     expected = sum(c["as_expected"] for c in cases)
     ran = sum(bool(c.get("payload_ran")) for c in cases)
-    assert (f"({stored['date']}; {len(cases)} cases, **{expected} as expected, payload executed {ran} times**"
-            in flat), where
+    host = stored["host"]  # the file records the command, a clean commit and the CPU with its vector flags
+    assert stored["command"].startswith("python benchmarks/bench_reliability.py") and host["dirty"] is False
+    assert re.fullmatch(r"[0-9a-f]{40}", host["commit"]) and host["model"] and "popcnt" in host["flags"], where
+    assert (f"({host['date']}, commit {host['commit'][:7]}; {len(cases)} cases, **{expected} as expected, payload "
+            f"executed {ran} times**" in flat), where
     fig = stored["figures"]
     plain, manifest = fig["plain_checked_write_1MB_ms"], fig["manifest_recorded_write_1MB_ms"]
     phrase = (f"a 1 MB artifact written with its side file {plain:.0f} ms, the same write recorded in the manifest "
               f"{manifest:.0f} ms (+{manifest - plain:.0f} ms")
     assert phrase in flat, (where, phrase)
     assert f"`HashGNN.load` of the tiny run with `verify()` {fig['hashgnn_load_verified_ms']:.0f} ms" in flat, where
+    assert (f"RSS {fig['serve_rss_before_mb']:.0f} MB before, {fig['serve_rss_after_4x50MB_mb']:.0f} MB after"
+            in flat), where
+    assert f"{fig['kills']} SIGKILLs of `hashgnn train` ({fig['kills_mid_training']} during training)" in flat, where
 
 
 def test_table4_recall_table_is_the_file():

@@ -47,13 +47,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--kind", default="random", help="split kind (random = the paper's 70/30 + 10 %%)")
     parser.add_argument("datasets", nargs="*", default=list(LIMITS))
+    parser.add_argument("--no-save", action="store_true",
+                        help="do not write benchmarks/results/data_layer_<cpu>_<simd>.json")
     args = parser.parse_args()
     if not os.environ.get("HASHGNN_DATA"):
         print("set HASHGNN_DATA to the data root", file=sys.stderr)
         return 2
     print("| dataset | cold load+split (s) | limit | warm from cache (s) | limit | runs |")
     print("|---|---|---|---|---|---|")
-    ok = True
+    ok, rows = True, []
     for name in args.datasets:
         cold, warm = [], []
         for _ in range(args.runs):
@@ -64,6 +66,12 @@ def main() -> int:
         limit = LIMITS.get(name, 10.0)
         ok &= c < limit and w < WARM_LIMIT
         print(f"| {name} | {c:.2f} | < {limit:g} | {w:.3f} | < {WARM_LIMIT:g} | {args.runs} |", flush=True)
+        rows.append({"dataset": name, "cold_seconds": c, "cold_limit": limit, "warm_seconds": w,
+                     "warm_limit": WARM_LIMIT, "runs": args.runs, "cold_all": cold, "warm_all": warm})
+    from bench_index import write_host_result
+
+    write_host_result("data_layer", {"split_kind": args.kind, "python": sys.version.split()[0], "rows": rows,
+                                     "within_limits": ok}, save=not args.no_save)
     return 0 if ok else 1
 
 

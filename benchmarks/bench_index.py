@@ -366,6 +366,30 @@ def host_info() -> dict:
             "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
 
 
+def host_result_path(prefix: str, host: dict, suffix: str = "") -> str:
+    """``benchmarks/results/<prefix>_<cpu>_<simd><suffix>``: one result file per host (CPU model + SIMD level)."""
+    import re
+
+    slug = re.sub(r"[^a-z0-9]+", "-", host["model"].lower()).strip("-")
+    name = f"{prefix}_{slug}_{host['simd']}{suffix}"
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
+
+
+def write_host_result(prefix: str, out: dict, save: bool = True) -> dict:
+    """Add the command, host (:func:`host_info`: git commit, dirty flag, date, CPU model and vector flags) and load
+    average to ``out`` and, if ``save``, write it as JSON to :func:`host_result_path` ``<prefix>...json``."""
+    import json
+
+    record = {"command": " ".join(["python", *sys.argv]), "host": host_info(), **out,
+              "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+    if save:
+        path = host_result_path(prefix, record["host"], ".json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {os.path.relpath(path)}", file=sys.stderr)
+    return record
+
+
 def scan_table(args, command: str) -> int:
     """Issue 32's exact-scan table and Alibaba row, written to one file per host (CPU model + SIMD level)."""
     import re

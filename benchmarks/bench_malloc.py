@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", default="movielens-1m,gowalla")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/malloc_<cpu>_<simd>.json")
     args = p.parse_args(argv)
+    rows = []
     print(f"HashGNN, {args.epochs} epochs, 1 thread, medians of {args.repeats} processes each")
     print("| dataset | malloc as glibc sets it (s) | retain_freed_memory (s) | speed-up | peak RSS MB (glibc / "
           "retained) |")
@@ -68,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         rss = [statistics.median(r["max_rss_mb"] for r in res[t]) for t in (False, True)]
         print(f"| {dataset} | {base:.1f} | {kept:.1f} | {base / kept:.2f}x | {rss[0]:,.0f} / {rss[1]:,.0f} |",
               flush=True)
+        rows.append({"dataset": dataset, "epochs": args.epochs, "repeats": args.repeats, "glibc_seconds": base,
+                     "retained_seconds": kept, "speedup": base / kept, "glibc_peak_rss_mb": rss[0],
+                     "retained_peak_rss_mb": rss[1], "valid": res[True][0]["valid"], "runs": res[False] + res[True]})
+    from bench_index import write_host_result
+
+    write_host_result("malloc", {"rows": rows}, save=not args.no_save)
     return 0
 
 

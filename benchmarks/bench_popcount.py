@@ -79,7 +79,9 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=4000)
     p.add_argument("--items", type=int, default=40_960)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/popcount_<cpu>_<simd>.json")
     args = p.parse_args()
+    rows = []
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2**32, args.items, dtype=np.uint32)
     q = rng.integers(0, 2**32, args.queries, dtype=np.uint32)
@@ -97,8 +99,14 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         print(f"| {kernel.__name__} | {pairs / statistics.median(times) / 1e9:.2f} | {int(hits):,} |")
         counted.add(int(hits))
+        rows.append({"inner_loop": kernel.__name__, "g_pairs_per_s": pairs / statistics.median(times) / 1e9,
+                     "hits": int(hits), "seconds": times})
     if len(counted) > 1:
         raise SystemExit("the inner loops counted different hits: a timing of wrong code is no ceiling")
+    from bench_index import write_host_result
+
+    write_host_result("popcount", {"queries": args.queries, "items": args.items, "repeats": args.repeats,
+                                   "rows": rows}, save=not args.no_save)
 
 
 if __name__ == "__main__":

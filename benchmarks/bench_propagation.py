@@ -47,7 +47,7 @@ def step(a: torch.Tensor, a_t: torch.Tensor, x: torch.Tensor, g: torch.Tensor,
     return y.detach(), x.grad
 
 
-def bench(dataset: str, widths: list[int], repeats: int) -> list[str]:
+def bench(dataset: str, widths: list[int], repeats: int, records: list[dict] | None = None) -> list[str]:
     split = load_split_for(DataConfig(dataset=dataset), SplitConfig())
     a, a_t = BipartiteGraph.from_interactions(split.train).mean_operator()
     rows = []
@@ -69,10 +69,13 @@ def bench(dataset: str, widths: list[int], repeats: int) -> list[str]:
         base = statistics.median(times["sparse.mm"])
         cells = [f"{statistics.median(t) * 1e3:.1f} ({base / statistics.median(t):.2f}x)" for t in times.values()]
         rows.append(f"| {dataset} | {a._nnz():,} | {width} | " + " | ".join(cells) + " |")
+        if records is not None:
+            records.append({"dataset": dataset, "nnz": int(a._nnz()), "width": width, "threads":
+                            torch.get_num_threads(), "ms": {n: statistics.median(t) * 1e3 for n, t in times.items()}})
     return rows
 
 
-def train_seconds(dataset: str, epochs: int, threads: int) -> list[str]:
+def train_seconds(dataset: str, epochs: int, threads: int, records: list[dict] | None = None) -> list[str]:
     from hashgnn.config import RunConfig
     from hashgnn.training.trainer import Trainer
 
@@ -88,6 +91,9 @@ def train_seconds(dataset: str, epochs: int, threads: int) -> list[str]:
         cells.append((time.perf_counter() - start, result.best_metric))
     propagation.DEFAULT_KERNEL = "auto"
     (old, old_valid), (new, new_valid) = cells
+    if records is not None:
+        records.append({"dataset": dataset, "epochs": epochs, "threads": threads, "sparse_mm_seconds": old,
+                        "embedding_bag_seconds": new, "sparse_mm_valid": old_valid, "embedding_bag_valid": new_valid})
     return [f"| {dataset} | {epochs} | {old:.1f} | {new:.1f} | {old / new:.2f}x | {old_valid:.4f} | {new_valid:.4f} |"]
 
 
@@ -95,27 +101,39 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="movielens-1m,gowalla")
     p.add_argument("--widths", default="64,68,128,256")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", default="1", help="torch threads; a comma list (1,2) runs the kernels at each")
     p.add_argument("--repeats", type=int, default=11)
     p.add_argument("--epochs", type=int, default=0, help="also time HashGNN training runs of this many epochs")
+    p.add_argument("--no-save", action="store_true",
+                   help="do not write benchmarks/results/propagation[_training]_<cpu>_<simd>.json")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    threads = [int(t) for t in args.threads.split(",")]
     propagation.SPLIT_FROM_COLUMNS = 0
     widths = [int(w) for w in args.widths.split(",") if w]
-    if widths:
-        print(f"threads {args.threads}, median of {args.repeats}, forward + backward, ms (speed-up vs sparse.mm)")
+    kernels: list[dict] = []
+    for n_threads in threads if widths else []:
+        torch.set_num_threads(n_threads)
+        print(f"threads {n_threads}, median of {args.repeats}, forward + backward, ms (speed-up vs sparse.mm)")
         print("| dataset | nnz(Â) | width | " + " | ".join(VARIANTS) + " |")
         print("|---|---|---|" + "---|" * len(VARIANTS))
-    for dataset in args.datasets.split(",") if widths else []:
-        for row in bench(dataset, widths, args.repeats):
-            print(row, flush=True)
+        for dataset in args.datasets.split(","):
+            for row in bench(dataset, widths, args.repeats, kernels):
+                print(row, flush=True)
+    from bench_index import write_host_result
+
+    if kernels:
+        write_host_result("propagation", {"repeats": args.repeats, "variants": list(VARIANTS), "rows": kernels},
+                          save=not args.no_save)
     if args.epochs:
-        print(f"\nHashGNN training, {args.threads} thread(s): wall seconds of Trainer.fit, sparse.mm vs embedding_bag")
+        torch.set_num_threads(threads[0])
+        runs: list[dict] = []
+        print(f"\nHashGNN training, {threads[0]} thread(s): wall seconds of Trainer.fit, sparse.mm vs embedding_bag")
         print("| dataset | epochs | sparse.mm s | embedding_bag s | speed-up | best valid Recall@50 (sparse.mm) "
               "| (embedding_bag) |")
         print("|---|---|---|---|---|---|---|")
         for dataset in args.datasets.split(","):
-            print(*train_seconds(dataset, args.epochs, args.threads), flush=True)
+            print(*train_seconds(dataset, args.epochs, threads[0], runs), flush=True)
+        write_host_result("propagation_training", {"rows": runs}, save=not args.no_save)
     return 0
 
 

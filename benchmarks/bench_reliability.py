@@ -601,7 +601,10 @@ def main() -> int:
         print(f"{flag} {c['case']}: {c['outcome']} ({c['ms']} ms)")
     print(json.dumps(figures))
     if args.json:
-        args.json.write_text(json.dumps({"cases": cases, "figures": figures, "python": sys.version.split()[0],
+        from bench_index import write_host_result
+
+        record = write_host_result("reliability", {"cases": cases, "figures": figures}, save=False)
+        args.json.write_text(json.dumps({**record, "python": sys.version.split()[0],
                                          "date": time.strftime("%Y-%m-%d")}, indent=1) + "\n")
     return 0 if all(c["as_expected"] and not c.get("payload_ran") for c in cases) else 1
 

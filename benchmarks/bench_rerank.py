@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dim", type=int, default=32)
     p.add_argument("--batch", type=int, default=4_096, help="queries per call (the index's own blocks are ~5,000)")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/rerank_<cpu>_<simd>.json")
     args = p.parse_args(argv)
+    rows = []
     rng = np.random.default_rng(0)
     z_items = np.round(rng.standard_normal((args.items, args.dim)), 1).astype(np.float32)
     z_users = np.round(rng.standard_normal((args.users, args.dim)), 1).astype(np.float32)
@@ -66,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         f, c = statistics.median(times["former"]), statistics.median(times["current"])
         print(f"| {args.users:,} x {args.items:,}, M = {args.candidates}, k = {k} | {f:.3f} | {c:.3f} | "
               f"**{f / c:.2f}x** | {same} |")
+        rows.append({"users": args.users, "items": args.items, "candidates": args.candidates, "k": k,
+                     "former_seconds": f, "current_seconds": c, "speedup": f / c, "identical": bool(same)})
+    import os
+
+    from bench_index import write_host_result
+
+    write_host_result("rerank", {"omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "repeats": args.repeats,
+                                 "dim": args.dim, "batch": args.batch, "rows": rows}, save=not args.no_save)
     return 0
 
 

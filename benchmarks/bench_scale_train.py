@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import sys
 import time
@@ -213,9 +212,9 @@ def bench_epoch(args: argparse.Namespace) -> dict:
 
 def epoch_result_path(out: dict, quick: bool) -> Path:
     """``benchmarks/results/scale_train_<cpu>_<simd>[_quick].json``: one file per host, as the scan table's."""
-    slug = re.sub(r"[^a-z0-9]+", "-", out["host"]["model"].lower()).strip("-")
-    name = f"scale_train_{slug}_{out['host']['simd']}{'_quick' if quick else ''}.json"
-    return Path(__file__).resolve().parent / "results" / name
+    from bench_index import host_result_path
+
+    return Path(host_result_path("scale_train", out["host"], f"{'_quick' if quick else ''}.json"))
 
 
 def bench_gowalla(args: argparse.Namespace) -> dict:

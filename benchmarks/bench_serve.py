@@ -187,7 +187,8 @@ def summarise(name: str, outcomes: list[Outcome], wall: float) -> dict:
         "n_invalid": len(invalid),
         "invalid_all_404_or_422": all(o.status in (404, 422) for o in invalid),
         "n_unexpected_status": len(wrong),
-        "unexpected_examples": [(o.req.method, o.req.url, o.status) for o in wrong[:5]],
+        "unexpected_examples": [(o.req.method, o.req.url, o.status, o.extra.get("error", ""))
+                                for o in wrong[:5]],
     }
 
 
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="1,000 requests per phase")
     ap.add_argument("--json", type=Path, help="also write the summary here")
+    ap.add_argument("--save", action="store_true",
+                    help="also write benchmarks/results/serve_<cpu>_<simd>[_quick].json (command, commit, host)")
+    ap.add_argument("--run-note", default="", help="with --save: how the run directory was made")
     args = ap.parse_args(argv)
     if args.quick:
         args.requests, args.warmup = 1000, 50
@@ -262,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"run_dir": str(args.run_dir), "health": health, "args": {
             k: str(v) for k, v in vars(args).items()}, "phases": results, "p99_mixed_over_clean": p99_ratio}, indent=2))
+    if args.save:
+        from bench_index import write_host_result
+
+        write_host_result(f"serve{'_quick' if args.quick else ''}", {
+            "run_dir": str(args.run_dir), "run_note": args.run_note, "health": health, "concurrency":
+            args.concurrency, "workers": args.workers, "phases": results, "p99_mixed_over_clean": p99_ratio,
+            "ok": ok})
     return 0 if ok else 1
 
 

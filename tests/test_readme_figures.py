@@ -1152,6 +1152,36 @@ def test_make_run_preset_is_the_validation_choice_of_its_selection_runs():
     assert set(runs.label) == set(valid.index) and runs.commit.notna().all() and not runs.dirty.any()
 
 
+def test_plus_softmax_options_are_the_validation_choice_of_their_selection_runs():
+    """Each option inside `plus-softmax` (softmax term, element-wise draw) is the one with the higher mean best
+    validation metric of `plus-softmax-selection/`, the preset holds that option, and the README rows quote the
+    means and the test figures beside them."""
+    import pandas as pd
+
+    from hashgnn.config import PRESETS
+
+    folder = RESULTS / "plus-softmax-selection"
+    valid = pd.read_csv(folder / "validation.csv").set_index("label")
+    assert set(valid.n) == {3} and set(valid.valid_metric) == {"HieS Recall@50"}
+    test = pd.read_csv(folder / "summary.csv").query("protocol == 'standard' and metric == 'recall@50'")
+    rows = md_table(RESULTS_README.read_text(), "## How each default was chosen")
+    options = {"`plus-softmax`: softmax term over 20 negatives": ("bpr-term", "train.rank_loss=softmax"),
+               "`plus-softmax`: element-wise guide draw": ("node-draw", "model.guide=element")}
+    for default, (rival, setting) in options.items():
+        row = next(r for r in rows[1:] if r[0] == default)
+        assert row[1] == "validation" and row[4].startswith("holds")
+        assert (valid.loc["plus-softmax", "mean"] > valid.loc[rival, "mean"]) == (setting in PRESETS["plus-softmax"])
+        assert f"`{rival}`" in row[2] and f"{valid.loc[rival, 'mean']:.4f} ± {valid.loc[rival, 'std']:.4f}" in row[2]
+        assert f"{valid.loc['plus-softmax', 'mean']:.4f} ± {valid.loc['plus-softmax', 'std']:.4f}" in row[2]
+        for label in ("plus-softmax", rival):
+            means = test[test.label == label].set_index("mode")["mean"]
+            assert f"{means['hierarchical']:.4f}" in row[3] and f"{means['hamming']:.4f}" in row[3]
+    meta = json.loads((folder / "compare.json").read_text())
+    assert meta["command"].startswith("hashgnn compare") and meta["cpu"]["model"] and meta["git_commit"]
+    runs = pd.read_csv(folder / "runs.csv")
+    assert set(runs.label) == set(valid.index) and runs.commit.notna().all() and not runs.dirty.any()
+
+
 def test_number_helpers():
     assert same("0.2839", 0.28393) and not same("0.2839", 0.2845)
     assert same("**0.315**", 0.31468) and num("1,405 (39)") == 1405.0 and math.isclose(num("5.17 %"), 5.17)

@@ -167,7 +167,9 @@ class ModelConfig:
 #:   ``plus``'s training time. ``make run`` trains it.
 #:
 #: How ``plus`` and ``plus-softmax`` were chosen, on which numbers, and what validation says is in
-#: results/README.md ("How each default was chosen"); those choices were made on test Recall@50 and are flagged so.
+#: results/README.md ("How each default was chosen"): first on test Recall@50; since then `plus-softmax` over `plus`
+#: and its softmax term and element-wise draw were re-decided on validation (3 seeds each) and kept; `plus`'s own
+#: quantisation weight and score scale are still flagged as chosen on test.
 PRESETS: dict[str, tuple[str, ...]] = {
     "paper": (),
     "paper-literal": ("train.batch_size=256", "train.lr=0.001", "model.schedule_unit=step"),

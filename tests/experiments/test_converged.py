@@ -23,6 +23,20 @@ def _log(path: Path) -> Path:
     return path
 
 
+def _with_variants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **variants: dict) -> dict:
+    """The converged config with ``variants`` merged into its variants (each name's spec updated, or added), read
+    from a copy in ``tmp_path`` for the rest of the test; the config is returned for further edits."""
+    import hashgnn.experiments.converged.plan as converged
+
+    config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
+    for name, spec in variants.items():
+        config["variants"][name] = {**config["variants"].get(name, {}), **spec}
+    (tmp_path / "configs").mkdir(exist_ok=True)
+    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
+    monkeypatch.setattr(converged, "CONFIG_DIR", tmp_path / "configs")
+    return config
+
+
 def test_converged_runs_write_summary_curves_and_plot_and_are_not_retrained(tmp_path: Path) -> None:
     data = _log(tmp_path / "log.csv")
     sets = ["train.epochs=40", "train.patience=2", "train.batch_size=128", "train.lr=0.01", "train.auc_pairs=50",
@@ -82,13 +96,7 @@ def test_every_planned_converged_run_is_a_valid_config(tmp_path: Path) -> None:
 
 def test_warm_started_variant_trains_its_source_first_and_refits_from_the_sources_refit(tmp_path: Path,
                                                                                         monkeypatch) -> None:
-    import hashgnn.experiments.converged.plan as converged
-
-    config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
-    config["variants"]["HashGNN-LightGCN-warm"]["refit"] = True  # a warm-started variant that is refit too
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
-    monkeypatch.setattr(converged, "CONFIG_DIR", tmp_path / "configs")
+    _with_variants(tmp_path, monkeypatch, **{"HashGNN-LightGCN-warm": {"refit": True}})  # warm-started and refit
     data = _log(tmp_path / "log.csv")
     sets = ["train.epochs=6", "train.valid_every=2", "train.patience=2", "train.batch_size=128", "train.lr=0.01",
             "train.auc_pairs=50", "train.threads=1", "data.use_cache=false", "model.n_bits=16"]
@@ -150,17 +158,12 @@ def test_cascade_variant_measures_one_runs_codes_reranked_by_anothers_embeddings
 
 def test_cascade_with_candidates_chooses_m_on_validation_and_measures_test_at_it(tmp_path: Path,
                                                                                  monkeypatch) -> None:
-    import hashgnn.experiments.converged.plan as converged
     from hashgnn.config import RunConfig
     from hashgnn.data.loading import load_split_for
     from hashgnn.evaluation import cascade_embeddings, evaluate_part
 
-    config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
-    config["variants"]["chosen-m"] = {"cascade": {"codes": "HashGNN-LightGCN-2layers", "rerank": "LightGCN-fast",
-                                                  "candidates": [30, 1, 4]}}
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
-    monkeypatch.setattr(converged, "CONFIG_DIR", tmp_path / "configs")
+    cascade = {"codes": "HashGNN-LightGCN-2layers", "rerank": "LightGCN-fast", "candidates": [30, 1, 4]}
+    _with_variants(tmp_path, monkeypatch, **{"chosen-m": {"cascade": cascade}})
     data = _log(tmp_path / "log.csv")
     sets = ["train.epochs=4", "train.valid_every=2", "train.patience=2", "train.batch_size=128", "train.lr=0.01",
             "train.auc_pairs=50", "train.threads=1", "data.use_cache=false", "model.n_bits=16"]
@@ -179,8 +182,7 @@ def test_cascade_with_candidates_chooses_m_on_validation_and_measures_test_at_it
     test = evaluate_part(emb, split, "test", modes=("hierarchical",), ns=cfg.eval.ns, protocols=("standard",),
                          n_candidates=record["n_candidates"])
     assert test["hierarchical"]["standard"] == pytest.approx(record["test"]["hierarchical"])
-    config["variants"]["chosen-m"]["cascade"]["candidates"] = [0, 5]
-    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
+    _with_variants(tmp_path, monkeypatch, **{"chosen-m": {"cascade": {**cascade, "candidates": [0, 5]}}})
     with pytest.raises(ConfigError, match="candidates must be"):
         make_converged_plan([str(data)], ["chosen-m"], 1, tmp_path / "out", sets)
 
@@ -197,14 +199,8 @@ def test_taught_variant_trains_its_teacher_first_and_points_train_teacher_at_its
 
 
 def test_cascade_of_a_cascade_is_an_error(tmp_path: Path, monkeypatch) -> None:
-    import hashgnn.experiments.converged.plan as converged
-
-    config = json.loads((converged.CONFIG_DIR / "converged.json").read_text())
-    config["variants"]["nested"] = {"cascade": {"codes": "HashGNN-LightGCN-2layers+LightGCN-fast-rerank",
-                                                "rerank": "LightGCN-fast"}}
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "converged.json").write_text(json.dumps(config))
-    monkeypatch.setattr(converged, "CONFIG_DIR", tmp_path / "configs")
+    _with_variants(tmp_path, monkeypatch, nested={"cascade": {"codes": "HashGNN-LightGCN-2layers+LightGCN-fast-rerank",
+                                                               "rerank": "LightGCN-fast"}})
     with pytest.raises(ConfigError, match="must name trained variants"):
         make_converged_plan(["gowalla"], ["nested"], 1, tmp_path / "out", [])
 

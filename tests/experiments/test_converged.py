@@ -215,3 +215,17 @@ def test_time_to_target_is_the_first_test_point_at_or_above_it() -> None:
     assert list(out.method) == ["A", "B"]  # dataset e has no target
     assert (out.epoch[0], out.seconds[0]) == (20, 9.0)  # 0.2 reached exactly counts
     assert out.epoch.isna()[1] and out.seconds.isna()[1]  # never reached
+
+
+def test_a_finished_run_is_the_same_model_wherever_its_results_folder_and_its_sources_live() -> None:
+    from hashgnn.config import RunConfig
+    from hashgnn.experiments.converged.runs import same_model
+
+    def taught(folder: str, run: str = "LightGCN-fast-seed0", threads: int = 1) -> RunConfig:
+        return RunConfig().override([f"train.teacher={folder}/runs/movielens-1m/{run}", f"train.threads={threads}"])
+
+    assert same_model(taught("/tmp/scratch"), taught("results/converged", threads=2))  # moved, run elsewhere
+    assert not same_model(taught("/tmp/scratch"), taught("/tmp/scratch", run="LightGCN-fast-seed1"))
+    assert not same_model(taught("/tmp/scratch"), RunConfig().override(["train.threads=1"]))
+    warm = RunConfig().override(["train.init_from=/tmp/scratch/runs/movielens-1m/LightGCN-fast-seed0"])
+    assert not same_model(taught("/tmp/scratch"), warm)  # the same run, but distilled rather than started from

@@ -14,7 +14,7 @@ from typing import Any
 from hashgnn.config import RunConfig
 from hashgnn.data.splits import Split
 from hashgnn.evaluation.metrics import PROTOCOLS
-from hashgnn.experiments.converged.plan import ConvergedPlan, refit_overrides, run_config, run_path
+from hashgnn.experiments.converged.plan import SOURCE_SETTINGS, ConvergedPlan, refit_overrides, run_config, run_path
 from hashgnn.experiments.converged.report import write_report
 from hashgnn.io_utils import atomic_write_text
 from hashgnn.models.base import Embeddings
@@ -57,10 +57,16 @@ EXECUTION_KEYS = ("threads", "max_minutes")
 
 
 def same_model(a: RunConfig, b: RunConfig) -> bool:
-    """Whether two configs train the same model (they may differ in :data:`EXECUTION_KEYS` only)."""
+    """Whether two configs train the same model: they may differ in :data:`EXECUTION_KEYS`, and a source run
+    (:data:`SOURCE_SETTINGS`) counts by its place in the results folder (dataset folder and run name), not by the
+    folder's own path, so a finished run is reused wherever its results folder was moved or copied."""
     def strip(cfg: RunConfig) -> dict[str, Any]:
         d = cfg.to_dict()
-        return {**d, "train": {k: v for k, v in d["train"].items() if k not in EXECUTION_KEYS}}
+        train = {k: v for k, v in d["train"].items() if k not in EXECUTION_KEYS}
+        for key in SOURCE_SETTINGS:
+            if train.get(key) is not None:
+                train[key] = Path(train[key]).parts[-2:]
+        return {**d, "train": train}
     return strip(a) == strip(b)
 
 

@@ -380,19 +380,19 @@ def write_host_result(prefix: str, out: dict, save: bool = True) -> dict:
     average to ``out`` and, if ``save``, write it as JSON to :func:`host_result_path` ``<prefix>...json``."""
     import json
 
+    from hashgnn.io_utils import atomic_write_text
+
     record = {"command": " ".join(["python", *sys.argv]), "host": host_info(), **out,
               "load_average_end": [round(x, 2) for x in os.getloadavg()]}
     if save:
         path = host_result_path(prefix, record["host"], ".json")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {os.path.relpath(path)}", file=sys.stderr)
     return record
 
 
 def scan_table(args, command: str) -> int:
     """Issue 32's exact-scan table and Alibaba row, written to one file per host (CPU model + SIMD level)."""
-    import re
 
     import faiss
     import numba
@@ -436,9 +436,7 @@ def scan_table(args, command: str) -> int:
     print("\n".join(lines[-3:]), flush=True)
     from hashgnn.io_utils import atomic_write_text
 
-    slug = re.sub(r"[^a-z0-9]+", "-", h["model"].lower()).strip("-")
-    path = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                    f"hamming_scan_{slug}_{h['simd']}{'_quick' if args.quick else ''}.md")
+    path = args.out or host_result_path("hamming_scan", h, f"{'_quick' if args.quick else ''}.md")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write_text(path, "\n".join(lines) + "\n")
     print(f"written: {path}")

@@ -281,10 +281,7 @@ class TrainConfig:
     33). Measured on issue 33's three generated 50,000-row logs (20 / 6 / 2 planted communities,
     ``results/own-data/summary.json``) it lowered validation HamR Recall@50 on two: 0.217 / 0.380 / 0.330 against
     0.362 / 0.460 / 0.325, with fewer distinct item codes on all three (175 / 197 / 10 against 325 / 516 / 286),
-    so it is off: plain STE at lr 1e-2 undid what the relaxed training had learned (validation HieS 0.475 → 0.105
-    the epoch after the switch on the 20-community log). Neither p halved every epoch from the plateau (validation
-    HamR 0.320) nor the lr cut tenfold with the switch (0.317) did better there (not from a committed file
-    (measured by hand)).
+    so it is off: after the switch, plain STE at lr 1e-2 undid much of what the relaxed training had learned.
     ``z_weight`` (beyond the paper, default 0): add that multiple of the same objective computed
     on the continuous z = tanh(a), so z stays trained for hierarchical re-ranking while p decays.
     ``quant_weight`` (beyond the paper, default 0): add that multiple of the quantisation gap mean (1 − |z|)²

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from hashgnn.losses import bpr_rank, hashgnn_loss, link_bce, triplet_rank
+from hashgnn.losses import bpr_rank, gather_rows, hashgnn_loss, link_bce, triplet_rank
 
 
 def sig(x: float) -> float:
@@ -217,3 +217,15 @@ def test_link_bias_shifts_only_the_link_term():
     b = torch.zeros((), requires_grad=True)
     link_bce(pos, neg, b).backward()
     assert b.grad.item() > 0
+
+
+def test_gather_rows_equals_advanced_indexing_forward_and_backward() -> None:
+    x = torch.randn(7, 3, requires_grad=True)
+    index = torch.tensor([[0, 6, 6], [2, 0, 5]])  # 2-D with repeated rows: their gradients add up
+    weight = torch.randn(2, 3, 3)
+    (gather_rows(x, index) * weight).sum().backward()
+    ours = x.grad.clone()
+    x.grad = None
+    (x[index] * weight).sum().backward()
+    assert torch.equal(gather_rows(x, index), x[index]) and gather_rows(x, index).shape == (2, 3, 3)
+    torch.testing.assert_close(ours, x.grad)

@@ -85,19 +85,26 @@ def hashgnn_loss(pos_scores: Tensor, neg_scores: Tensor, lam: float = 0.5, margi
     return cross + lam * rank, cross, rank
 
 
+def gather_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` for an integer ``index`` of any shape, by ``index_select``: its backward is an ``index_add``,
+    2.5-3x faster on CPU than advanced indexing's accumulating ``index_put`` (65,536 rows of 64 floats, 1 thread),
+    and a training step gathers the batch's rows several times."""
+    return x.index_select(0, index.reshape(-1)).reshape(*index.shape, *x.shape[1:])
+
+
 def pair_scores(rep: Tensor, users: Tensor, pos: Tensor, neg: Tensor, scale: float = 1.0) -> tuple[Tensor, Tensor]:
     """Scores ``scale·⟨r_u, r_i⟩`` of the batch's links ``[B]`` and of its negatives ``[B, T]``; ``users``/``pos``
     index rows of ``rep`` ``[B]``, ``neg`` ``[B, T]``."""
-    ru = rep[users]
-    pos_s = scale * (ru * rep[pos]).sum(-1)
-    neg_s = scale * (ru.unsqueeze(1) * rep[neg]).sum(-1)  # 1.5-2x faster than einsum's 8k tiny bmm on CPU
+    ru = gather_rows(rep, users)
+    pos_s = scale * (ru * gather_rows(rep, pos)).sum(-1)
+    neg_s = scale * (ru.unsqueeze(1) * gather_rows(rep, neg)).sum(-1)  # 1.5-2x faster than einsum's 8k tiny bmm on CPU
     return pos_s, neg_s
 
 
 def shared_negative_scores(rep: Tensor, users: Tensor, shared: Tensor, taken: Tensor, scale: float = 1.0) -> Tensor:
     """Scores ``[B, S]`` of the batch's users against ``S`` shared negatives (rows of ``rep``), ``-inf`` where
     ``taken`` ``[B, S]`` marks an item the user has in train, so it never counts as a non-link."""
-    scores = scale * (rep[users] @ rep[shared].T)
+    scores = scale * (gather_rows(rep, users) @ gather_rows(rep, shared).T)
     return scores.masked_fill(taken, float("-inf"))
 
 
@@ -140,7 +147,8 @@ def layer0_l2(layer0: Tensor, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor
     + \overline{\lVert e^0_m\rVert^2})` over the batch's rows of the layer-0 (id) embeddings, the non-links'
     term averaged over the ``T`` of each link (with T = 1 exactly LightGCN's, which regularises only the
     embeddings the batch uses, not every parameter as weight decay would)."""
-    per_link = layer0[users].square().sum(-1) + layer0[pos].square().sum(-1) + layer0[neg].square().sum(-1).mean(-1)
+    per_link = (gather_rows(layer0, users).square().sum(-1) + gather_rows(layer0, pos).square().sum(-1)
+                + gather_rows(layer0, neg).square().sum(-1).mean(-1))
     return 0.5 * per_link.mean()
 
 
@@ -211,7 +219,7 @@ def batch_objective(h: Tensor, a: Tensor, users: Tensor, pos: Tensor, neg: Tenso
         loss = loss + distill_weight * score_distillation(candidates(*h_scores), candidates(*z_scores))
     if quant_weight > 0:
         rows = torch.cat([users, pos, neg.reshape(-1)])
-        loss = loss + quant_weight * quantization_gap(z[rows])
+        loss = loss + quant_weight * quantization_gap(gather_rows(z, rows))
     if balance_weight > 0:
         items = torch.unique(torch.cat([pos, neg.reshape(-1)]))
         loss = loss + balance_weight * (bit_balance(z[torch.unique(users)]) + bit_balance(z[items]))

@@ -67,6 +67,9 @@ class ModelConfig:
     ``rerank`` (:data:`RERANKS`): the continuous embedding z that hierarchical search re-ranks with and continuous
     search ranks by: ``"tanh"`` (the paper, eq. 2: z = tanh(Wᵀu + b), K-dimensional) or ``"encoder"`` (beyond
     the paper: z = u, the encoder's output, e.g. LightGCN's 64-d embedding, with the codes still sign(Wᵀu + b)).
+    ``normalize`` (beyond the paper and LightGCN, default off): u is L2-normalised, so inner products of u are
+    cosines, in training and in search alike; with ``train.objective=softmax`` at a temperature below 1 this is
+    the cosine sampled softmax of Wu et al. (TOIS 2023), where raw inner products let popular items win by norm.
 
     ``schedule_unit`` (:data:`SCHEDULE_UNITS`): what the binarizers' schedules count in. ``"epoch"`` (default):
     fractional epochs, the step count over the run's steps per epoch, so a run of any size goes through the same
@@ -114,6 +117,7 @@ class ModelConfig:
     typed_hash: bool = False
     head: str = "hash"
     rerank: str = "tanh"
+    normalize: bool = False
 
     def schedule(self, key: str) -> float:
         """Schedule setting ``key`` (``p_every``, ``hashnet_gamma`` ...) in ``schedule_unit``: the one set, else

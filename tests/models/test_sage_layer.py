@@ -99,6 +99,32 @@ def test_new_node_encoding_of_graph_nodes_equals_full_graph(graph: BipartiteGrap
     torch.testing.assert_close(u, full_u[nodes], **TIGHT)
 
 
+def test_normalized_output_is_the_same_on_every_path(graph: BipartiteGraph):
+    """``model.normalize``: u has unit rows on the full-graph, sampled, layer-wise and new-node paths, and the
+    hash layer and z see that u."""
+    torch.manual_seed(0)
+    net = HashGNNModel(graph.num_nodes, RunConfig().override(["model.normalize=true", "model.rerank=encoder"]).model)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.3)
+    net.eval()
+    inputs = GraphInputs.from_graph(graph)
+    u, a = net.represent(inputs)
+    raw = net.encoder(net.input(), inputs)
+    torch.testing.assert_close(u, raw / raw.norm(dim=-1, keepdim=True), **TIGHT)
+    torch.testing.assert_close(a, net.hash(u), atol=0, rtol=0)
+    z, _ = layerwise_encode(net, CSRGraph.from_bipartite(graph), chunk_size=16)
+    torch.testing.assert_close(z, u, **TIGHT)
+    nodes = np.arange(graph.num_nodes)
+    sub = NeighborSampler(graph, [-1, -1], seed=0).sample(nodes)
+    sampled = SampledForward(net)(torch.from_numpy(sub.n_id), sub.operators, sub.operators_t)
+    torch.testing.assert_close(sampled[torch.from_numpy(sub.seed_index)], a, **TIGHT)
+    adj = graph.adjacency()
+    new_z, _ = net.encode_new_users([torch.from_numpy(adj.indices[adj.indptr[3]:adj.indptr[4]].astype(np.int64))
+                                     - graph.n_users], net.layer_states(inputs), graph.n_users)
+    assert torch.allclose(new_z.norm(dim=-1), torch.ones(1), atol=1e-6)
+
+
 class _LinearSAGE(nn.Module):
     """The encoder as it was written before SAGEMeanLayer: nn.Linear layers and one activation."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hashgnn.errors import ConfigError
@@ -54,8 +55,12 @@ class HashGNNModel(nn.Module):
     def represent(self, graph: GraphInputs) -> tuple[Tensor, Tensor]:
         """``(u, a)`` of every node: the encoder's output ``[N, d]`` and the hash layer's pre-activations
         a = Wᵀu + b ``[N, K]`` (without a hash layer a is u)."""
-        u = self.encoder(self.input(), graph)
+        u = self.normalized(self.encoder(self.input(), graph))
         return u, (u if self.hash is None else self.hash(u))
+
+    def normalized(self, u: Tensor) -> Tensor:
+        """u, L2-normalised per node with ``model.normalize`` (inner products become cosines)."""
+        return F.normalize(u, dim=-1) if self.config.normalize else u
 
     def forward(self, graph: GraphInputs) -> Tensor:
         """Pre-activations ``a`` ``[N, K]`` of every node (without a hash layer: the encoder's output u)."""
@@ -126,7 +131,7 @@ class HashGNNModel(nn.Module):
         the hash layer of the new node's type (``as_type``: any node row of that type, for a typed hash layer).
         A new node has no id embedding: its input is the mean of its neighbours' inputs."""
         own = torch.stack([states[0][nodes].mean(0) for nodes in neighbour_lists])
-        u = self.sage_encoder().encode_new(own, neighbour_lists, states)
+        u = self.normalized(self.sage_encoder().encode_new(own, neighbour_lists, states))
         node_type = torch.full((len(u),), as_type, dtype=torch.long, device=u.device)
         a = u if self.hash is None else self.hash(u, node_type)
         return self.continuous(a, u), self.codes(a)

@@ -91,7 +91,7 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
     lo, hi = rows if rows is not None else (0, csr.num_nodes)
     was_training = model.training
     model.eval()
-    x = _encoder_rows(model, csr, chunk_size, lo, hi, gather, progress)
+    x = model.normalized(_encoder_rows(model, csr, chunk_size, lo, hi, gather, progress))
     # x: [hi - lo, d] final encoder output of the requested rows → hash layer, chunked to bound temporaries.
     k = model.hash.linear.out_features
     a = torch.empty(hi - lo, k, dtype=x.dtype, device=x.device)
@@ -108,11 +108,11 @@ def layerwise_encode(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = 
 @torch.no_grad()
 def layerwise_encoder_output(model, graph: BipartiteGraph | CSRGraph, chunk_size: int = DEFAULT_CHUNK) -> Tensor:
     """The encoder's output u ``[N, d]`` of every node (before any hash layer), layer-wise as
-    :func:`layerwise_encode`: ``model.encoder(model.input(), graph)`` up to float rounding."""
+    :func:`layerwise_encode`: ``model.represent(graph)[0]`` up to float rounding."""
     csr = as_csr_graph(graph)
     was_training = model.training
     model.eval()
-    u = _encoder_rows(model, csr, chunk_size, 0, csr.num_nodes)
+    u = model.normalized(_encoder_rows(model, csr, chunk_size, 0, csr.num_nodes))
     model.train(was_training)
     return u
 

@@ -94,7 +94,7 @@ class SampledForward(nn.Module):
         x = F.embedding(n_id, weight, sparse=True) if self.sparse_embedding else weight[n_id]
         if model.input.features.numel():
             x = torch.cat([x, model.input.features[n_id]], dim=1)
-        x = enc.layer_outputs(x, list(zip(operators, operators_t, strict=True)))[-1]
+        x = model.normalized(enc.layer_outputs(x, list(zip(operators, operators_t, strict=True)))[-1])
         return model.hash(x, n_id[:len(x)])  # the last hop's targets are a prefix of n_id
 
 

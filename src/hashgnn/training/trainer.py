@@ -472,7 +472,7 @@ class Trainer:
     def encoder_output(self, model: HashGNNModel) -> torch.Tensor:
         """The encoder's output u of every node (before the hash layer; what a two-stage method hashes): one
         full-graph forward here; the sampled trainer encodes layer-wise (same values up to float rounding)."""
-        return model.encoder(model.input(), self.graph)
+        return model.represent(self.graph)[0]
 
     def training_info(self) -> dict[str, Any]:
         """How this trainer trained, for ``training.json`` beside the epochs and the stop reason."""

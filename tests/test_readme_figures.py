@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -1300,3 +1301,180 @@ def test_the_end_of_schedule_figures_are_the_own_data_summary():
         for text in (row, docstring):
             assert figures(setting, "valid_hamr_recall@50", ".3f") in text, setting
             assert figures(setting, "distinct_item_codes", "d") in text, setting
+
+
+# --- prose figures: one table of (README passage, committed files, how each figure is computed, rounding) ---------
+
+
+def load(path: str) -> pd.DataFrame | dict | list | str:
+    """A committed machine-written file as the figures read it: CSV as a frame, JSON as its object, text as is."""
+    full = ROOT / path
+    if full.suffix == ".csv":
+        return pd.read_csv(full)
+    if full.suffix == ".json":
+        return json.loads(full.read_text())
+    return full.read_text()
+
+
+def res(r: pd.DataFrame, variant: str, mode: str = "hierarchical", metric_name: str = "recall@50",
+        protocol: str = "standard", seed: int | None = 0) -> float:
+    """One value of an experiment folder's ``results.csv`` frame; ``seed=None``: the mean over its seeds."""
+    r = r[(r["variant"] == variant) & (r["mode"] == mode) & (r["protocol"] == protocol)
+          & (r["metric"] == metric_name)]
+    if seed is not None:
+        r = r[r["seed"] == seed]
+        assert len(r) == 1, (variant, mode, metric_name, protocol, seed)
+    assert len(r), (variant, mode, metric_name, protocol)
+    return float(r["value"].mean())
+
+
+def ab_col(ab: pd.DataFrame, run: str, column: str = "hamming_standard_recall@50") -> float:
+    """One column of one row of ``ablation-plus-ml1m/runs.csv``."""
+    return float(ab.set_index("run").loc[run, column])
+
+
+def ab_seeds(ab: pd.DataFrame, prefix: str, column: str) -> float:
+    """The mean of a 3-seed ablation row (``prefix``, ``prefix_s1``, ``prefix_s2``)."""
+    return float(np.mean([ab_col(ab, run, column) for run in (prefix, f"{prefix}_s1", f"{prefix}_s2")]))
+
+
+HAMR, HIES, HIES200, CES = ("hamming_standard_recall@50", "hierarchical_standard_recall@50",
+                            "hierarchical_M200_standard_recall@50", "continuous_standard_recall@50")
+
+
+@dataclass(frozen=True)
+class Prose:
+    """A README passage whose figures come from committed machine-written files: ``passage`` has one ``{}`` per
+    figure, ``values`` gets the loaded ``files`` (in order) and returns the figures in order, ``fmt`` is how the
+    README rounds them (one format for all, or one per figure); a str figure (a commit, a label) is shown as is."""
+
+    readme: Path
+    passage: str
+    files: tuple[str, ...]
+    values: Callable[..., Sequence[float | str]]
+    fmt: str | tuple[str, ...] = ".4f"
+
+    def figures(self) -> list[float | str]:
+        return list(self.values(*(load(f) for f in self.files)))
+
+    def formats(self) -> tuple[str, ...]:
+        n = len(self.figures())
+        fmts = (self.fmt,) * n if isinstance(self.fmt, str) else self.fmt
+        assert len(fmts) == n, f"{self.passage!r}: {n} figures, {len(fmts)} formats"
+        return fmts
+
+    def text(self, figures: list[float | str] | None = None) -> str:
+        figures = self.figures() if figures is None else figures
+        shown = [v if isinstance(v, str) else format(v, f) for v, f in zip(figures, self.formats(), strict=True)]
+        assert self.passage.count("{}") == len(shown), f"{self.passage!r}: {len(shown)} figures"
+        return " ".join(self.passage.format(*shown).split())
+
+
+def unit(fmt: str) -> float:
+    """One step of the last digit a format prints (``.4f`` -> 1e-4, ``,.0f`` / ``d`` -> 1)."""
+    found = re.search(r"\.(\d+)", fmt)
+    return 10.0 ** -int(found.group(1)) if found else 1.0
+
+
+def flat(readme: Path) -> str:
+    return " ".join(readme.read_text().split())
+
+
+R, RR = README, RESULTS_README
+MRS, MR = "results/make-run-selection/", "results/make-run/"
+AB = "results/ablation-plus-ml1m/runs.csv"
+PS = "results/core-ml1m-plus-softmax/runs.csv"
+
+
+def _ps(runs: pd.DataFrame, method: str, search: str, protocol: str = "standard",
+        metric_name: str = "recall@50") -> float:
+    """The 3-seed mean of ``core-ml1m-plus-softmax/runs.csv``."""
+    r = runs[(runs.method == method) & (runs.search == search) & (runs.protocol == protocol)][metric_name]
+    assert len(r) == 3, (method, search, protocol)
+    return float(r.mean())
+
+
+def _sel(summary: pd.DataFrame, label: str, mode: str) -> float:
+    """A label's test mean (standard protocol, Recall@50) in a ``hashgnn compare`` folder's summary.csv."""
+    r = summary[(summary.label == label) & (summary["mode"] == mode) & (summary.protocol == "standard")
+                & (summary.metric == "recall@50")]["mean"]
+    assert len(r) == 1, (label, mode)
+    return float(r.iloc[0])
+
+
+PROSE: list[Prose] = [
+    # README.md, "What `make run` does and prints"
+    Prose(R, "chosen over `plus` on *validation* (3 seeds each, best validation HieS Recall@50 {} ± {} against "
+          "{} ± {}, `results/make-run-selection/validation.csv`",
+          (MRS + "validation.csv",),
+          lambda v: [*v.set_index("label").loc["plus-softmax", ["mean", "std"]],
+                     *v.set_index("label").loc["plus", ["mean", "std"]]]),
+    Prose(R, "test beside, not chosen on: HieS Recall@50 {} against {}, `results/make-run-selection/summary.csv`",
+          (MRS + "summary.csv",), lambda s: [_sel(s, "plus-softmax", "hierarchical"), _sel(s, "plus", "hierarchical")],
+          ".3f"),
+    Prose(R, "(HieS Recall@50 {} against {}: the thread count changes", (MR + "fresh-clone.json", MR + "make-run.json"),
+          lambda fresh, run: [fresh["test"]["hierarchical"]["standard"]["recall@50"],
+                              run["test"]["hierarchical"]["standard"]["recall@50"]]),
+    Prose(R, "on MovieLens-1M p is still {} after 40 epochs", ("results/figure4_6-ml1m/training_log.csv",),
+          lambda log: [float(log[log.method == "HashGNN_nr"].sort_values("iteration")["p"].iloc[-1])], ".2f"),
+    Prose(R, "ends the run wherever p is: well above 0 on issue 33's 50,000-row logs, p {} after 40 epochs on "
+          "MovieLens-1M", ("results/figure4_6-ml1m/training_log.csv",),
+          lambda log: [float(log[log.method == "HashGNN_nr"].sort_values("iteration")["p"].iloc[-1])], ".2f"),
+    # README.md, "Recall service"
+    Prose(R, "spends about {} s of CPU ({} s before it stopped importing torch)", ("benchmarks/results/startup.json",),
+          lambda s: [s["after"]["cpu_s_median"], s["before"]["cpu_s_median"]], ".1f"),
+    Prose(R, "a look-up the service answers in about {} ms", ("benchmarks/results/startup.json",),
+          lambda s: [s["service"]["get_ms_median"]], ".0f"),
+    # README.md, "Where we follow the paper, and where we chose"
+    Prose(R, "worse with `plus` + the softmax term (3 seeds: HamR {} vs {}, HieS {} vs {})", (AB, PS),
+          lambda ab, ps: [ab_seeds(ab, "plus_sm20", HAMR), _ps(ps, "HashGNN", "HamR"),
+                          ab_seeds(ab, "plus_sm20", HIES200), _ps(ps, "HashGNN", "HieS (M = 200)")]),
+    Prose(R, "with 20 it lifted `plus` from {} to {} HamR and {} to {} HieS, and GraphSage from {} to {}",
+          (AB, "results/core-ml1m-plus/results.csv"),
+          lambda ab, plus: [ab_col(ab, "q01s025"), ab_col(ab, "plus_sm20"), ab_col(ab, "q01s025", HIES200),
+                            ab_col(ab, "plus_sm20", HIES200), res(plus, "GraphSage", "continuous"),
+                            ab_col(ab, "gs_sm20", CES)]),
+    Prose(R, "5 + 256 shared came within {} HamR (HashGNN+) and {} Recall@50 (GraphSage) of 20 per-link negatives",
+          (AB,), lambda ab: [ab_col(ab, "plus_sm20") - ab_col(ab, "plus_sm5sh256"),
+                             ab_col(ab, "gs_sm20", CES) - ab_col(ab, "gs_sm5sh256", CES)], ".3f"),
+    Prose(R, "weight 1 cost {} HamR on MovieLens-1M", (AB,),
+          lambda ab: [ab_col(ab, "plus_sm5sh256") - ab_col(ab, "plus_sh256_d1")], ".2f"),
+    Prose(R, "the near-constant item bits stayed and it cost {} HamR", (AB,),
+          lambda ab: [ab_col(ab, "plus_sm5sh256") - ab_col(ab, "plus_sh256_lb")], ".3f"),
+    Prose(R, "HamR {} vs {} with one ψ, HieS (M = 200) {} vs {}", (AB,),
+          lambda ab: [ab_col(ab, "plus_sm20_typed"), ab_col(ab, "plus_sm20"), ab_col(ab, "plus_sm20_typed", HIES200),
+                      ab_col(ab, "plus_sm20", HIES200)]),
+    Prose(R, "with `plus` over 40 epochs it lost {} HieS and {} HamR on MovieLens-1M", (AB,),
+          lambda ab: [ab_col(ab, "q01s025", HIES) - ab_col(ab, "plus_cos", HIES),
+                      ab_col(ab, "q01s025") - ab_col(ab, "plus_cos")], ".2f"),
+    Prose(R, "0.3 collapsed to the popularity level (best epoch {}) and 0.2 (at scale 1/4) lost {} on MovieLens-1M",
+          (AB,), lambda ab: [str(int(ab_col(ab, "q03", "best_epoch"))), ab_col(ab, "q01s025") - ab_col(ab, "q02s025")],
+          ("", ".2f")),
+    Prose(R, "from epoch 21 of 40 lost {} HamR and {} HieS (z saturates anyway, median \\|z\\| {})", (AB,),
+          lambda ab: [ab_col(ab, "q01s025") - ab_col(ab, "plus_qs21"),
+                      ab_col(ab, "q01s025", HIES200) - ab_col(ab, "plus_qs21", HIES200),
+                      ab_col(ab, "plus_qs21", "median_abs_z")], ".3f"),
+    Prose(R, "with it z saturates (median \\|z\\| {} vs {}) and Hamming recall rose {} → {} on MovieLens-1M", (AB,),
+          lambda ab: [ab_col(ab, "q01s025", "median_abs_z"), ab_col(ab, "q01", "median_abs_z"), ab_col(ab, "q01"),
+                      ab_col(ab, "q01s025")], (".2f", ".2f", ".3f", ".3f")),
+    Prose(R, "GraphSage itself is better at scale 1 ({} vs {}, seed 0)", ("results/core-ml1m-plus/results.csv", AB),
+          lambda plus, ab: [res(plus, "GraphSage", "continuous"), ab_col(ab, "gs025", CES)]),
+    Prose(R, "weight 1 cost HamR {} on MovieLens-1M", (AB,),
+          lambda ab: [ab_col(ab, "q01s025") - ab_col(ab, "plus_b1")], ".2f"),
+]
+
+
+@pytest.mark.parametrize("figure", PROSE, ids=lambda f: f"{f.readme.relative_to(ROOT)}: {f.passage[:50]}")
+def test_prose_figures_are_their_files(figure: Prose) -> None:
+    """The passage, with its figures recomputed from its files, is in the README; and each figure is pinned: the
+    passage with any one figure a digit off is not (a passage that matched whatever the file held would check
+    nothing)."""
+    where = f"{figure.readme.relative_to(ROOT)} vs {', '.join(figure.files)}"
+    text = flat(figure.readme)
+    assert figure.text() in text, f"{where}: {figure.text()!r} not found"
+    figures = figure.figures()
+    for i, (value, fmt) in enumerate(zip(figures, figure.formats(), strict=True)):
+        if isinstance(value, str):
+            continue
+        off = [*figures[:i], value + unit(fmt), *figures[i + 1:]]
+        assert figure.text(off) not in text, f"{where}: figure {i} is not pinned by the passage"

@@ -234,6 +234,7 @@ def test_table3_paper_column_is_the_papers_table():
     from hashgnn.experiments.paper import TABLE3_PERCENT
 
     rows = md_table(RESULTS_README.read_text(), "## `table3/`")
+    runs = pd.read_csv(RESULTS / "table3" / "runs.csv").set_index("variant")
     header = rows[0]
     col = {name: header.index(name) for name in ("Recall@50", "NDCG@50", "HamR Recall@50",
                                                  "paper (Alibaba) HR@50")}
@@ -251,6 +252,8 @@ def test_table3_paper_column_is_the_papers_table():
         assert same(row[col["NDCG@50"]], metric("table3", method, "ndcg@50", mode=mode)), method
         if row[col["HamR Recall@50"]]:
             assert same(row[col["HamR Recall@50"]], metric("table3", method, mode="hamming")), method
+        check_seconds_cell(row[header.index("training s (epochs)")], runs.loc[method],
+                           f"results/README.md `table3/`, {method}")
     assert checked == len(TABLE3_PERCENT)
 
 
@@ -259,14 +262,30 @@ FIGURE7 = {"ml1m": "figure7-ml1m/` — Figure 7", "gowalla": "figure7-gowalla/` 
 ROW_METRIC = {"HieS Recall@50": "recall@50", "HieS NDCG@50": "ndcg@50", "HieS Recall@100": "recall@100"}
 
 
+def check_seconds_cell(cell: str, run: pd.Series, where: str) -> None:
+    """A ``training s (epochs)`` cell against its ``runs.csv`` row: the training seconds, the epochs run and, when
+    the run was continued from a checkpoint, after which epoch (``1,405 (39)``, ``958 (28; continued after epoch
+    6)``)."""
+    where = f"{where}: {cell!r} vs runs.csv"
+    assert same(re.match(r"[\d,.]+", cell).group(0), float(run["train_seconds"])), where
+    assert int(re.search(r"\((\d+)", cell).group(1)) == int(run["epochs_run"]), where
+    resumed = run.get("resumed_after_epoch", 0)
+    resumed = 0 if pd.isna(resumed) else int(resumed)
+    continued = re.search(r"continued after epoch (\d+)", cell)
+    assert (int(continued.group(1)) if continued else 0) == resumed, where
+
+
 @pytest.mark.parametrize("dataset", list(FIGURE7))
 def test_figure7_tables_are_the_files(dataset: str):
     rows = md_table(RESULTS_README.read_text(), FIGURE7[dataset])
     variants = ["dynamic" if h.startswith("dynamic") else f"p={h}" for h in rows[0][1:]]
+    runs = pd.read_csv(RESULTS / f"figure7-{dataset}" / "runs.csv").set_index("variant")
     checked = 0
     for row in rows[1:]:
-        if row[0] not in ROW_METRIC:
-            continue  # training seconds: prose about sessions, not a stored metric
+        if row[0] == "training s (epochs)":
+            for cell, variant in zip(row[1:], variants, strict=True):
+                check_seconds_cell(cell, runs.loc[variant], f"results/README.md Figure 7 ({dataset}), {variant}")
+            continue
         for cell, variant in zip(row[1:], variants, strict=True):
             assert same(cell, metric(f"figure7-{dataset}", variant, ROW_METRIC[row[0]])), (row[0], variant, cell)
             checked += 1

@@ -1487,6 +1487,30 @@ def _ps_paper(ps: pd.DataFrame) -> list[float]:
     return [*out, _ps(ps, "HashGNN", "HamR", protocol="paper")]
 
 
+GW, AZ = "results/table2-gowalla/", "results/table2-amazon-cds/"
+
+
+def _run(runs: pd.DataFrame, variant: str, seed: int, column: str) -> float | int:
+    """One column of one (variant, seed) row of an experiment folder's ``runs.csv``."""
+    r = runs[(runs.variant == variant) & (runs.seed == seed)][column]
+    assert len(r) == 1, (variant, seed, column)
+    value = r.iloc[0]
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _seconds(runs: pd.DataFrame, variant: str, seed: int) -> float:
+    return float(_run(runs, variant, seed, "train_seconds"))
+
+
+def _epochs(runs: pd.DataFrame, variant: str, seed: int) -> int:
+    return int(_run(runs, variant, seed, "epochs_run"))
+
+
+def _minmax(values) -> list[float]:
+    values = list(values)
+    return [min(values), max(values)]
+
+
 PROSE: list[Prose] = [
     # README.md, "What `make run` does and prints"
     Prose(R, "chosen over `plus` on *validation* (3 seeds each, best validation HieS Recall@50 {} ± {} against "
@@ -1717,6 +1741,64 @@ PROSE: list[Prose] = [
           ("results/core-ml1m-80epochs/results.csv", CP + "results.csv"),
           lambda e80, plus: [res(e80, "GraphSage", "continuous") - res(plus, "GraphSage", "continuous"),
                              res(e80, "HashGNN+") - res(plus, "HashGNN+", "hierarchical@M200")], ".3f"),
+    # results/README.md, `table2-gowalla/` and `table2-amazon-cds/`
+    Prose(RR, "so its stored {} s is wall time with the pause", (GW + "runs.csv",),
+          lambda runs: [_seconds(runs, "LSH", 2)], ",.0f"),
+    Prose(RR, "Seed 2 of LightGCN, HashNet and Hash_ste ran slower than their seeds 0–1 ({} / {} / {} s against "
+          "{}–{} s)",
+          (GW + "runs.csv",), lambda runs: [*(_seconds(runs, v, 2) for v in ("LightGCN", "HashNet", "Hash_ste")),
+                                            *_minmax(_seconds(runs, v, s) for v in ("LightGCN", "HashNet", "Hash_ste")
+                                                     for s in (0, 1))], ",.0f"),
+    Prose(RR, "(the ranking term helps, though by {} only), HashNet, Hash_ste, Hash_gumb and LSH, and it comes within "
+          "{} % of GraphSage. Where we differ: HashGNN does not beat GraphSage (the paper: {} vs {})",
+          (GW + "results.csv",),
+          lambda r: [res(r, "HashGNN", seed=None) - res(r, "HashGNN_nr", seed=None),
+                     100 * res(r, "HashGNN", seed=None) / res(r, "GraphSage", "continuous", seed=None),
+                     _paper("HashGNN", "gowalla")[0], _paper("GraphSage", "gowalla")[0]], (".3f", ".0f", ".3f", ".3f")),
+    Prose(RR, "HashNet varies most between seeds ({}–{})", (GW + "results.csv",),
+          lambda r: _minmax(res(r, "HashNet", seed=s) for s in (0, 1, 2)), ".3f"),
+    Prose(RR, "(paper protocol, HR@50: GraphSage {}, HashGNN {} here vs {} / {})", (GW + "results.csv",),
+          lambda r: [res(r, "GraphSage", "continuous", protocol="paper", seed=None),
+                     res(r, "HashGNN", protocol="paper", seed=None), _paper("GraphSage", "gowalla")[0],
+                     _paper("HashGNN", "gowalla")[0]], ".3f"),
+    Prose(RR, "but a weaker z for re-ranking here (HieS {}, seed 2 {})", (GW + "results.csv",),
+          lambda r: [res(r, "HashGNN+", seed=None), res(r, "HashGNN+", seed=2)], ".3f"),
+    Prose(RR, "Over seeds 0–2 HashGNN ({}: {} / {} / {}) is level with GraphSage ({}: {} / {} / {})",
+          (AZ + "results.csv",),
+          lambda r: [x for v, m in (("HashGNN", "hierarchical"), ("GraphSage", "continuous"))
+                     for x in (res(r, v, m, seed=None), *(res(r, v, m, seed=s) for s in (0, 1, 2)))], ".3f"),
+    Prose(RR, "(over seeds 0–1 alone it was at {} %)", (AZ + "results.csv",),
+          lambda r: [100 * np.mean([res(r, "HashGNN", seed=s) for s in (0, 1)])
+                     / np.mean([res(r, "GraphSage", "continuous", seed=s) for s in (0, 1)])], ".0f"),
+    Prose(RR, "is not above GraphSage here ({} vs {} over 3 seeds)", (AZ + "results.csv",),
+          lambda r: [res(r, "LightGCN", "continuous", seed=None), res(r, "GraphSage", "continuous", seed=None)], ".3f"),
+    Prose(RR, "this is the dataset where it comes closest (MovieLens-1M {} %, Gowalla {} %)",
+          ("results/table2-ml1m/results.csv", GW + "results.csv"),
+          lambda ml, gw: [100 * res(x, "HashGNN", seed=None) / res(x, "GraphSage", "continuous", seed=None)
+                          for x in (ml, gw)], ".0f"),
+    Prose(RR, "and its seeds differ most ({} / {} / {})", (AZ + "results.csv",),
+          lambda r: [res(r, "Hash_ste", seed=s) for s in (0, 1, 2)], ".3f"),
+    Prose(RR, "HashGNN+ has the best Hamming ranking ({} vs HashGNN's {}, on every seed) and a HieS Recall@50 {} % "
+          "below HashGNN's ({} vs {})", (AZ + "results.csv",),
+          lambda r: [res(r, "HashGNN+", "hamming", seed=None), res(r, "HashGNN", "hamming", seed=None),
+                     100 * (1 - res(r, "HashGNN+", seed=None) / res(r, "HashGNN", seed=None)),
+                     res(r, "HashGNN+", seed=None), res(r, "HashGNN", seed=None)], (".3f", ".3f", ".0f", ".3f", ".3f")),
+    Prose(RR, "Hash_ste's {} s include a stretch beside a CI run; GraphSage's seed 1 ran all {} epochs (seed 0 stopped "
+          "early after {}) beside test runs, hence {} s", (AZ + "runs.csv",),
+          lambda runs: [_seconds(runs, "Hash_ste", 0), _epochs(runs, "GraphSage", 1), _epochs(runs, "GraphSage", 0),
+                        _seconds(runs, "GraphSage", 1)], (",.0f", "d", "d", ",.0f")),
+    Prose(RR, "session 14 ({} epochs before early stopping, {} s), the GraphSage row of seed 0 is a retraining on "
+          "2026-12-01 with the same configuration (stopped after {})", (AZ + "runs.csv",),
+          lambda runs: [_epochs(runs, "LSH", 0), _seconds(runs, "LSH", 0), _epochs(runs, "GraphSage", 0)],
+          ("d", ",.0f", "d")),
+    Prose(RR, "BiNE is the best of the shallow embeddings on every seed ({} vs PTE {} and MF {})",
+          (AZ + "results.csv",),
+          lambda r: [res(r, v, "continuous", seed=None) for v in ("BiNE", "PTE", "MF")], ".3f"),
+    Prose(RR, "({} s: seeds 0 and 2 improved until their 40th epoch; seed 1 stopped after {}; seed 2's {} s span three",
+          (AZ + "runs.csv",), lambda runs: [_seconds(runs, "BiNE", 0), _epochs(runs, "BiNE", 1),
+                                            _seconds(runs, "BiNE", 2)], (",.0f", "d", ",.0f")),
+    Prose(RR, "MF seed 2's {} s include {} epochs trained in session 20", (AZ + "runs.csv",),
+          lambda runs: [_seconds(runs, "MF", 2), _run(runs, "MF", 2, "resumed_after_epoch")], (",.0f", "d")),
 ]
 
 

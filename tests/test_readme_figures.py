@@ -1511,6 +1511,63 @@ def _minmax(values) -> list[float]:
     return [min(values), max(values)]
 
 
+ML, MB = "results/table2-ml1m/", "results/table2-ml1m-budget/"
+
+
+def _std(r: pd.DataFrame, variant: str, mode: str = "hierarchical") -> float:
+    return float(np.std([res(r, variant, mode, seed=s) for s in (0, 1, 2)], ddof=1))
+
+
+def _timing(t: pd.DataFrame, variant: str) -> float:
+    return float(t.set_index("variant").loc[variant, "train_seconds"])
+
+
+def _budget_gaps(budget: pd.DataFrame, ml: pd.DataFrame) -> list[float]:
+    """HashNet's and LSH's 3-seed HieS means in the budget reading against `table2-ml1m/`, the two stds' range
+    and the largest gap of every other method."""
+    def mean(r: pd.DataFrame, v: str) -> float:
+        return res(r, v, search_mode_of(r, v), seed=None)
+
+    others = [abs(mean(budget, v) - mean(ml, v)) for v in set(ml.variant) - {"HashNet", "LSH"}]
+    stds = [_std(r, v) for r in (budget, ml) for v in ("HashNet", "LSH")]
+    return [mean(budget, "HashNet"), mean(ml, "HashNet"), mean(budget, "LSH"), mean(ml, "LSH"), *_minmax(stds),
+            max(others)]
+
+
+def search_mode_of(r: pd.DataFrame, variant: str) -> str:
+    """HieS for a method with Hamming rows in the frame, CeS otherwise."""
+    return "hierarchical" if ((r.variant == variant) & (r["mode"] == "hamming")).any() else "continuous"
+
+
+def _f3(r: pd.DataFrame, variant: str, metric_name: str = "recall@50", seed: int | None = None) -> float:
+    return res(r, variant, "hamming", metric_name, seed=seed)
+
+
+def _f3_std(r: pd.DataFrame, variant: str, metric_name: str) -> float:
+    return float(np.std([_f3(r, variant, metric_name, s) for s in (0, 1, 2)], ddof=1))
+
+
+def _f3_pairs(r: pd.DataFrame, variants: tuple[str, ...]) -> list[float]:
+    return [_f3(r, v, m) for v in variants for m in ("recall@50", "recall@100")]
+
+
+def _f3_gowalla(r: pd.DataFrame) -> list[float]:
+    top = [_f3(r, "HashGNN+"), _f3_std(r, "HashGNN+", "recall@50"), _f3(r, "HashGNN+", "recall@100"),
+           _f3_std(r, "HashGNN+", "recall@100")]
+    hashgnn = [*_f3_pairs(r, ("HashGNN",)), max(_f3_std(r, "HashGNN", m) for m in ("recall@50", "recall@100"))]
+    return [*top, *hashgnn, *_f3_pairs(r, ("HashGNN_nr", "HashGNN_sp", "HashNet", "Hash_ste", "Hash_gumb", "LSH"))]
+
+
+def _f3_amazon(r: pd.DataFrame) -> list[float]:
+    def with_std(v: str) -> list[float]:
+        return [x for m in ("recall@50", "recall@100") for x in (_f3(r, v, m), _f3_std(r, v, m))]
+
+    hashgnn = [*_f3_pairs(r, ("HashGNN",)), max(_f3_std(r, "HashGNN", m) for m in ("recall@50", "recall@100"))]
+    ste = [_f3(r, "Hash_ste", seed=s) for s in (0, 1, 2)]
+    return [*with_std("HashGNN+"), *hashgnn, *_f3_pairs(r, ("HashGNN_nr", "HashGNN_sp", "HashNet", "Hash_gumb")),
+            *with_std("LSH"), *with_std("Hash_ste"), ste[0], *_minmax(ste[1:])]
+
+
 PROSE: list[Prose] = [
     # README.md, "What `make run` does and prints"
     Prose(R, "chosen over `plus` on *validation* (3 seeds each, best validation HieS Recall@50 {} ± {} against "
@@ -1799,6 +1856,52 @@ PROSE: list[Prose] = [
                                             _seconds(runs, "BiNE", 2)], (",.0f", "d", ",.0f")),
     Prose(RR, "MF seed 2's {} s include {} epochs trained in session 20", (AZ + "runs.csv",),
           lambda runs: [_seconds(runs, "MF", 2), _run(runs, "MF", 2, "resumed_after_epoch")], (",.0f", "d")),
+    # results/README.md, `table2-ml1m/` and `table2-ml1m-budget/`
+    Prose(RR, "is the best hashing method on every metric, {} % of GraphSage's Recall@50 here at M = 100. LSH and "
+          "HashNet vary widely between seeds (std {}–{})", (ML + "results.csv",),
+          lambda r: [100 * res(r, "HashGNN+", seed=None) / res(r, "GraphSage", "continuous", seed=None),
+                     *sorted(_std(r, v) for v in ("LSH", "HashNet"))], (".0f", ".2f", ".2f")),
+    Prose(RR, "under the paper's protocol GraphSage gives {} (paper {}), HashGNN {} (paper {}) and HashGNN+ {}",
+          (ML + "results.csv",),
+          lambda r: [res(r, "GraphSage", "continuous", protocol="paper", seed=None), _paper("GraphSage")[0],
+                     res(r, "HashGNN", protocol="paper", seed=None), _paper("HashGNN")[0],
+                     res(r, "HashGNN+", protocol="paper", seed=None)], ".3f"),
+    Prose(RR, "timed on 2026-12-03 ({} s, `table2-ml1m-budget/`)", (MB + "wall_time.txt",),
+          lambda wall: [float(wall.split()[0])], ",.0f"),
+    Prose(RR, "all 13 methods × 3 seeds in **{} min {} s** ({} s in `wall_time.txt`;", (MB + "wall_time.txt",),
+          lambda wall: [*(str(int(x)) for x in divmod(round(float(wall.split()[0])), 60)), float(wall.split()[0])],
+          ("", "", ",.1f")),
+    Prose(RR, "two 1-thread worker processes ({} s of training + evaluation summed over the {} runs)",
+          (MB + "runs.csv",),
+          lambda runs: [float((runs.train_seconds + runs.eval_seconds).sum()), str(len(runs))], (",.0f", "")),
+    Prose(RR, "Mean training seconds per method (1 thread each, `table2-ml1m-budget/timing.csv`): HashGNN+ {}, "
+          "GraphSage {} (trained", (MB + "timing.csv",),
+          lambda t: [_timing(t, "HashGNN+"), float(t.set_index("variant").loc["GraphSage", "total_seconds"])], ".0f"),
+    Prose(RR, "shared by the other two), HashGNN {}, HashGNN_nr {}, Hash_ste {}, LightGCN {}, Hash_gumb {}, BiNE {}, "
+          "HashNet {}, PTE {}, HashGNN_sp {} (+ the shared GraphSage), MF {}; evaluation ≤ {} s per run",
+          (MB + "timing.csv", MB + "runs.csv"),
+          lambda t, runs: [*(_timing(t, v) for v in ("HashGNN", "HashGNN_nr", "Hash_ste", "LightGCN", "Hash_gumb",
+                                                       "BiNE", "HashNet", "PTE", "HashGNN_sp", "MF")),
+                           float(runs.eval_seconds.max())], (".0f",) * 10 + (".1f",)),
+    Prose(RR, "largest gaps HashNet {} vs {} and LSH {} vs {}, both with std {}–{}; every other method within {})",
+          (MB + "results.csv", ML + "results.csv"), lambda b, ml: _budget_gaps(b, ml),
+          (".3f",) * 4 + (".2f", ".2f", ".3f")),
+    # results/README.md, Figure 3
+    Prose(RR, "HashGNN+ is highest at every n (Recall@100 {}), then HashGNN_sp, HashGNN_nr and HashGNN ({}–{}), "
+          "HashNet, LSH, and Hash_gumb / Hash_ste lowest ({}–{})", ("results/figure3-ml1m/results.csv",),
+          lambda r: [_f3(r, "HashGNN+", "recall@100"),
+                     *_minmax(_f3(r, v, "recall@100") for v in ("HashGNN_sp", "HashGNN_nr", "HashGNN")),
+                     *_minmax(_f3(r, v, "recall@100") for v in ("Hash_gumb", "Hash_ste"))], (".3f", ".2f", ".2f",
+                                                                                            ".2f", ".2f")),
+    Prose(RR, "HashGNN+ is highest at every n (Recall@50 {} ± {}, Recall@100 {} ± {}), then HashGNN ({} / {}, std ≤ "
+          "{}), HashGNN_nr ({} / {}), HashGNN_sp ({} / {}), HashNet ({} / {}), Hash_ste ({} / {}), Hash_gumb ({} / {}) "
+          "and LSH ({} / {})", ("results/figure3-gowalla/results.csv",), lambda r: _f3_gowalla(r), ".3f"),
+    Prose(RR, "(command in `figure3-amazon-cds/command.txt`; {} s;", ("results/figure3-amazon-cds/wall_time.txt",),
+          lambda wall: [float(wall.splitlines()[-1].split()[0])], ".0f"),  # the invocation that built it
+    Prose(RR, "HashGNN+ is highest at every n ({} ± {} / {} ± {}), then HashGNN ({} / {}, std ≤ {}), HashGNN_nr "
+          "({} / {}), HashGNN_sp ({} / {}), HashNet ({} / {}), Hash_gumb ({} / {}), LSH ({} ± {} / {} ± {}) and "
+          "Hash_ste ({} ± {} / {} ± {}; its seed 0 reached {}, seeds 1–2 {}–{})",
+          ("results/figure3-amazon-cds/results.csv",), lambda r: _f3_amazon(r), ".3f"),
 ]
 
 

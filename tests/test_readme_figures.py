@@ -1675,6 +1675,13 @@ def _score_scale(sqrt: pd.DataFrame, literal: pd.DataFrame) -> list[float]:
             *share]
 
 
+def _only(summary: dict, key: str) -> int:
+    """A key every run of ``own-data/summary.json`` shares (the log's size)."""
+    values = {r[key] for r in summary["runs"]}
+    assert len(values) == 1, (key, values)
+    return values.pop()
+
+
 PROSE: list[Prose] = [
     # README.md, "What `make run` does and prints"
     Prose(R, "chosen over `plus` on *validation* (3 seeds each, best validation HieS Recall@50 {} ± {} against "
@@ -2146,6 +2153,12 @@ PROSE: list[Prose] = [
           "gives the better Hamming-only ranking ({} vs {}, one seed): its codes are nearly as good as its continuous "
           "embeddings (HamR {} % of CeS vs {} % literal)", (SSG + "results.csv", GW + "results.csv"),
           lambda sq, lit: _score_scale(sq, lit), (".2f", ".2f", ".3f", ".3f", ".3f", ".3f", ".0f", ".0f")),
+    Prose(RR, "Table 2's standard deviation of the same runs on MovieLens-1M is {}–{}, so steps",
+          (ML + "results.csv",), lambda r: _minmax(_std(r, v) for v in ("HashGNN", "HashGNN_nr")), ".3f"),
+    Prose(RR, "`python results/own-data/measure.py --jobs 2` (about {} min with two runs at a time", (OD,),
+          lambda s: [sum(r["wall_seconds"] for r in s["runs"]) / 2 / 60], ".0f"),
+    Prose(RR, "generates issue 33's log three times — {} users (`u123`), {} items (`sku-9`), {} rows", (OD,),
+          lambda s: [_only(s, "users"), _only(s, "items"), _only(s, "rows")], ",d"),
 ]
 
 

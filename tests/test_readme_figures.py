@@ -433,6 +433,12 @@ def test_table2_amazon_cds_table_is_the_file():
         for cell, value in zip(cells, seconds, strict=True):
             assert same(cell, value), \
                 f"results/README.md {TABLE2_AMAZON}, {method}: {cell} vs results/{folder}/runs.csv train_seconds"
+        # the notes name the epochs a run was continued after, in seed order
+        resumed = runs[runs["variant"] == method].sort_values("seed")["resumed_after_epoch"].fillna(0).astype(int)
+        noted = [int(n) for found in re.findall(r"resumed after epochs? ([\d / ]+)", row[4])
+                 for n in found.split("/") if n.strip()]
+        assert noted == [n for n in resumed if n], \
+            f"results/README.md {TABLE2_AMAZON}, {method}: {row[4]} vs results/{folder}/runs.csv resumed_after_epoch"
 
 
 # --- results/README.md: the claims table, every number of every cell ---------------------------------------------
@@ -1207,6 +1213,9 @@ def test_number_helpers():
     assert same("**0.315**", 0.31468) and num("1,405 (39)") == 1405.0 and math.isclose(num("5.17 %"), 5.17)
     rows = md_table("x\nanchor\n\n| a | b |\n|---|---|\n| 1 | **2** |\nafter", "anchor")
     assert rows == [["a", "b"], ["1", "2"]]
+    assert unit(".4f") == 1e-4 and unit(",.0f") == 1 and unit("d") == 1
+    figure = Prose(README, "HieS {} ({} %)", (), lambda: [0.31234, 97.6], (".4f", ".0f"))
+    assert figure.text() == "HieS 0.3123 (98 %)" and figure.text([0.3124, 98]) == "HieS 0.3124 (98 %)"
 
 
 # --- what future result folders record ---------------------------------------------------------------------------

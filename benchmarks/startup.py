@@ -5,15 +5,16 @@ of ``src/`` taken before the change, put first on PYTHONPATH), alternately, so b
 Reports wall and CPU (user + sys of the child) medians per side, checks that both sides print the same answer,
 and times the long-lived alternative: one look-up through the recall service's HTTP app once it is loaded.
 
-    python benchmarks/startup.py --before-src /tmp/before [--run-dir RUN] [--runs 5] [--out FILE.json]
+    python benchmarks/startup.py --before-src /tmp/before --before-commit SHA [--run-dir RUN] [--runs 5]
 
-Without ``--run-dir`` a tiny run (40 users, 120 items, 1 epoch) is trained into a temporary folder first.
+Without ``--run-dir`` a tiny run (40 users, 120 items, 1 epoch) is trained into a temporary folder first. The
+result is one file per host, ``benchmarks/results/startup_<cpu>_<simd>.json``, with the command, commit and dirty
+flag, date, CPU model and vector flags (``bench_index.write_host_result``, as every benchmark here).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
@@ -24,26 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
 
 
 def tiny_run(directory: Path) -> Path:
@@ -118,7 +99,8 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, help="run directory to query (default: train a tiny one)")
     parser.add_argument("--user", default="u3", help="original id of the user to look up")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "startup.json")
+    parser.add_argument("--before-commit", required=True, help="the commit --before-src was taken from")
+    parser.add_argument("--no-save", action="store_true", help="print the result, write no file")
     args = parser.parse_args()
     if not (args.before_src / "hashgnn" / "__init__.py").is_file():
         raise SystemExit(f"{args.before_src}: no hashgnn/ package inside")
@@ -136,10 +118,9 @@ def main() -> None:
     result = {
         "what": "start-up + one look-up of a known user by the CLI, before and after making it lighter; and the "
                 "same look-up through the long-lived recall service once loaded",
-        "command": ["hashgnn", command[3], "RUN", *command[5:]],
+        "measured_command": ["hashgnn", command[3], "RUN", *command[5:]],
         "run_dir": "tiny synthetic run (40 users, 120 items, 16 bits)" if args.run_dir is None else str(run_dir),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": git_commit(), "cpu_model": cpu_model(), "logical_cpus": os.cpu_count(),
+        "before_commit": args.before_commit, "logical_cpus": os.cpu_count(),
         "python": platform.python_version(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "nice": os.nice(0), "load_average_1min_start_end": [round(x, 2) for x in load],
         "runs_per_side": args.runs, "interleaved": True, "same_output_both_sides": len(same) == 1,
@@ -147,8 +128,9 @@ def main() -> None:
         "note": "wall time on a shared machine depends on its load (see load_average); CPU time is the steadier "
                 "figure of the work done",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    from bench_index import write_host_result
+
+    write_host_result("startup", result, save=not args.no_save)
     print(json.dumps({k: result[k] for k in ("before", "after", "service")}, indent=2))
 
 

@@ -44,6 +44,15 @@ def tiny_run(directory: Path) -> Path:
     return out
 
 
+def tiny_run_by(src: Path, directory: Path) -> Path:
+    """:func:`tiny_run` trained by ``src``'s code: the before side's older code cannot read a run written by newer
+    code (settings it does not know), while the code under test reads older runs."""
+    code = (f"import sys, pathlib; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import startup; "
+            f"startup.tiny_run(pathlib.Path({str(directory)!r}))")
+    subprocess.run([sys.executable, "-c", code], env=side_env(src), check=True, capture_output=True)
+    return directory / "run"
+
+
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(wall s, child CPU s, stdout) of one run; a failing command stops the benchmark."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -105,7 +114,7 @@ def main() -> None:
     if not (args.before_src / "hashgnn" / "__init__.py").is_file():
         raise SystemExit(f"{args.before_src}: no hashgnn/ package inside")
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir = args.run_dir or tiny_run(Path(tmp))
+        run_dir = args.run_dir or tiny_run_by(args.before_src.resolve(), Path(tmp))
         command = [sys.executable, "-m", "hashgnn", "recommend", str(run_dir), "--user", args.user, "-k", "10"]
         sides: dict[str, list] = {"before": [], "after": []}
         load = [os.getloadavg()[0]]
@@ -119,7 +128,8 @@ def main() -> None:
         "what": "start-up + one look-up of a known user by the CLI, before and after making it lighter; and the "
                 "same look-up through the long-lived recall service once loaded",
         "measured_command": ["hashgnn", command[3], "RUN", *command[5:]],
-        "run_dir": "tiny synthetic run (40 users, 120 items, 16 bits)" if args.run_dir is None else str(run_dir),
+        "run_dir": "tiny synthetic run (40 users, 120 items, 16 bits), trained by the before side's code"
+                   if args.run_dir is None else str(run_dir),
         "before_commit": args.before_commit, "logical_cpus": os.cpu_count(),
         "python": platform.python_version(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "nice": os.nice(0), "load_average_1min_start_end": [round(x, 2) for x in load],

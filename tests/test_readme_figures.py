@@ -2171,6 +2171,11 @@ PROSE: list[Prose] = [
           lambda s: [sum(r["wall_seconds"] for r in s["runs"]) / 2 / 60], ".0f"),
     Prose(RR, "generates issue 33's log three times — {} users (`u123`), {} items (`sku-9`), {} rows", (OD,),
           lambda s: [_only(s, "users"), _only(s, "items"), _only(s, "rows")], ",d"),
+    Prose(R, "all-reduces the whole `N x 64` id table ({} GB at Alibaba size)",
+          ("benchmarks/results/scale_train_amd-epyc_avx512-vpopcntdq.json",),
+          lambda s: [(s["users"] + s["items"]) * 64 * 4 / 1e9], ".1f"),  # float32 rows of 64 for every node
+    Prose(RR, "hierarchical search above GraphSage on every seed, Hamming ranking at {} % of it", (PS,),
+          lambda ps: [100 * _ps(ps, "HashGNN", "HamR") / _ps(ps, "GraphSage", "CeS")], ".1f"),
 ]
 
 

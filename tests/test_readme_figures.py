@@ -1692,6 +1692,13 @@ def _only(summary: dict, key: str) -> int:
     return values.pop()
 
 
+DS = "results/datasets/datasets.json"
+
+
+def _size(record: dict, dataset: str, key: str) -> int:
+    return int(record["datasets"][dataset][key])
+
+
 PROSE: list[Prose] = [
     # README.md, "What `make run` does and prints"
     Prose(R, "chosen over `plus` on *validation* (3 seeds each, best validation HieS Recall@50 {} ± {} against "
@@ -2176,6 +2183,22 @@ PROSE: list[Prose] = [
           lambda s: [(s["users"] + s["items"]) * 64 * 4 / 1e9], ".1f"),  # float32 rows of 64 for every node
     Prose(RR, "hierarchical search above GraphSage on every seed, Hamming ranking at {} % of it", (PS,),
           lambda ps: [100 * _ps(ps, "HashGNN", "HamR") / _ps(ps, "GraphSage", "CeS")], ".1f"),
+    # dataset sizes, as the loader reads the data (`results/datasets/measure.py`)
+    Prose(R, "| Gowalla users | Table 1: 29,585 | {} (what the data holds", (DS,),
+          lambda d: [_size(d, "gowalla", "users")], ",d"),
+    Prose(R, "| MovieLens items | Table 1: 3,952 (largest MovieID) | {} rated movies", (DS,),
+          lambda d: [_size(d, "movielens-1m", "items")], ",d"),
+    Prose(RR, "a random 70/10/20 split over {} items, and the paper's exact", (DS,),
+          lambda d: [_size(d, "gowalla", "items")], ",d"),
+    Prose(RR, "on {}K items, M = 200 Hamming candidates is a smaller share", (DS,),
+          lambda d: [_size(d, "gowalla", "items") / 1000], ".0f"),
+    Prose(RR, "the largest public graph, Gowalla ({} users × {} items, random 70/10/20 split)", (DS,),
+          lambda d: [_size(d, "gowalla", "users"), _size(d, "gowalla", "items")], ",d"),
+    Prose(RR, "(Amazon-CDs, standing in for Pinterest; {} users × {} items, its given split)", (DS,),
+          lambda d: [_size(d, "amazon-cds", "users"), _size(d, "amazon-cds", "items")], ",d"),
+    Prose(RR, "where M = 100 candidates are {}–{} % of Gowalla's and Amazon-CDs' items ({} % of MovieLens-1M's)",
+          (DS,), lambda d: [100 * 100 / _size(d, n, "items") for n in ("gowalla", "amazon-cds", "movielens-1m")],
+          (".2f", ".2f", ".1f")),
 ]
 
 
@@ -2190,6 +2213,11 @@ def test_prose_files_record_their_provenance() -> None:
             host = json.loads(full.read_text())["host"]
             assert re.fullmatch(r"[0-9a-f]{40}", host["commit"]) and host["dirty"] is False, path
             assert host["model"] and "popcnt" in host["flags"] and host["date"], path
+        elif full.suffix == ".json" and "git_commit" in json.loads(full.read_text()):
+            record = json.loads(full.read_text())
+            assert record["command"] and record["git_dirty"] is False, path
+            assert "SIMD" in record.get("cpu", "") or (record.get("cpu_model") and record.get("simd")), path
+            assert re.fullmatch(r"[0-9a-f]{40}", record["git_commit"]), path
         else:
             folder = full.parent
             assert {"experiment.json", "command.txt", "compare.json", "summary.json", "make-run.json"} & {

@@ -5,15 +5,16 @@ of ``src/`` taken before the change, put first on PYTHONPATH), alternately, so b
 Reports wall and CPU (user + sys of the child) medians per side, checks that both sides print the same answer,
 and times the long-lived alternative: one look-up through the recall service's HTTP app once it is loaded.
 
-    python benchmarks/startup.py --before-src /tmp/before [--run-dir RUN] [--runs 5] [--out FILE.json]
+    python benchmarks/startup.py --before-src /tmp/before --before-commit SHA [--run-dir RUN] [--runs 5]
 
-Without ``--run-dir`` a tiny run (40 users, 120 items, 1 epoch) is trained into a temporary folder first.
+Without ``--run-dir`` a tiny run (40 users, 120 items, 1 epoch) is trained into a temporary folder first. The
+result is one file per host, ``benchmarks/results/startup_<cpu>_<simd>.json``, with the command, commit and dirty
+flag, date, CPU model and vector flags (``bench_index.write_host_result``, as every benchmark here).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
@@ -24,26 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
 
 
 def tiny_run(directory: Path) -> Path:
@@ -61,6 +42,15 @@ def tiny_run(directory: Path) -> Path:
     HashGNN(n_bits=16, epochs=1, batch_size=512,
             overrides={"train.auc_pairs": 500, "train.log_every": 5}).fit(inter, run_dir=out, progress=False)
     return out
+
+
+def tiny_run_by(src: Path, directory: Path) -> Path:
+    """:func:`tiny_run` trained by ``src``'s code: the before side's older code cannot read a run written by newer
+    code (settings it does not know), while the code under test reads older runs."""
+    code = (f"import sys, pathlib; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import startup; "
+            f"startup.tiny_run(pathlib.Path({str(directory)!r}))")
+    subprocess.run([sys.executable, "-c", code], env=side_env(src), check=True, capture_output=True)
+    return directory / "run"
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -118,12 +108,13 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, help="run directory to query (default: train a tiny one)")
     parser.add_argument("--user", default="u3", help="original id of the user to look up")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "startup.json")
+    parser.add_argument("--before-commit", required=True, help="the commit --before-src was taken from")
+    parser.add_argument("--no-save", action="store_true", help="print the result, write no file")
     args = parser.parse_args()
     if not (args.before_src / "hashgnn" / "__init__.py").is_file():
         raise SystemExit(f"{args.before_src}: no hashgnn/ package inside")
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir = args.run_dir or tiny_run(Path(tmp))
+        run_dir = args.run_dir or tiny_run_by(args.before_src.resolve(), Path(tmp))
         command = [sys.executable, "-m", "hashgnn", "recommend", str(run_dir), "--user", args.user, "-k", "10"]
         sides: dict[str, list] = {"before": [], "after": []}
         load = [os.getloadavg()[0]]
@@ -136,10 +127,10 @@ def main() -> None:
     result = {
         "what": "start-up + one look-up of a known user by the CLI, before and after making it lighter; and the "
                 "same look-up through the long-lived recall service once loaded",
-        "command": ["hashgnn", command[3], "RUN", *command[5:]],
-        "run_dir": "tiny synthetic run (40 users, 120 items, 16 bits)" if args.run_dir is None else str(run_dir),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": git_commit(), "cpu_model": cpu_model(), "logical_cpus": os.cpu_count(),
+        "measured_command": ["hashgnn", command[3], "RUN", *command[5:]],
+        "run_dir": "tiny synthetic run (40 users, 120 items, 16 bits), trained by the before side's code"
+                   if args.run_dir is None else str(run_dir),
+        "before_commit": args.before_commit, "logical_cpus": os.cpu_count(),
         "python": platform.python_version(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "nice": os.nice(0), "load_average_1min_start_end": [round(x, 2) for x in load],
         "runs_per_side": args.runs, "interleaved": True, "same_output_both_sides": len(same) == 1,
@@ -147,8 +138,9 @@ def main() -> None:
         "note": "wall time on a shared machine depends on its load (see load_average); CPU time is the steadier "
                 "figure of the work done",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    from bench_index import write_host_result
+
+    write_host_result("startup", result, save=not args.no_save)
     print(json.dumps({k: result[k] for k in ("before", "after", "service")}, indent=2))
 
 

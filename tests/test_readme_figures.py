@@ -1312,13 +1312,59 @@ def test_own_data_table_is_its_summary():
             assert cell == f"{run[key]:.4f}", (run["communities"], run["setting"], key)
 
 
+def _own_data_runs() -> dict[tuple[int, str], dict]:
+    return {(r["communities"], r["setting"]): r for r in
+            json.loads((RESULTS / "own-data" / "summary.json").read_text())["runs"]}
+
+
+def test_own_data_schedule_definitions_are_the_summary():
+    """The paragraph under results/README.md's own-data table on three other definitions of p's schedule and leaky
+    ReLU (issue 33's ≥ 500 codes) quotes results/own-data/summary.json, and its claims about the rows hold."""
+    runs = _own_data_runs()
+    text = RESULTS_README.read_text()
+    start = text.index("Three more definitions of p's schedule")
+    paragraph = " ".join(text[start:text.index("\n\n", start)].split())
+
+    def trio(setting: str, key: str, fmt: str, logs: tuple[int, ...] = (20, 6, 2)) -> str:
+        return " / ".join(format(runs[(c, setting)][key], fmt) for c in logs)
+
+    fast, slow, full = "p to 0.05 at 3/4 of training", "p every 6.5 epochs", "all 40 epochs (no early stop)"
+    quoted = [f"{runs[(20, fast)]['distinct_item_codes']} distinct item codes",
+              f"validation HamR {runs[(20, fast)]['valid_hamr_recall@50']:.4f}",
+              f"test HamR {runs[(20, fast)]['hamr_recall@50']:.4f} below popularity's "
+              f"{runs[(20, fast)]['popularity_recall@50']:.4f}",
+              f"{trio(full, 'distinct_item_codes', 'd')} item codes with validation HamR "
+              f"{trio(full, 'valid_hamr_recall@50', '.4f')}",
+              f"{trio(slow, 'valid_hamr_recall@50', '.4f', (20, 2))} against the default's "
+              f"{trio('default', 'valid_hamr_recall@50', '.4f', (20, 2))}",
+              f"({runs[(6, slow)]['valid_hamr_recall@50']:.4f} against "
+              f"{runs[(6, 'default')]['valid_hamr_recall@50']:.4f})",
+              f"{trio(slow, 'distinct_item_codes', 'd')} item codes",
+              f"{trio('leaky ReLU', 'distinct_item_codes', 'd')} item codes and validation HamR "
+              f"{trio('leaky ReLU', 'valid_hamr_recall@50', '.4f')} against "
+              f"{trio('default', 'valid_hamr_recall@50', '.4f')}"]
+    for c in (20, 6):
+        default, again = runs[(c, "default")], runs[(c, full)]
+        quoted += [f"{default['distinct_item_codes']} against {again['distinct_item_codes']}",
+                   f"{default['valid_hamr_recall@50']:.4f} against {again['valid_hamr_recall@50']:.4f}"]
+        # "its validation best came 10 or more epochs before the end": what patience 10 keeps too
+        assert again["epochs_run"] - again["best_epoch"] >= 10 and again["stopped"] == "epochs"
+        assert f"(commit {default['git_commit'][:7]})" in paragraph and f"({again['git_commit'][:7]}:" in paragraph
+    for figure in quoted:
+        assert figure in paragraph, figure
+    # the claims: none of them reaches 500 item codes on the 20-community log while at least as good on validation
+    default = runs[(20, "default")]
+    for setting in (fast, full, slow):
+        assert runs[(20, setting)]["distinct_item_codes"] < 500 or (
+            runs[(20, setting)]["valid_hamr_recall@50"] < default["valid_hamr_recall@50"])
+
+
 def test_the_end_of_schedule_figures_are_the_own_data_summary():
     """README's "end of the p schedule" row and TrainConfig's docstring quote validation HamR Recall@50 and
     distinct item codes of issue 33's three logs (20 / 6 / 2 communities) from results/own-data/summary.json."""
     from hashgnn.config import TrainConfig
 
-    runs = {(r["communities"], r["setting"]): r for r in
-            json.loads((RESULTS / "own-data" / "summary.json").read_text())["runs"]}
+    runs = _own_data_runs()
 
     def figures(setting: str, key: str, fmt: str) -> str:
         return " / ".join(format(runs[(c, setting)][key], fmt) for c in (20, 6, 2))

@@ -3,11 +3,15 @@
 columns, against the same command with the schedules counted in steps and batch 8192 (what every run got before
 the schedules counted epochs and the batch adapted to the data), with a faster p, with a validation plateau
 ending p's schedule instead of the run (``train.end_schedule_on_plateau``), with the epoch kept by validation
-Hamming ranking instead of hierarchical search, and with the ``plus-softmax`` preset.
+Hamming ranking instead of hierarchical search, with the ``plus-softmax`` preset, and with three other definitions
+of p's schedule (issue 33's ≥ 500 distinct item codes): p as a fraction of training (to 0.05 at 3/4 of the 40
+epochs), all 40 epochs without early stopping, and a slower p; and, not a schedule, with leaky ReLU.
 
-    python results/own-data/measure.py [--communities 20 6 2] [--work DIR] [--jobs N]
+    python results/own-data/measure.py [--communities 20 6 2] [--settings NAME ...] [--work DIR] [--jobs N]
 
 ``--jobs N`` trains N runs at a time (each with one torch thread), the rows still in their fixed order.
+``--settings`` measures only the settings named (default: all) and merges their rows into the existing
+``summary.json`` (a row measured again replaces its old one; every row keeps its own command, commit and date).
 
 The log comes from :func:`hashgnn.data.synth.generate_interactions` (a degree-corrected block model): how much
 there is to learn beyond popularity is set by its number of planted communities, so each is measured. Writes
@@ -50,7 +54,16 @@ SETTINGS = {"default": [], "steps, batch 8192": ["--set", "model.schedule_unit=s
             # the epoch kept by Hamming ranking on validation (what the codes are for) instead of hierarchical search
             "epoch chosen by HamR": ["--set", "eval.valid_mode=hamming"],
             # the `make run` preset (beyond the paper): another objective, the same schedules
-            "preset plus-softmax": ["--preset", "plus-softmax"]}
+            "preset plus-softmax": ["--preset", "plus-softmax"],
+            # p's schedule as a fraction of the planned training, ending near plain STE as the paper's does at its
+            # batch: ×0.95 every 0.5 epochs takes p to 0.05 by epoch 30 of the 40 (3/4 of training)
+            "p to 0.05 at 3/4 of training": ["--set", "model.p_every=0.5"],
+            # early stopping never cuts the p schedule short: all 40 planned epochs, the best validation one kept
+            "all 40 epochs (no early stop)": ["--set", "train.patience=40"],
+            # a slower p (0.74 after 40 epochs): codes trained longer while mostly continuous
+            "p every 6.5 epochs": ["--set", "model.p_every=6.5"],
+            # not a schedule: the default with leaky ReLU (dead ReLU units leave few bits that vary across items)
+            "leaky ReLU": ["--set", "model.activation=leaky_relu"]}
 
 
 def write_log(path: Path, communities: int, seed: int = 0) -> None:
@@ -98,26 +111,42 @@ def main() -> None:
     ap.add_argument("--communities", type=int, nargs="+", default=[20, 6, 2])
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="own-data-"))
     for communities in args.communities:
         write_log(work / f"log-c{communities}.csv", communities)
-    plan = [(communities, name) for communities in args.communities for name in SETTINGS]
+    plan = [(communities, name) for communities in args.communities for name in args.settings]
 
     def measure(communities: int, name: str) -> dict:
         folder = f"c{communities}-{name.split(',')[0].replace(' ', '-')}"
         row = {"communities": communities, "setting": name,
-               **train(work / f"log-c{communities}.csv", work / folder, SETTINGS[name])}
+               **train(work / f"log-c{communities}.csv", work / folder, SETTINGS[name]),
+               "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         print(json.dumps(row), flush=True)
         return row
 
     # each run is its own `hashgnn train` process: threads only wait for them
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(lambda job: measure(*job), plan))
+    script = ("python results/own-data/measure.py --communities " + " ".join(map(str, args.communities))
+              + (" --settings " + " ".join(map(shlex.quote, args.settings)) if args.settings != list(SETTINGS) else "")
+              + f" --jobs {args.jobs}")
+    write_summary(rows, script)
+
+
+def write_summary(rows: list[dict], script: str) -> None:
+    """``summary.json`` with ``rows`` merged into the rows already there: one row per log and setting, the new
+    one replacing the old, ordered by log (as first measured) and setting (as in :data:`SETTINGS`)."""
+    path = HERE / "summary.json"
+    old = json.loads(path.read_text()) if path.is_file() else {"runs": []}
+    scripts = old.get("scripts", [old["script"]] if "script" in old else [])
+    merged = {(r["communities"], r["setting"]): r for r in [*old["runs"], *rows]}
+    logs = list(dict.fromkeys(c for c, _ in merged))
+    order = sorted(merged, key=lambda key: (logs.index(key[0]), list(SETTINGS).index(key[1])))
     summary = {"about": __doc__.split("\n\n")[0], "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "script": "python results/own-data/measure.py --communities "
-                         + " ".join(map(str, args.communities)) + f" --jobs {args.jobs}", "runs": rows}
-    atomic_write_text(HERE / "summary.json", json.dumps(summary, indent=1))
+               "scripts": [*scripts, script], "runs": [merged[key] for key in order]}
+    atomic_write_text(path, json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

@@ -86,7 +86,10 @@ class ModelConfig:
     p was measured and not taken: every 2 epochs, on three generated 50,000-row logs of issue 33 (20 / 6 / 2 planted
     communities), best validation Recall@50 (hierarchical) was 0.421 / 0.485 / 0.403 against 0.509 / 0.521 / 0.388
     with every 3.25 epochs, with fewer distinct codes (``results/own-data/summary.json``); on MovieLens-1M p decayed
-    every 8 iterations at batch 8192 was not better either (results/README.md). A config written before the unit
+    every 8 iterations at batch 8192 was not better either (results/README.md). On the same logs p as a fraction
+    of training (×0.95 every 0.5 epochs, 0.05 at 3/4 of 40 epochs) collapsed the codes, and a slower p (every 6.5
+    epochs) was better on validation on two logs and worse on the third: neither was taken (results/README.md,
+    ``own-data/``). A config written before the unit
     existed (one that names ``p_every`` or another schedule setting, but no unit) is read with
     ``schedule_unit="step"``, the meaning its numbers had (:meth:`RunConfig.from_dict`).
     """

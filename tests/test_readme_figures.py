@@ -785,49 +785,78 @@ def test_benchmarks_alibaba_epoch_table_is_the_result_file():
     assert rows[next(k for k in rows if k.startswith("most-popular"))] == f"{run['popularity_valid_recall@50']:.4f}"
 
 
-def _scan_file() -> tuple[Path, str, list[list[str]]]:
-    files = sorted((ROOT / "benchmarks" / "results").glob("hamming_scan_*.md"))
-    assert files, "no committed hamming_scan result file"
-    text = files[0].read_text()
-    return files[0], text, md_table(text, "| size | users × items | codes | K |")
+SCAN_FILES = sorted((ROOT / "benchmarks" / "results").glob("hamming_scan_*.md"))
+#: the quiet run whose two scan layouts the design notes compare
+QUIET_SCAN = ROOT / "benchmarks" / "results" / "hamming_scan_amd-epyc_avx512-vpopcntdq.md"
 
 
-def test_benchmarks_scan_figures_are_the_result_file():
-    path, text, rows = _scan_file()
-    section = " ".join(bench_sections()[next(h for h in bench_sections() if h.startswith(SCAN_SECTION))].split())
+def _scan_table(path: Path) -> tuple[str, list[list[str]]]:
+    text = path.read_text()
+    return text, md_table(text, "| size | users × items | codes | K |")
+
+
+def _scan_bullet(path: Path) -> str:
+    """The bullet of benchmarks/README.md's scan section that links ``path``, whitespace collapsed."""
+    section = bench_sections()[next(h for h in bench_sections() if h.startswith(SCAN_SECTION))]
+    link = f"[`results/{path.name}`](results/{path.name})"
+    bullets = [" ".join(b.split()) for b in re.split(r"\n- ", section) if link in b]
+    assert len(bullets) == 1, f"benchmarks/README.md {SCAN_SECTION!r}: one bullet must link {path.name}"
+    return bullets[0]
+
+
+def test_every_host_scan_file_has_its_readme_bullet():
+    assert SCAN_FILES, "no committed hamming_scan result file"
+    assert QUIET_SCAN in SCAN_FILES
+    for path in SCAN_FILES:
+        _scan_bullet(path)
+
+
+@pytest.mark.parametrize("path", SCAN_FILES, ids=[p.name for p in SCAN_FILES])
+def test_benchmarks_scan_figures_are_the_result_file(path: Path):
+    text, rows = _scan_table(path)
+    bullet = _scan_bullet(path)
     where = f"benchmarks/README.md {SCAN_SECTION!r} vs {path.relative_to(ROOT)}"
     head = rows[0]
     col = {name: head.index(name) for name in ("size", "codes", "K", "HammingIndex s (G pairs/s)",
                                                "faiss IndexBinaryFlat s (G pairs/s)", "faiss / HammingIndex",
                                                "other layout s (vs faiss)", "identical")}
-    assert f"[`results/{path.name}`](results/{path.name})" in section, where
     ratios: dict[str, list[float]] = {}
     for row in rows[1:]:
         ratios.setdefault(row[col["K"]], []).append(num(row[col["faiss / HammingIndex"]]))
     by_k = {k: f"{min(v):.1f}–{max(v):.1f}×" for k, v in ratios.items()}
-    assert f"K = 32: {by_k['32']} faiss; K = 64: {by_k['64']}; K = 128: {by_k['128']}." in section, (where, by_k)
-    assert ("Every row is exact" in section) == all(r[col["identical"]] == "yes" for r in rows[1:]), where
+    assert f"K = 32: {by_k['32']} faiss; K = 64: {by_k['64']}; K = 128: {by_k['128']}." in bullet, (where, by_k)
+    assert ("Every row is exact" in bullet) == all(r[col["identical"]] == "yes" for r in rows[1:]), where
     gw = next(r for r in rows[1:] if r[col["size"]] == "Gowalla" and r[col["codes"]] == "clustered"
               and r[col["K"]] == "32")
     ours, faiss = gw[col["HammingIndex s (G pairs/s)"]], gw[col["faiss IndexBinaryFlat s (G pairs/s)"]]
     phrase = (f"Gowalla size, clustered 32-bit: {ours.split()[0]} s ({num(ours.split()[1]):.1f} G pairs/s) against "
               f"{faiss.split()[0]} s, {gw[col['faiss / HammingIndex']]}")
-    assert phrase in section, (where, phrase)
+    assert phrase in bullet, (where, phrase)
+    misses = sorted(f"{r[col['size']]} {r[col['codes']]} {r[col['K']]}-bit {num(r[col['faiss / HammingIndex']]):.1f}×"
+                    for r in rows[1:] if "NO" in r[head.index("target")])
+    for miss in misses:
+        assert miss in bullet, (where, f"a row below its target must be named: {miss}")
     date = re.search(r"; (\d{4}-\d{2}-\d{2}) \d{2}:\d{2} UTC;", text).group(1)
     load = re.search(r"Load average at start: ([\d.]+)", text).group(1)
-    assert f"{date}, load average {load} at the start" in section, where
+    assert f"{date}, load average {load} at the start" in bullet, where
     alibaba = " ".join(text.split("Alibaba size (")[1].split())
     total = re.search(r"\*\*HammingIndex \(automatic path[^)]*\) ([\d.]+) s for all users", alibaba).group(1)
     mih = re.search(r"MultiIndexHashing ([\d.]+) s", alibaba).group(1)
     brute = re.search(r"≈ ([\d,]+) s for all", alibaba).group(1)
-    for phrase in (f"HammingIndex {total} s (≤ 60 s)", f"alone took {mih} s", f"would take about {brute} s"):
-        assert phrase in section, (where, phrase)
-    # the design notes (under the re-rank heading) compare the two scan layouts of the same file
+    bound = "≤" if float(total) <= 60 else ">"
+    for phrase in (f"HammingIndex {total} s ({bound} 60 s)", f"alone took {mih} s", f"would take about {brute} s"):
+        assert phrase in bullet, (where, phrase)
+
+
+def test_scan_layout_design_note_is_the_quiet_result_file():
+    """The design notes (under the re-rank heading) compare the two scan layouts of the quiet host's file."""
+    _, rows = _scan_table(QUIET_SCAN)
+    col = {name: rows[0].index(name) for name in ("HammingIndex s (G pairs/s)", "other layout s (vs faiss)")}
     layout = [num(r[col["other layout s (vs faiss)"]]) / num(r[col["HammingIndex s (G pairs/s)"]]) for r in rows[1:]]
     design = " ".join(bench_sections()[next(h for h in bench_sections()
                                             if h.startswith("### Hierarchical search's re-rank"))].split())
     assert f"the other layout takes {min(layout):.1f}–{max(layout):.1f}× the selected one's time" in design, \
-        f"benchmarks/README.md, design notes: the two layouts vs {path.relative_to(ROOT)}"
+        f"benchmarks/README.md, design notes: the two layouts vs {QUIET_SCAN.relative_to(ROOT)}"
 
 
 def test_benchmarks_reliability_table_is_the_result_file():

@@ -4,6 +4,7 @@ a preset's or an experiment's shared settings apply only to the runs that have t
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import subprocess
@@ -12,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hashgnn.config import PRESETS, READERS, RunConfig, migrate_config
+from hashgnn.components import COMPONENTS, component
+from hashgnn.config import OBJECTIVES, PRESETS, READERS, RunConfig, migrate_config
+from hashgnn.defaults import ENCODERS, METHODS
 from hashgnn.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +60,7 @@ IGNORED = [
     ([], "train.quant_start=5", "train.quant_weight > 0"),
     ([], "train.code_weight=2", "a bpr/softmax objective with a hash layer's codes"),
     (["model.method=continuous", "train.objective=softmax"], "train.code_weight=0.5", "hash layer's codes"),
-    ([], "train.reg=0.001", "train.objective=bpr or softmax"),
+    ([], "train.reg=0.001", "train.objective=bpr or train.objective=softmax"),
     (["train.objective=bpr", "model.method=continuous"], "train.temperature=0.2", "train.objective=softmax"),
     ([], "train.temperature=0.2", "train.objective=softmax"),
 ]
@@ -81,6 +84,28 @@ def test_every_setting_of_the_reader_table_has_an_error_case_and_its_default_is_
     assert keys == {setting.split("=")[0] for _, setting, _ in IGNORED}
     for components, _, _ in IGNORED:  # the components alone, every setting at its default
         RunConfig().override(components).validate()
+
+
+@pytest.mark.parametrize("kind,name", [(k, n) for k, (_, choices) in COMPONENTS.items() for n in choices])
+def test_each_components_schema_is_its_targets_signature(kind: str, name: str):
+    entry = component(kind, name)
+    params = set(inspect.signature(entry.load()).parameters)
+    assert params == {*entry.settings, *entry.bound, *entry.runtime, *entry.fixed}, (kind, name)
+    assert not set(entry.settings) & {*entry.bound, *entry.runtime, *entry.fixed}
+
+
+def test_the_registry_holds_every_valid_choice_and_builds_what_its_schema_says():
+    from hashgnn.models.encoders import build_encoder
+    from hashgnn.models.hashing import build_binarizer
+
+    assert [tuple(COMPONENTS[k][1]) for k in ("binarizer", "encoder", "objective")] == [METHODS, ENCODERS, OBJECTIVES]
+    cfg = RunConfig().override(["model.method=gumbel", "model.gumbel_tau_min=0.3", "model.gumbel_every=2"])
+    gumbel = build_binarizer("gumbel", **cfg.model.binarizer_kwargs())
+    assert (gumbel.tau_min, gumbel.tau_every, gumbel.rate, gumbel.unit) == (0.3, 2.0, 0.077, "epoch")
+    assert build_encoder("lightgcn", 8, (4, 2), num_layers=3, activation="tanh").num_layers == 3
+    assert [layer.out_features for layer in build_encoder("sage", 8, (4, 2)).layers] == [4, 2]
+    with pytest.raises(ConfigError, match="unknown encoder 'gin'"):
+        build_encoder("gin", 8, (4,))
 
 
 @pytest.mark.parametrize("components,setting", [

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from hashgnn.components import COMPONENTS, component_kwargs
 from hashgnn.data.loading import DataConfig
 from hashgnn.data.splits import SplitConfig
 from hashgnn.defaults import (
@@ -128,20 +129,12 @@ class ModelConfig:
         return SCHEDULE_DEFAULTS[self.schedule_unit][key] if value is None else value
 
     def binarizer_kwargs(self) -> dict[str, Any]:
-        """The binarizer's settings; a trainer gives it its steps per epoch (``Binarizer.steps_per_epoch``)."""
-        unit = {"unit": self.schedule_unit}
-        if self.method == "guided":
-            return {"p0": self.p0, "p_decay": self.p_decay, "p_every": self.schedule("p_every"),
-                    "p_min": self.p_min, "fixed_p": self.fixed_p, "guide": self.guide, "ste_grad": self.ste_grad,
-                    **unit}
-        if self.method == "ste":
-            return {"ste_grad": self.ste_grad}
-        if self.method == "hashnet":
-            return {"gamma": self.schedule("hashnet_gamma"), "beta_every": self.schedule("hashnet_every"), **unit}
-        if self.method == "gumbel":
-            return {"tau_min": self.gumbel_tau_min, "rate": self.schedule("gumbel_rate"),
-                    "tau_every": self.schedule("gumbel_every"), **unit}
-        return {}
+        """The binarizer's settings, as its registry entry names them (:data:`hashgnn.components.COMPONENTS`),
+        each schedule setting in its unit; a trainer gives it its steps per epoch
+        (``Binarizer.steps_per_epoch``)."""
+        values = {f"model.{f.name}": self.schedule(f.name) if f.name in SCHEDULE_DEFAULTS["step"]
+                  else getattr(self, f.name) for f in fields(self)}
+        return component_kwargs("binarizer", self.method, values)
 
     def scale(self) -> float:
         if self.score_scale == "sqrt":
@@ -217,7 +210,6 @@ def preset_overrides(name: str) -> list[str]:
     return list(PRESETS[name])
 
 
-
 def with_preset(name: str, overrides: list[str] | tuple[str, ...] = (), base: RunConfig | None = None) -> RunConfig:
     """``base`` (default :class:`RunConfig`) with preset ``name``, then ``overrides`` (``section.key=value``), not
     validated. A preset is a bundle for the components it was written for: a setting of it that no component of
@@ -227,6 +219,7 @@ def with_preset(name: str, overrides: list[str] | tuple[str, ...] = (), base: Ru
     cfg = (base or RunConfig()).override([*preset, *overrides])
     from_preset = assigned_keys(preset) - assigned_keys(overrides)
     return without_stale(cfg, set(flat_config(cfg)) - from_preset, f"preset {name}")
+
 
 LR_SCHEDULES = ("constant", "cosine", "plateau", "milestones")
 HEADS = ("hash", "none")
@@ -650,40 +643,42 @@ class Reader:
     keys: tuple[str, ...]
 
 
-def _method(name: str, *keys: str) -> Reader:
-    return Reader(f"model.method={name}", ("model.method",), lambda m, t: m.method == name, keys)
-
-
-def _encoder(name: str, *keys: str) -> Reader:
-    return Reader(f"model.encoder={name}", ("model.encoder",), lambda m, t: m.encoder == name, keys)
-
-
+#: settings every run reads whatever its components (the id embeddings' and the hash layer's init)
+READ_BY_EVERY_RUN = ("model.init_std",)
+#: eq. 7's settings that only one of its terms reads (the readers after :data:`READERS`' eq. 7 entry)
+_EQ7_TERMS = ("train.margin", "train.z_scale", "train.quant_start")
 _EQ7 = ("train.objective", "model.head", "model.method")
-#: Who reads each setting that only some components read, from the code that consumes it: the binarizers'
-#: constructors (:meth:`ModelConfig.binarizer_kwargs`; a schedule with a floor is what
-#: ``train.end_schedule_on_plateau`` ends), :func:`hashgnn.models.encoders.build_encoder`,
-#: :class:`hashgnn.models.hashgnn.HashGNNModel`'s hash layer and the trainer's objective
-#: (:meth:`hashgnn.training.trainer.Trainer._batch_loss`). A setting no active reader reads has no effect, and
-#: giving it a value other than its default is an error (:func:`ignored_settings`). Settings outside this table
-#: (``model.embedding_dim``, ``train.lr`` ...) are read by every run.
+
+
+def _chooses(selector: str, name: str) -> Callable[[ModelConfig, TrainConfig], bool]:
+    section, key = selector.split(".")
+    return lambda m, t: getattr(m if section == "model" else t, key) == name
+
+
+def _component_readers(kind: str, skip: tuple[str, ...] = ()) -> tuple[Reader, ...]:
+    """One reader per choice of ``kind`` (:data:`hashgnn.components.COMPONENTS`): its schema's settings."""
+    selector, choices = COMPONENTS[kind]
+    return tuple(Reader(f"{selector}={name}", (selector,), _chooses(selector, name),
+                        tuple(k for k in entry.keys if k not in (*READ_BY_EVERY_RUN, *skip)))
+                 for name, entry in choices.items())
+
+
+#: Who reads each setting that only some components read. The binarizers, encoders and objectives read what
+#: their registry entries' schemas name (:data:`hashgnn.components.COMPONENTS`, each checked against its
+#: constructor's signature); eq. 7 (the ``hashgnn`` objective's schema) is also trained by a bpr/softmax
+#: objective under a hash layer's codes (:func:`trains_eq7`), and three of its settings only by one of its terms;
+#: the hash layer is :class:`hashgnn.models.hashgnn.HashGNNModel`'s. A setting no active reader reads has no
+#: effect, and giving it a value other than its default is an error (:func:`ignored_settings`). Settings
+#: outside this table (``model.embedding_dim``, ``train.lr`` ...) are read by every run.
 READERS: tuple[Reader, ...] = (
-    _method("guided", "model.p0", "model.p_decay", "model.p_every", "model.p_min", "model.fixed_p", "model.guide",
-            "model.ste_grad", "model.schedule_unit", "train.end_schedule_on_plateau"),
-    _method("ste", "model.ste_grad"),
-    _method("hashnet", "model.hashnet_gamma", "model.hashnet_every", "model.schedule_unit"),
-    _method("gumbel", "model.gumbel_tau_min", "model.gumbel_rate", "model.gumbel_every", "model.schedule_unit",
-            "train.end_schedule_on_plateau"),
-    _encoder("sage", "model.dims", "model.activation"),
-    _encoder("gcn", "model.dims"),
-    _encoder("gat", "model.dims"),
-    _encoder("lightgcn", "model.num_layers"),
+    *_component_readers("binarizer"),
+    *_component_readers("encoder"),
     Reader("model.head=hash (the hash layer)", ("model.head",), lambda m, t: m.head == "hash",
            ("model.n_bits", "model.typed_hash", "model.rerank")),
     Reader("model.score_scale=sqrt (1/√K)", ("model.score_scale",), lambda m, t: m.score_scale == "sqrt",
            ("model.n_bits",)),
     Reader("eq. 7 (train.objective=hashgnn, or bpr/softmax with a hash layer's codes)", _EQ7, trains_eq7,
-           ("train.lam", "train.rank_loss", "train.z_weight", "train.quant_weight", "train.balance_weight",
-            "train.distill_weight", "model.score_scale", "model.link_bias")),
+           tuple(k for k in COMPONENTS["objective"][1]["hashgnn"].keys if k not in _EQ7_TERMS)),
     Reader("eq. 7's hinge ranking term (train.rank_loss=hinge)", (*_EQ7, "train.rank_loss"),
            lambda m, t: trains_eq7(m, t) and t.rank_loss == "hinge", ("train.margin",)),
     Reader("eq. 7's objective on z (train.z_weight > 0) or its distillation (train.distill_weight > 0)",
@@ -693,10 +688,7 @@ READERS: tuple[Reader, ...] = (
            lambda m, t: trains_eq7(m, t) and t.quant_weight > 0, ("train.quant_start",)),
     Reader("a bpr/softmax objective with a hash layer's codes (model.head=hash, model.method not continuous)",
            _EQ7, codes_and_embedding, ("train.code_weight",)),
-    Reader("train.objective=bpr or softmax", ("train.objective",), lambda m, t: t.objective != "hashgnn",
-           ("train.reg",)),
-    Reader("train.objective=softmax", ("train.objective",), lambda m, t: t.objective == "softmax",
-           ("train.temperature",)),
+    *(r for r in _component_readers("objective") if r.label != "train.objective=hashgnn"),
 )
 
 

@@ -1,21 +1,26 @@
 """Typed run configuration: nested frozen dataclasses, JSON round trip, dotted overrides that fail loudly.
 
 Every setting is validated before any work starts (:meth:`RunConfig.validate`), and an unknown key in a JSON
-file or a ``--set section.key=value`` override is an error that lists the valid keys.
+file or a ``--set section.key=value`` override is an error that lists the valid keys. So is a setting, away from
+its default, that no component of the run reads (``model.guide`` with ``model.method=hashnet``; :data:`READERS`),
+except where it comes from a bundle for several runs (a preset, an experiment's overrides for all its methods:
+:func:`without_stale`) or from a stored run written before it was an error (:func:`migrate_config`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from hashgnn.components import COMPONENTS, component_kwargs
 from hashgnn.data.loading import DataConfig
 from hashgnn.data.splits import SplitConfig
 from hashgnn.defaults import (
@@ -29,6 +34,8 @@ from hashgnn.defaults import (
     STE_GRADS,
 )
 from hashgnn.errors import ConfigError
+
+log = logging.getLogger("hashgnn.config")
 
 #: Each schedule setting's value in each ``model.schedule_unit`` when the config leaves it at None. ``step``: the
 #: paper's (p ×0.95 every 250 iterations, 5.2.3), HashNet's released schedule (γ = 0.005 per step, β updated every
@@ -129,20 +136,12 @@ class ModelConfig:
         return SCHEDULE_DEFAULTS[self.schedule_unit][key] if value is None else value
 
     def binarizer_kwargs(self) -> dict[str, Any]:
-        """The binarizer's settings; a trainer gives it its steps per epoch (``Binarizer.steps_per_epoch``)."""
-        unit = {"unit": self.schedule_unit}
-        if self.method == "guided":
-            return {"p0": self.p0, "p_decay": self.p_decay, "p_every": self.schedule("p_every"),
-                    "p_min": self.p_min, "fixed_p": self.fixed_p, "guide": self.guide, "ste_grad": self.ste_grad,
-                    **unit}
-        if self.method == "ste":
-            return {"ste_grad": self.ste_grad}
-        if self.method == "hashnet":
-            return {"gamma": self.schedule("hashnet_gamma"), "beta_every": self.schedule("hashnet_every"), **unit}
-        if self.method == "gumbel":
-            return {"tau_min": self.gumbel_tau_min, "rate": self.schedule("gumbel_rate"),
-                    "tau_every": self.schedule("gumbel_every"), **unit}
-        return {}
+        """The binarizer's settings, as its registry entry names them (:data:`hashgnn.components.COMPONENTS`),
+        each schedule setting in its unit; a trainer gives it its steps per epoch
+        (``Binarizer.steps_per_epoch``)."""
+        values = {f"model.{f.name}": self.schedule(f.name) if f.name in SCHEDULE_DEFAULTS["step"]
+                  else getattr(self, f.name) for f in fields(self)}
+        return component_kwargs("binarizer", self.method, values)
 
     def scale(self) -> float:
         if self.score_scale == "sqrt":
@@ -216,6 +215,17 @@ def preset_overrides(name: str) -> list[str]:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return list(PRESETS[name])
+
+
+def with_preset(name: str, overrides: list[str] | tuple[str, ...] = (), base: RunConfig | None = None) -> RunConfig:
+    """``base`` (default :class:`RunConfig`) with preset ``name``, then ``overrides`` (``section.key=value``), not
+    validated. A preset is a bundle for the components it was written for: a setting of it that no component of
+    the result reads is left out (``plus-softmax`` under ``model.encoder=lightgcn``: its leaky ReLU is the SAGE
+    encoder's), where one of ``base`` or ``overrides`` stays, for :meth:`RunConfig.validate` to reject."""
+    preset = preset_overrides(name)
+    cfg = (base or RunConfig()).override([*preset, *overrides])
+    from_preset = assigned_keys(preset) - assigned_keys(overrides)
+    return without_stale(cfg, set(flat_config(cfg)) - from_preset, f"preset {name}")
 
 
 LR_SCHEDULES = ("constant", "cosine", "plateau", "milestones")
@@ -423,6 +433,13 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> RunConfig:
+        """The config of a stored run (a run directory's ``config.json``, a results folder's ``config`` column):
+        :meth:`from_dict` after :func:`migrate_config`, so a run stored with a setting its components ignore
+        (accepted before such settings were errors) still loads, and trains what it trained."""
+        return cls.from_dict(migrate_config(data))
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """The config of ``data`` (e.g. a ``config.json``); keys it lacks get today's defaults, except the unit of
         a schedule written before ``model.schedule_unit`` existed, which is ``"step"``: its numbers counted steps
@@ -436,8 +453,9 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> RunConfig:
+        """The config of a JSON file, read as a stored one (:meth:`from_stored`): a run's ``config.json``."""
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
+            return cls.from_stored(json.loads(Path(path).read_text()))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: not valid JSON ({exc})") from None
 
@@ -475,6 +493,7 @@ class RunConfig:
         _check_eval(self.eval)
         _check_sampler(self.model, self.train)
         _check_teacher_objective(self.model, self.train)
+        _check_components(self)
         return self
 
 
@@ -614,6 +633,147 @@ def codes_and_embedding(m: ModelConfig, t: TrainConfig) -> bool:
     return t.objective != "hashgnn" and m.head == "hash" and m.method != "continuous"
 
 
+def trains_eq7(m: ModelConfig, t: TrainConfig) -> bool:
+    """Whether eq. 7 (:func:`hashgnn.losses.batch_objective`) is in the loss: the ``hashgnn`` objective, or a
+    bpr/softmax objective that also trains a hash layer's codes (:func:`codes_and_embedding`)."""
+    return t.objective == "hashgnn" or codes_and_embedding(m, t)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A component of a run that reads ``keys`` (dotted) when ``active``; ``label`` names it in an error, and
+    ``decided_by`` the settings that choose it (what the error reports the run's values of)."""
+
+    label: str
+    decided_by: tuple[str, ...]
+    active: Callable[[ModelConfig, TrainConfig], bool]
+    keys: tuple[str, ...]
+
+
+#: settings every run reads whatever its components (the id embeddings' and the hash layer's init)
+READ_BY_EVERY_RUN = ("model.init_std",)
+#: eq. 7's settings that only one of its terms reads (the readers after :data:`READERS`' eq. 7 entry)
+_EQ7_TERMS = ("train.margin", "train.z_scale", "train.quant_start")
+_EQ7 = ("train.objective", "model.head", "model.method")
+
+
+def _chooses(selector: str, name: str) -> Callable[[ModelConfig, TrainConfig], bool]:
+    section, key = selector.split(".")
+    return lambda m, t: getattr(m if section == "model" else t, key) == name
+
+
+def _component_readers(kind: str, skip: tuple[str, ...] = ()) -> tuple[Reader, ...]:
+    """One reader per choice of ``kind`` (:data:`hashgnn.components.COMPONENTS`): its schema's settings."""
+    selector, choices = COMPONENTS[kind]
+    return tuple(Reader(f"{selector}={name}", (selector,), _chooses(selector, name),
+                        tuple(k for k in entry.keys if k not in (*READ_BY_EVERY_RUN, *skip)))
+                 for name, entry in choices.items())
+
+
+#: Who reads each setting that only some components read. The binarizers, encoders and objectives read what
+#: their registry entries' schemas name (:data:`hashgnn.components.COMPONENTS`, each checked against its
+#: constructor's signature); eq. 7 (the ``hashgnn`` objective's schema) is also trained by a bpr/softmax
+#: objective under a hash layer's codes (:func:`trains_eq7`), and three of its settings only by one of its terms;
+#: the hash layer is :class:`hashgnn.models.hashgnn.HashGNNModel`'s. A setting no active reader reads has no
+#: effect, and giving it a value other than its default is an error (:func:`ignored_settings`). Settings
+#: outside this table (``model.embedding_dim``, ``train.lr`` ...) are read by every run.
+READERS: tuple[Reader, ...] = (
+    *_component_readers("binarizer"),
+    *_component_readers("encoder"),
+    Reader("model.head=hash (the hash layer)", ("model.head",), lambda m, t: m.head == "hash",
+           ("model.n_bits", "model.typed_hash", "model.rerank")),
+    Reader("model.score_scale=sqrt (1/√K)", ("model.score_scale",), lambda m, t: m.score_scale == "sqrt",
+           ("model.n_bits",)),
+    Reader("eq. 7 (train.objective=hashgnn, or bpr/softmax with a hash layer's codes)", _EQ7, trains_eq7,
+           tuple(k for k in COMPONENTS["objective"][1]["hashgnn"].keys if k not in _EQ7_TERMS)),
+    Reader("eq. 7's hinge ranking term (train.rank_loss=hinge)", (*_EQ7, "train.rank_loss"),
+           lambda m, t: trains_eq7(m, t) and t.rank_loss == "hinge", ("train.margin",)),
+    Reader("eq. 7's objective on z (train.z_weight > 0) or its distillation (train.distill_weight > 0)",
+           (*_EQ7, "train.z_weight", "train.distill_weight"),
+           lambda m, t: trains_eq7(m, t) and (t.z_weight > 0 or t.distill_weight > 0), ("train.z_scale",)),
+    Reader("the quantisation term (train.quant_weight > 0)", (*_EQ7, "train.quant_weight"),
+           lambda m, t: trains_eq7(m, t) and t.quant_weight > 0, ("train.quant_start",)),
+    Reader("a bpr/softmax objective with a hash layer's codes (model.head=hash, model.method not continuous)",
+           _EQ7, codes_and_embedding, ("train.code_weight",)),
+    *(r for r in _component_readers("objective") if r.label != "train.objective=hashgnn"),
+)
+
+
+def _setting(config: Any, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(config, section), name)
+
+
+def ignored_settings(config: RunConfig) -> dict[str, str]:
+    """Each setting of ``config`` that differs from its default but that no component of the run reads
+    (:data:`READERS`), with the error that says so: the run's choice and what would read the setting."""
+    m, t, default = config.model, config.train, RunConfig()
+    readers: dict[str, list[Reader]] = {}
+    for reader in READERS:
+        for key in reader.keys:
+            readers.setdefault(key, []).append(reader)
+    found = {}
+    for key, its in readers.items():
+        if _setting(config, key) == _setting(default, key) or any(r.active(m, t) for r in its):
+            continue
+        chosen = dict.fromkeys(d for r in its for d in r.decided_by)
+        values = ", ".join(f"{d}={_setting(config, d)}" for d in chosen)
+        found[key] = (f"{key}={_setting(config, key)!r} has no effect with {values}; it is read by "
+                      f"{' or '.join(r.label for r in its)}")
+    return found
+
+
+def _check_components(config: RunConfig) -> None:
+    ignored = ignored_settings(config)
+    if ignored:
+        more = f" (and {len(ignored) - 1} more: {', '.join(sorted(ignored)[1:])})" if len(ignored) > 1 else ""
+        raise ConfigError(f"{ignored[sorted(ignored)[0]]}{more}; leave it at its default")
+
+
+def without_settings(config: RunConfig, keys: Iterator[str] | list[str]) -> RunConfig:
+    """``config`` with each dotted setting of ``keys`` back at its default."""
+    default, sections = RunConfig(), {}
+    for key in keys:
+        section, name = key.split(".")
+        sections.setdefault(section, {})[name] = _setting(default, key)
+    return replace(config, **{s: replace(getattr(config, s), **kw) for s, kw in sections.items()})
+
+
+def assigned_keys(assignments: Iterator[str] | list[str] | tuple[str, ...]) -> set[str]:
+    """The dotted keys that ``section.key=value`` assignments set."""
+    return {a.split("=", 1)[0] for a in assignments}
+
+
+def without_stale(config: RunConfig, explicit: set[str], source: str) -> RunConfig:
+    """``config`` without the settings that no component of it reads (:func:`ignored_settings`) and that are not
+    in ``explicit``: they came from a bundle (``source``: a preset, an experiment's overrides for every method),
+    whose settings apply where the run has the component they configure, e.g. ``preset:plus-softmax``'s leaky
+    ReLU under ``model.encoder=lightgcn``, or an experiment's ``model.guide=node`` on its HashNet runs. An explicit
+    setting that has no effect stays, for :meth:`RunConfig.validate` to reject."""
+    stale = sorted(set(ignored_settings(config)) - explicit)
+    for key in stale:
+        log.info("%s's %s=%r not applied: no component of this run reads it", source, key, _setting(config, key))
+    return without_settings(config, stale)
+
+
+def migrate_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored config (``config.json``, a results folder's config) without the settings its components ignore
+    (:func:`ignored_settings`): before they were errors a run could store one, e.g. ``model.guide=node`` on a
+    HashNet run of an experiment whose overrides apply to every method. Such a setting had no effect, so the
+    run trained what the config without it trains; each one dropped is logged. A config that does not build
+    (unknown keys, wrong types) is returned as it is, for :meth:`RunConfig.from_dict` to report."""
+    try:
+        config = RunConfig.from_dict(data)
+        ignored = ignored_settings(config)
+    except (ConfigError, TypeError, ValueError, AttributeError):
+        return data
+    for key in sorted(ignored):
+        log.info("stored config: %s dropped (%s)", key, ignored[key])
+    # the resolved config (today's defaults and the old-config schedule unit filled in), not ``data`` with keys
+    # popped: a dropped schedule setting could otherwise take away what marks a config as step-era
+    return without_settings(config, ignored).to_dict() if ignored else data
+
+
 def _check_objective(m: ModelConfig, t: TrainConfig) -> None:
     if m.head not in HEADS:
         raise ConfigError(f"unknown model.head {m.head!r}; choose one of {', '.join(HEADS)}")
@@ -623,12 +783,6 @@ def _check_objective(m: ModelConfig, t: TrainConfig) -> None:
         raise ConfigError(f"unknown train.objective {t.objective!r}; choose one of {', '.join(OBJECTIVES)}")
     if m.rerank not in RERANKS:
         raise ConfigError(f"unknown model.rerank {m.rerank!r}; choose one of {', '.join(RERANKS)}")
-    if m.rerank != "tanh" and m.head == "none":
-        raise ConfigError("model.rerank chooses between a hash layer's tanh and its input; model.head=none has "
-                          "no hash layer (z is the encoder's output already)")
-    if t.code_weight != 1.0 and not codes_and_embedding(m, t):
-        raise ConfigError("train.code_weight weighs the code term of a bpr/softmax objective with a hash layer "
-                          "(model.head=hash, model.method not continuous); it has no effect here")
     if t.code_weight < 0:
         raise ConfigError(f"train.code_weight must be >= 0, got {t.code_weight}")
     if t.objective != "hashgnn" and t.sampler != "full":

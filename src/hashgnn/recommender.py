@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hashgnn.config import RunConfig, preset_overrides
+from hashgnn.config import RunConfig, with_preset
 from hashgnn.data.interactions import Interactions
 from hashgnn.data.loading import DataConfig, load_split_for
 from hashgnn.data.splits import Split, make_split
@@ -80,7 +80,9 @@ class HashGNN(Recommender):
         preset: ``paper`` (the config's defaults: the paper's text at CPU batch and lr) | ``paper-literal`` (its
             batch 256, lr 1e-3) | ``official-options`` (three options of the authors' released code) | ``plus`` |
             ``plus-softmax`` (beyond the paper); see :data:`hashgnn.config.PRESETS`. Applied over ``config``
-            when given; ``None`` (default) applies none.
+            when given; ``None`` (default) applies none. A preset's setting for a component this model does not
+            have (``plus``'s guide draw with ``method="hashnet"``) is left out; any other setting that no
+            component reads is an error (:func:`hashgnn.config.ignored_settings`).
 
     Raises:
         ConfigError: an impossible setting, an unknown preset or override key.
@@ -94,19 +96,16 @@ class HashGNN(Recommender):
         if config is not None and not isinstance(config, RunConfig):
             raise ConfigError(f"config must be a hashgnn.config.RunConfig (e.g. RunConfig.from_json(path)), not "
                               f"{type(config).__name__}")
-        cfg = config if config is not None else RunConfig()
-        if preset is not None:
-            cfg = cfg.override(preset_overrides(preset))
-        given = {section: {k: v for k, v in values.items() if v is not None} for section, values in (
-            ("model", {"n_bits": n_bits, "method": method, "encoder": encoder}),
-            ("train", {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lam": lam, "device": device}))}
-        cfg = replace(cfg, model=replace(cfg.model, **given["model"]), train=replace(cfg.train, **given["train"]))
-        if seed is not None:
-            cfg = replace(cfg, seed=seed)
-        if overrides:
-            import json
+        import json
 
-            cfg = cfg.override([f"{k}={json.dumps(v)}" for k, v in overrides.items()])
+        given = {"model.n_bits": n_bits, "model.method": method, "model.encoder": encoder, "train.epochs": epochs,
+                 "train.batch_size": batch_size, "train.lr": lr, "train.lam": lam, "train.device": device,
+                 "seed": seed}
+        own = [f"{k}={json.dumps(v)}" for k, v in {**{k: v for k, v in given.items() if v is not None},
+                                                  **(overrides or {})}.items()]
+        cfg = config if config is not None else RunConfig()
+        # a preset's setting for a component this model does not have is left out (with_preset), its own are not
+        cfg = with_preset(preset, own, cfg) if preset is not None else cfg.override(own)
         self.config = cfg.validate()
         self.tie_seed = cfg.eval.tie_seed
         self.n_candidates = cfg.eval.n_candidates

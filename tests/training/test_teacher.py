@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hashgnn.config import PRESETS, RunConfig
+from hashgnn.config import PRESETS, RunConfig, with_preset
 from hashgnn.data.interactions import Interactions
 from hashgnn.data.splits import random_split
 from hashgnn.errors import ConfigError
@@ -28,11 +28,12 @@ def _lightgcn(path, split) -> None:
 
 
 def _hashed(*extra: str) -> RunConfig:
-    """The converged comparison's best hashing recipe (plus-softmax on a 2-layer LightGCN encoder), 16 bits."""
-    return RunConfig().override([*PRESETS["plus-softmax"], "model.encoder=lightgcn", "model.num_layers=2",
-                                 "model.n_bits=16", "train.triplets=4", "train.epochs=30", "train.batch_size=64",
-                                 "train.lr=0.02", "train.auc_pairs=50", "train.log_every=1",
-                                 "train.valid_every=30", *extra])  # validated once, at the end: the last model
+    """The converged comparison's best hashing recipe (plus-softmax on a 2-layer LightGCN encoder), 16 bits;
+    validated once, at the end (valid_every = epochs): the last model."""
+    return with_preset("plus-softmax", ["model.encoder=lightgcn", "model.num_layers=2",
+                                        "model.n_bits=16", "train.triplets=4", "train.epochs=30",
+                                        "train.batch_size=64", "train.lr=0.02", "train.auc_pairs=50",
+                                        "train.log_every=1", "train.valid_every=30", *extra])
 
 
 def test_loss_is_the_cross_entropy_of_the_codes_softmax_against_the_teachers_over_links_negatives_and_top_k():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from hashgnn.config import RunConfig
+from hashgnn.config import RunConfig, assigned_keys, without_stale
 from hashgnn.data import DataConfig, SplitConfig, load_split_for
 from hashgnn.evaluation import evaluate_part
 from hashgnn.training import RunDir, Trainer
@@ -24,7 +24,9 @@ SMALL = ["data.dataset=movielens-100k", "train.batch_size=1024", "train.log_ever
 
 
 def small_config(*extra: str) -> RunConfig:
-    return RunConfig().override([*SMALL, *extra])
+    """SMALL, then ``extra``. SMALL's p schedule configures guided STE: a run of another method leaves it out
+    (a setting no component reads would be an error, hashgnn.config.ignored_settings)."""
+    return without_stale(RunConfig().override([*SMALL, *extra]), assigned_keys(extra), "SMALL")
 
 
 @pytest.mark.dataset("movielens-100k")

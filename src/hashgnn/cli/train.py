@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hashgnn.cli.data import DATA_HELP, FORMAT_HELP, given_data_options
-from hashgnn.config import PRESETS, RunConfig, preset_overrides
+from hashgnn.config import PRESETS, RunConfig, with_preset
 from hashgnn.errors import ConfigError
 
 if TYPE_CHECKING:  # imported on use: it brings in torch, too slow for `hashgnn --help`
@@ -57,7 +57,10 @@ def build_config(config_file: Path | None, dataset: str | None, method: str | No
     cfg = replace(cfg, train=replace(cfg.train, **train_kwargs))
     if seed is not None:
         cfg = replace(cfg, seed=seed, split=replace(cfg.split, seed=cfg.split.seed))
-    cfg = cfg.override([*preset_overrides(preset), *sets]).validate()
+    # a preset's setting for a component this run does not have (``--method hashnet --preset plus``: guided STE's
+    # draw) is left out; a --set or option that has no effect is an error
+    bits_set = [f"model.n_bits={bits}"] if bits is not None else []
+    cfg = with_preset(preset, [*bits_set, *sets], cfg).validate()
     check_data_options(cfg.data)
     return cfg
 

@@ -175,7 +175,7 @@ def _run_config_of(text: str, path: Path) -> RunConfig:
     # keys a source config lacks did not exist when it ran: from_dict gives them their defaults, which keep the
     # behaviour from before the key existed (e.g. train.quant_weight = 0)
     try:
-        return RunConfig.from_dict(json.loads(text))
+        return RunConfig.from_stored(json.loads(text))
     except (json.JSONDecodeError, ConfigError) as exc:
         raise ConfigError(f"{path}: unreadable config column ({exc})") from None
 

@@ -45,7 +45,7 @@ def _normalized(config_json: object) -> str | None:
     if not isinstance(config_json, str):
         return None
     try:
-        return RunConfig.from_dict(json.loads(config_json)).to_json()
+        return RunConfig.from_stored(json.loads(config_json)).to_json()
     except (ValueError, TypeError, ConfigError):
         return None
 

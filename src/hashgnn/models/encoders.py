@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hashgnn.components import component, component_kwargs
 from hashgnn.data.graph import build_mean_operator
 from hashgnn.defaults import ACTIVATIONS, ENCODERS
 from hashgnn.errors import ConfigError
@@ -300,11 +301,8 @@ def _activation(name: str) -> nn.Module:
 
 def build_encoder(name: str, in_dim: int, dims: Sequence[int], num_layers: int = 2,
                   activation: str = "relu", init_std: float = 0.02) -> nn.Module:
-    """Encoder by registry name: ``sage`` (paper), ``gcn``, ``lightgcn``, ``gat``."""
-    if name == "sage":
-        return SAGEMeanEncoder(in_dim, dims, activation, init_std)
-    if name == "lightgcn":
-        return LightGCNEncoder(in_dim, num_layers)
-    if name in ("gcn", "gat"):
-        return PyGConvEncoder(name, in_dim, dims, init_std)
-    raise ConfigError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+    """Encoder by registry name (:data:`hashgnn.components.COMPONENTS`): ``sage`` (paper), ``gcn``, ``lightgcn``,
+    ``gat``; each takes the settings its entry names."""
+    values = {"model.dims": dims, "model.num_layers": num_layers, "model.activation": activation,
+              "model.init_std": init_std}
+    return component("encoder", name).load()(in_dim=in_dim, **component_kwargs("encoder", name, values))

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hashgnn.defaults import GUIDES, METHODS, SCHEDULE_UNITS, STE_GRADS
+from hashgnn.components import component
+from hashgnn.defaults import GUIDES, SCHEDULE_UNITS, STE_GRADS
 from hashgnn.errors import ConfigError
 
 
@@ -306,9 +307,6 @@ class GumbelBinarizer(Binarizer):
 
 
 def build_binarizer(method: str, **kwargs: float | str | None) -> Binarizer:
-    """Binarizer by method name; ``kwargs`` are that class's schedule settings."""
-    classes: dict[str, type[Binarizer]] = {"guided": GuidedSTE, "ste": STE, "hashnet": HashNetContinuation,
-                                           "gumbel": GumbelBinarizer, "continuous": Continuous}
-    if method not in classes:
-        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return classes[method](**kwargs)
+    """Binarizer by method name (:data:`hashgnn.components.COMPONENTS`); ``kwargs`` are that class's schedule
+    settings (:meth:`hashgnn.config.ModelConfig.binarizer_kwargs`)."""
+    return component("binarizer", method).load()(**kwargs)

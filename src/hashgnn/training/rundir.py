@@ -341,7 +341,7 @@ class RunDir:
     def read_config(self):
         from hashgnn.config import RunConfig
 
-        return RunConfig.from_dict(self.read_json("config.json"))
+        return RunConfig.from_stored(self.read_json("config.json"))
 
     def write_arrays(self, name: str, **arrays: np.ndarray) -> None:
         buf = io.BytesIO()

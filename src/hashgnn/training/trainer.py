@@ -524,7 +524,7 @@ def _without_budget(config: dict[str, Any] | None) -> dict[str, Any] | None:
     """``config`` with settings added since it was written at their defaults, and without the budget keys."""
     if config is None:
         return None
-    config = RunConfig.from_dict(config).to_dict()
+    config = RunConfig.from_stored(config).to_dict()
     return {**config, "train": {k: v for k, v in config["train"].items() if k not in BUDGET_KEYS}}
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hashgnn.config import RunConfig, preset_overrides
+from hashgnn.config import RunConfig, assigned_keys, preset_overrides, without_stale
 from hashgnn.errors import ConfigError
 from hashgnn.experiments.plan import CONFIG_DIR
 
@@ -46,6 +46,10 @@ class ConvergedPlan:
     #: cascade variant → the numbers of Hamming candidates M to choose from on validation (``candidates`` in its
     #: spec); a cascade without one searches with ``eval.n_candidates``
     cascade_candidates: dict[str, list[int]] = field(default_factory=dict)
+    #: variant → its overrides that are not a preset's (``preset:NAME`` entries left out); a variant missing
+    #: here counts all of :attr:`variants` as its own. A setting of :attr:`common` or of a preset that no component
+    #: of the variant reads is left out of its config, an own one is an error (:func:`run_config`)
+    explicit: dict[str, list[str]] = field(default_factory=dict)
 
 
 def folder_name(dataset: str) -> str:
@@ -89,7 +93,8 @@ def make_converged_plan(datasets: list[str] | None, methods: list[str] | None, s
                          config.get("published", {}), progress, {m for m in chosen if known[m].get("refit")},
                          sources, cascades, settings,
                          {m: list(known[m]["cascade"]["candidates"]) for m in cascades
-                          if "candidates" in known[m]["cascade"]})
+                          if "candidates" in known[m]["cascade"]},
+                         {m: [o for o in known[m]["overrides"] if not o.startswith("preset:")] for m in chosen})
     for dataset in plan.datasets:  # every configuration fails here, before any training
         for variant in plan.variants:
             run_config(plan, dataset, variant, 0)
@@ -124,8 +129,15 @@ def run_config(plan: ConvergedPlan, dataset: str, variant: str, seed: int, refit
         source = plan.init_from[variant] + ("+refit" if refit else "")
         setting = plan.source_setting.get(variant, "init_from")
         start = [f"train.{setting}={run_path(plan, dataset, source, seed)}"]
-    return RunConfig().override([f"data.dataset={dataset}", *plan.datasets[dataset], *plan.common,
-                                 *plan.variants[variant], *start, *plan.sets, f"seed={seed}"]).validate()
+    data = [f"data.dataset={dataset}", *plan.datasets[dataset]]
+    cfg = RunConfig().override([*data, *plan.common, *plan.variants[variant], *start, *plan.sets, f"seed={seed}"])
+    # ``common`` and ``--set`` (for every variant) and a variant's presets are bundles: a setting of theirs that no
+    # component of the variant reads is left out (``model.schedule_unit`` on LightGCN), one of the variant's own
+    # is an error
+    own = assigned_keys([*data, *plan.explicit.get(variant, plan.variants[variant]), *start, "seed"])
+    return without_stale(cfg, own, f"converged variant {variant}'s common settings, --set or preset").validate()
+
+
 
 
 def refit_overrides(record: dict[str, Any]) -> list[str]:

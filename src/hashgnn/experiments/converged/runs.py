@@ -84,7 +84,7 @@ def train_one(plan: ConvergedPlan, dataset: str, variant: str, seed: int,
     done = path / "converged.json"
     if done.is_file():
         stored = json.loads(done.read_text())
-        if same_model(RunConfig.from_dict(stored["config"]), cfg):  # a changed variant or --set trains again
+        if same_model(RunConfig.from_stored(stored["config"]), cfg):  # a changed variant or --set trains again
             return add_paper_protocol(stored, path, cfg)
     split = load_split_for(cfg.data, cfg.split)
     result = make_trainer(cfg, split, RunDir(path), progress=plan.progress).fit(resume=True)
@@ -179,7 +179,7 @@ def cascade(plan: ConvergedPlan, name: str, codes: dict[str, Any], rerank: dict[
         stored = json.loads(done.read_text())
         if all(stored.get(k) == v for k, v in sources.items()):
             return stored
-    cfg = RunConfig.from_dict(codes["config"])
+    cfg = RunConfig.from_stored(codes["config"])
     emb = cascade_embeddings(run_path(plan, dataset, codes["method"], seed),
                              run_path(plan, dataset, rerank["method"], seed))
     split = load_split_for(cfg.data, cfg.split)
@@ -218,5 +218,5 @@ def stored_records(out: Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted((out / "runs").glob("*/*/converged.json")):
         record = json.loads(path.read_text())
-        records.append(add_paper_protocol(record, path.parent, RunConfig.from_dict(record["config"])))
+        records.append(add_paper_protocol(record, path.parent, RunConfig.from_stored(record["config"])))
     return records

@@ -27,19 +27,36 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from hashgnn.config import PRESETS, RunConfig
+from hashgnn.config import PRESETS, RunConfig, assigned_keys, without_stale
 from hashgnn.data.splits import Split
 from hashgnn.errors import ConfigError
 from hashgnn.models.baselines.common import FittedRecommender
 from hashgnn.training.rundir import RunDir
 
 
+def as_assignments(overrides: Sequence[str] | Mapping[str, object] = ()) -> list[str]:
+    """Dotted overrides given as ``["a.b=1"]`` or ``{"a.b": 1}``, as ``section.key=value`` strings."""
+    if isinstance(overrides, Mapping):
+        return [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
+    return list(overrides)
+
+
 def apply_overrides(config: RunConfig | None, overrides: Sequence[str] | Mapping[str, object] = ()) -> RunConfig:
     """``config`` (default :class:`RunConfig`) with dotted overrides, given as ``["a.b=1"]`` or ``{"a.b": 1}``."""
     cfg = config or RunConfig()
-    if isinstance(overrides, Mapping):
-        overrides = [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
-    return cfg.override(list(overrides)) if overrides else cfg
+    overrides = as_assignments(overrides)
+    return cfg.override(overrides) if overrides else cfg
+
+
+def method_config(config: RunConfig | None, overrides: Sequence[str] | Mapping[str, object], name: str,
+                  recipe: Sequence[str] = (), defining: Sequence[str] = ()) -> RunConfig:
+    """The validated config of method ``name``: ``recipe``, the caller's ``overrides``, then ``defining`` on the
+    base ``config``. The caller's settings (``config`` and ``overrides``) are for any method, as an experiment's
+    are: one that no component of this method reads is left out (``model.guide=node`` configures guided STE,
+    which HashNet does not have). The method's own (``recipe``, ``defining``) must all be read
+    (:func:`hashgnn.config.ignored_settings`)."""
+    cfg = apply_overrides((config or RunConfig()).override(list(recipe)), overrides).override(list(defining))
+    return without_stale(cfg, assigned_keys([*recipe, *defining]), f"{name}'s caller").validate()
 
 
 class CoreBaseline(FittedRecommender):
@@ -59,9 +76,7 @@ class CoreBaseline(FittedRecommender):
     def __init__(self, config: RunConfig | None = None, overrides: Sequence[str] | Mapping[str, object] = (),
                  progress: bool = False, run_dir: str | None = None) -> None:
         super().__init__()
-        cfg = (config or RunConfig()).override(list(self.recipe))
-        cfg = apply_overrides(cfg, overrides)
-        self.config = cfg.override(list(self.defining)).validate()
+        self.config = method_config(config, overrides, self.name, self.recipe, self.defining)
         self.tie_seed = self.config.eval.tie_seed
         self.n_candidates = self.config.eval.n_candidates
         self.progress = progress

@@ -28,7 +28,7 @@ from hashgnn.errors import ConfigError
 from hashgnn.losses import hashgnn_loss, pair_scores
 from hashgnn.models.base import Embeddings
 from hashgnn.models.baselines.common import FittedRecommender, continuable, valid_recall
-from hashgnn.models.baselines.core import GraphSage, apply_overrides
+from hashgnn.models.baselines.core import GraphSage, method_config
 from hashgnn.models.hashing import GuidedSTE, HashLayer, sign
 from hashgnn.training.negatives import NegativeSampler
 from hashgnn.training.rundir import RunDir
@@ -154,7 +154,7 @@ class HashGNNSeparate(FittedRecommender):
         super().__init__()
         self.graphsage = GraphSage(config, overrides, progress)
         # stage 2 uses the caller's binarizer settings with the guided method
-        self.config = apply_overrides(config, overrides).override(["model.method=guided"]).validate()
+        self.config = method_config(config, overrides, self.name, defining=("model.method=guided",))
         self.tie_seed, self.n_candidates = self.config.eval.tie_seed, self.config.eval.n_candidates
         self.progress = progress
         self.hash_layer: HashLayer | None = None

@@ -86,7 +86,8 @@ def test_popularity_matches_a_direct_count_ranking(split):
 
 
 @pytest.mark.parametrize(("sets", "steps", "unit", "words"), [
-    ([], 2, "epoch", ["every 3.25 epochs", "model.schedule_unit=epoch", "p reaches 0.5 after 45.5 epochs"]),
+    ([], 2, "epoch", ["every 3.25 epochs", "model.schedule_unit=epoch", "p reaches 0.5 after 45.5 epochs",
+                      "--set model.activation=leaky_relu"]),
     (["model.schedule_unit=step", "train.batch_size=8192"], 30, "step",
      ["--set model.p_every=2 (steps between decays)", "every 250 steps", "model.schedule_unit=step",
       "p reaches 0.5 after 3500 steps", "count the schedule in epochs", "--set model.schedule_unit=epoch"]),
@@ -109,6 +110,18 @@ def test_collapsed_codes_warn_with_the_cause_and_the_schedule_to_set(split, sets
     assert every > 0 and 0.95 ** int(ran / every) < 0.5
     # the same k items top every user's Hamming list: coverage is k over the items, up to the exclusions
     assert report["items_in_top_k"]["share"] <= (cfg.eval.valid_n + 20) / split.interactions.n_items
+
+
+def test_collapse_advice_names_leaky_relu_only_for_a_relu_sage_encoder(split):
+    def warning(sets: list[str]) -> str:
+        report = health_report(_collapsed(split), split, RunConfig().override(sets),
+                               {"hamming": {"standard": {"recall@50": 0.9}}}, {"standard": {"recall@50": 0.1}},
+                               steps=2)
+        return report["warnings"][0]
+
+    assert "model.activation=leaky_relu" in warning([])
+    assert "model.activation=leaky_relu" not in warning(["model.activation=leaky_relu"])
+    assert "model.activation=leaky_relu" not in warning(["model.encoder=lightgcn"])
 
 
 def test_the_schedule_end_counts_epochs_from_the_runs_batch(split):

@@ -195,9 +195,9 @@ def _steps_advice(report: dict[str, Any], split: Split, config: RunConfig) -> st
              f"model.schedule_unit={unit}), so the codes were hardly trained; p reaches {TARGET_P} after "
              f"{every * decays:g} {unit}s.")
     if unit == "epoch":  # more steps an epoch first: on issue 33's logs it gave more codes, a faster p fewer
-        return (f"{cause} Fix: a smaller --batch-size (more steps an epoch; now {batch:,}), --set "
-                f"model.p_every={_round_down(ran / decays):g} (the slowest p that reaches {TARGET_P} within the "
-                "run, in epochs between decays), or more --epochs.")
+        return (f"{cause} Fix: a smaller --batch-size (more steps an epoch; now {batch:,}), "
+                f"{_activation_advice(m)}--set model.p_every={_round_down(ran / decays):g} (the slowest p that "
+                f"reaches {TARGET_P} within the run, in epochs between decays), or more --epochs.")
     epochs = ran / per_epoch
     fixes = [f"--set model.p_every={max(1, int(ran // decays))} (steps between decays)",
              "or count the schedule in epochs, which no batch or data size changes: --set model.schedule_unit=epoch "
@@ -206,6 +206,15 @@ def _steps_advice(report: dict[str, Any], split: Split, config: RunConfig) -> st
     if batch_fit >= PAPER_BATCH:
         fixes.insert(0, f"--batch-size {batch_fit:,}")
     return f"{cause} Fix: {', '.join(fixes)}."
+
+
+def _activation_advice(m: Any) -> str:
+    """Leaky ReLU for a ReLU SAGE encoder: on issue 33's three generated logs it was the one change measured to
+    raise the distinct item codes on all three, where a faster p lowered them (results/own-data/summary.json)."""
+    if m.encoder != "sage" or m.activation != "relu":
+        return ""
+    return ("--set model.activation=leaky_relu (ReLU units that never fire leave bits constant; on issue 33's "
+            "generated logs it gave more distinct codes, a faster p fewer), ")
 
 
 def _round_down(x: float) -> float:

@@ -15,7 +15,7 @@ import logging
 import math
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -737,6 +737,13 @@ def without_settings(config: RunConfig, keys: Iterator[str] | list[str]) -> RunC
         section, name = key.split(".")
         sections.setdefault(section, {})[name] = _setting(default, key)
     return replace(config, **{s: replace(getattr(config, s), **kw) for s, kw in sections.items()})
+
+
+def as_assignments(overrides: Sequence[str] | Mapping[str, object] = ()) -> list[str]:
+    """Dotted overrides given as ``["a.b=1"]`` or ``{"a.b": 1}``, as ``section.key=value`` strings."""
+    if isinstance(overrides, Mapping):
+        return [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
+    return list(overrides)
 
 
 def assigned_keys(assignments: Iterator[str] | list[str] | tuple[str, ...]) -> set[str]:

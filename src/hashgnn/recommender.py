@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hashgnn.config import RunConfig, with_preset
+from hashgnn.config import RunConfig, as_assignments, with_preset
 from hashgnn.data.interactions import Interactions
 from hashgnn.data.loading import DataConfig, load_split_for
 from hashgnn.data.splits import Split, make_split
@@ -96,13 +96,10 @@ class HashGNN(Recommender):
         if config is not None and not isinstance(config, RunConfig):
             raise ConfigError(f"config must be a hashgnn.config.RunConfig (e.g. RunConfig.from_json(path)), not "
                               f"{type(config).__name__}")
-        import json
-
         given = {"model.n_bits": n_bits, "model.method": method, "model.encoder": encoder, "train.epochs": epochs,
                  "train.batch_size": batch_size, "train.lr": lr, "train.lam": lam, "train.device": device,
                  "seed": seed}
-        own = [f"{k}={json.dumps(v)}" for k, v in {**{k: v for k, v in given.items() if v is not None},
-                                                  **(overrides or {})}.items()]
+        own = as_assignments({**{k: v for k, v in given.items() if v is not None}, **(overrides or {})})
         cfg = config if config is not None else RunConfig()
         # a preset's setting for a component this model does not have is left out (with_preset), its own are not
         cfg = with_preset(preset, own, cfg) if preset is not None else cfg.override(own)

@@ -138,8 +138,6 @@ def run_config(plan: ConvergedPlan, dataset: str, variant: str, seed: int, refit
     return without_stale(cfg, own, f"converged variant {variant}'s common settings, --set or preset").validate()
 
 
-
-
 def refit_overrides(record: dict[str, Any]) -> list[str]:
     """The selected run trained again on all of train: validation folded into train (``split.valid_ratio=0``),
     exactly the selected number of epochs, and the learning rate of each epoch replayed (the epochs after which

@@ -24,21 +24,13 @@ caller may change, such as LightGCN's batch size and learning rate), where ``def
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
-from hashgnn.config import PRESETS, RunConfig, assigned_keys, without_stale
+from hashgnn.config import PRESETS, RunConfig, as_assignments, assigned_keys, without_stale
 from hashgnn.data.splits import Split
 from hashgnn.errors import ConfigError
 from hashgnn.models.baselines.common import FittedRecommender
 from hashgnn.training.rundir import RunDir
-
-
-def as_assignments(overrides: Sequence[str] | Mapping[str, object] = ()) -> list[str]:
-    """Dotted overrides given as ``["a.b=1"]`` or ``{"a.b": 1}``, as ``section.key=value`` strings."""
-    if isinstance(overrides, Mapping):
-        return [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
-    return list(overrides)
 
 
 def apply_overrides(config: RunConfig | None, overrides: Sequence[str] | Mapping[str, object] = ()) -> RunConfig:
